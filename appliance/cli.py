@@ -1,0 +1,219 @@
+"""The ``appliance`` command: run the box, pair tablets, manage printers.
+
+Management commands work whether or not the box is running on the same data dir: they talk
+to its Redis, or start a private one for the moment they need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+
+import redis
+
+from appliance import config, devices, redis_server
+from appliance.errors import ServiceError
+from appliance.printing import jobs, printers
+from appliance.printing.render import known_profiles
+from appliance.printing.request import JobRequest
+from appliance.printing.testpage import test_page
+
+
+@contextlib.contextmanager
+def _redis(settings: config.Settings) -> Iterator[redis.Redis]:
+    """The box's Redis; when the box is not running, a private one for this command only."""
+    process = None
+    if settings.private_redis and not redis_server.is_up(settings):
+        process = redis_server.start(settings)
+    try:
+        yield redis_server.connect(settings)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(10)
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[str(row.get(c, "") if row.get(c) is not None else "-") for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance.supervisor import serve
+
+    serve(settings, args.host, args.port)
+
+
+def cmd_web(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance.web.server import run
+
+    run(settings, args.host, args.port, workers=args.workers, threads=args.threads)
+
+
+def cmd_workers(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance.printing import pool
+
+    redis_server.wait_until_up(settings, 30)
+    pool.run(settings)
+
+
+def cmd_pair(args: argparse.Namespace, settings: config.Settings) -> None:
+    with _redis(settings) as r:
+        code = devices.new_pin(r, args.name, args.role)
+    minutes = devices.PIN_TTL // 60
+    print(f"PIN: {code}  (valid {minutes} minutes, once{'; role ' + args.role if args.role != 'staff' else ''})")
+    print('On the tablet: POST /api/v1/pair {"pin": "%s", "name": "..."}' % code)
+
+
+def cmd_devices(args: argparse.Namespace, settings: config.Settings) -> None:
+    with _redis(settings) as r:
+        if args.action == "list":
+            rows = [{**d, "paired_at": time.strftime("%Y-%m-%d %H:%M", time.localtime(d["paired_at"]))}
+                    for d in devices.list_all(r)]
+            _print_table(rows, ["device_id", "name", "role", "receipt_printer", "paired_at"])
+        elif args.action == "revoke":
+            device = devices.find(r, args.device)
+            devices.revoke(r, device["device_id"])
+            print(f"revoked {device['name']} ({device['device_id']}): its token no longer works")
+        elif args.action == "set-receipt":
+            device = devices.find(r, args.device)
+            devices.set_receipt_printer(r, device["device_id"], None if args.printer == "none" else args.printer)
+            print(f"{device['name']}: receipts go to {args.printer}")
+
+
+def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
+    if args.action == "profiles":
+        print("\n".join(known_profiles()))
+        return
+    with _redis(settings) as r:
+        if args.action == "add":
+            roles = [role.strip() for role in args.roles.split(",") if role.strip()] if args.roles else []
+            added = printers.add(r, printers.validate(args.name, args.uri, roles, args.width, args.profile))
+            print(f"added {added.name}: {added.uri}, roles {', '.join(added.roles) or '-'}, {added.width} mm")
+        elif args.action == "list":
+            rows = printers.describe_all(r)
+            for row in rows:
+                row["roles"] = ",".join(row["roles"]) or "-"
+                row["state"] = "ready" if row["ready"] else row["problem"]
+            _print_table(rows, ["name", "uri", "roles", "width", "state", "paper", "queue"])
+        elif args.action == "remove":
+            printers.remove(r, args.name)
+            print(f"removed {args.name}")
+        elif args.action == "test":
+            printer = printers.get(r, args.name)
+            page = JobRequest.model_validate({"printer": printer.name,
+                                              "document": test_page("Comptoir", printer.name)})
+            job = jobs.submit(r, page).job
+            print(f"test page queued as job {job['id']}")
+            _await_job(r, job["id"], args.wait)
+
+
+def _await_job(r: redis.Redis, job_id: str, wait: float) -> None:
+    end = time.monotonic() + wait
+    job = jobs.get(r, job_id)
+    while time.monotonic() < end and job["status"] not in jobs.FINAL:
+        time.sleep(0.1)
+        job = jobs.get(r, job_id)
+    if job["status"] == "printed":
+        print("printed")
+    elif job["status"] in jobs.FINAL:
+        raise SystemExit(f"job {job['status']}: {job['last_error']}")
+    else:
+        problem = job["last_error"] or "is the box running? (appliance serve)"
+        print(f"still {job['status']}: {problem}; it prints as soon as the printer can")
+
+
+def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
+    with _redis(settings) as r:
+        if args.action == "show":
+            print(json.dumps(jobs.get(r, args.job_id), indent=2))
+        elif args.action == "cancel":
+            print(json.dumps(jobs.cancel(r, args.job_id), indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="appliance", description="Comptoir, the print-and-sync box.")
+    parser.add_argument("--data-dir", help="state directory (default: $APPLIANCE_DATA_DIR or ~/.local/share/comptoir)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("serve", cmd_serve, "run the whole box: Redis, the API, the print workers")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
+
+    p = add("web", cmd_web, "run only the API (systemd unit comptoir-web)")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=8)
+
+    add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")
+
+    p = add("pair", cmd_pair, "print a one-time PIN for pairing a tablet")
+    p.add_argument("--name", help="the tablet's name (it may also send one)")
+    p.add_argument("--role", default="staff", choices=devices.ROLES)
+
+    p = add("devices", cmd_devices, "list or revoke paired tablets")
+    dsub = p.add_subparsers(dest="action", required=True)
+    dsub.add_parser("list")
+    dsub.add_parser("revoke").add_argument("device", help="device id (or its start) or name")
+    sr = dsub.add_parser("set-receipt", help="give a tablet its own receipt printer")
+    sr.add_argument("device")
+    sr.add_argument("printer", help="printer name, or 'none'")
+
+    p = add("printers", cmd_printers, "add, list, remove and test printers")
+    psub = p.add_subparsers(dest="action", required=True)
+    pa = psub.add_parser("add", help="add a printer")
+    pa.add_argument("name")
+    pa.add_argument("--uri", required=True, help="tcp://HOST[:PORT] or file:///PATH")
+    pa.add_argument("--roles", default="", help="comma-separated, e.g. kitchen,bar")
+    pa.add_argument("--width", type=int, default=80, choices=printers.WIDTHS, help="paper width in mm")
+    pa.add_argument("--profile", default="default", help="python-escpos printer profile (see 'profiles')")
+    psub.add_parser("list", help="printers with status and queue length")
+    psub.add_parser("remove", help="remove a printer with no job pending").add_argument("name")
+    pt = psub.add_parser("test", help="print a test page")
+    pt.add_argument("name")
+    pt.add_argument("--wait", type=float, default=15.0, help="seconds to wait for it to print")
+    psub.add_parser("profiles", help="list the known printer profiles")
+
+    p = add("jobs", cmd_jobs, "show or cancel a print job")
+    jsub = p.add_subparsers(dest="action", required=True)
+    jsub.add_parser("show").add_argument("job_id")
+    jsub.add_parser("cancel").add_argument("job_id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = config.load(args.data_dir)
+    try:
+        args.handler(args, settings)
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Tablets: pairing with a one-time PIN, bearer tokens, listing and revoking.
+
+A PIN is 6 digits, valid 10 minutes, usable once. Wrong PINs are rate-limited per client
+address (5 a minute) and for everybody together (30 a minute), so guessing a live PIN among a
+million is hopeless. Tokens are 256-bit random strings given to the tablet once; the box keeps
+only their SHA-256, so a copy of the Redis data cannot be used to impersonate a tablet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+import uuid
+
+import redis
+
+from appliance import keys
+from appliance.errors import Invalid, NotFound, TooManyAttempts
+from appliance.printing import printers
+
+PIN_TTL = 600
+FAILURES_PER_CLIENT = 5
+FAILURES_ALL = 30
+FAILURE_WINDOW = 60
+ROLES = ("staff", "manager")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_pin(r: redis.Redis, name: str | None = None, role: str = "staff") -> str:
+    """A fresh one-time PIN; ``name`` and ``role`` are given to the tablet that uses it."""
+    if role not in ROLES:
+        raise Invalid(f"role {role!r}: use one of {', '.join(ROLES)}")
+    grant = json.dumps({"name": name, "role": role})
+    while True:
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        if r.set(keys.pin(code), grant, nx=True, ex=PIN_TTL):
+            return code
+
+
+def _count_failure(r: redis.Redis, client: str) -> None:
+    with r.pipeline() as pipe:
+        for key in (keys.pair_failures(client), keys.pair_failures_all()):
+            pipe.incr(key)
+            pipe.expire(key, FAILURE_WINDOW, nx=True)
+        pipe.execute()
+
+
+def _check_rate(r: redis.Redis, client: str) -> None:
+    mine, everyone = r.mget(keys.pair_failures(client), keys.pair_failures_all())
+    if int(mine or 0) >= FAILURES_PER_CLIENT or int(everyone or 0) >= FAILURES_ALL:
+        raise TooManyAttempts("too many wrong PINs; wait a minute and try again",
+                              retry_after=FAILURE_WINDOW)
+
+
+def pair(r: redis.Redis, code: str, name: str | None, client: str) -> dict:
+    """Exchange a PIN for a device id and token (the only time the token is shown)."""
+    _check_rate(r, client)
+    grant = r.getdel(keys.pin(code)) if code.isdigit() and len(code) == 6 else None
+    if grant is None:
+        _count_failure(r, client)
+        raise Invalid("wrong or expired PIN")
+    granted = json.loads(grant)
+    device_id = str(uuid.uuid4())
+    token = secrets.token_urlsafe(32)
+    device = {
+        "device_id": device_id,
+        "name": name or granted["name"] or f"tablet-{device_id[:8]}",
+        "role": granted["role"],
+        "paired_at": time.time(),
+        "receipt_printer": "",
+        "token_hash": _hash(token),
+    }
+    with r.pipeline() as pipe:
+        pipe.hset(keys.device(device_id), mapping=device)
+        pipe.hset(keys.tokens(), device["token_hash"], device_id)
+        pipe.zadd(keys.devices(), {device_id: device["paired_at"]})
+        pipe.execute()
+    return {"device_id": device_id, "token": token, "name": device["name"], "role": device["role"]}
+
+
+def _public(raw: dict[bytes, bytes]) -> dict:
+    data = {k.decode(): v.decode() for k, v in raw.items() if k != b"token_hash"}
+    data["paired_at"] = float(data["paired_at"])
+    data["receipt_printer"] = data.get("receipt_printer") or None
+    return data
+
+
+def authenticate(r: redis.Redis, token: str) -> dict | None:
+    """The device a bearer token belongs to, or None."""
+    device_id = r.hget(keys.tokens(), _hash(token))
+    if device_id is None:
+        return None
+    raw = r.hgetall(keys.device(device_id.decode()))
+    return _public(raw) if raw else None
+
+
+def get(r: redis.Redis, device_id: str) -> dict:
+    raw = r.hgetall(keys.device(device_id))
+    if not raw:
+        raise NotFound(f"no device {device_id}")
+    return _public(raw)
+
+
+def list_all(r: redis.Redis) -> list[dict]:
+    ids = [i.decode() for i in r.zrange(keys.devices(), 0, -1)]
+    return [_public(raw) for raw in (r.hgetall(keys.device(i)) for i in ids) if raw]
+
+
+def find(r: redis.Redis, id_or_name: str) -> dict:
+    """A device by id, id prefix or name, as typed at the CLI."""
+    matches = [d for d in list_all(r)
+               if id_or_name in (d["device_id"], d["name"]) or d["device_id"].startswith(id_or_name)]
+    if len(matches) != 1:
+        raise NotFound(f"{'no' if not matches else 'more than one'} device matches {id_or_name!r}")
+    return matches[0]
+
+
+def revoke(r: redis.Redis, device_id: str) -> None:
+    """The tablet's token stops working at once."""
+    token_hash = r.hget(keys.device(device_id), "token_hash")
+    if token_hash is None:
+        raise NotFound(f"no device {device_id}")
+    with r.pipeline() as pipe:
+        pipe.hdel(keys.tokens(), token_hash)
+        pipe.delete(keys.device(device_id))
+        pipe.zrem(keys.devices(), device_id)
+        pipe.execute()
+
+
+def set_receipt_printer(r: redis.Redis, device_id: str, printer: str | None) -> None:
+    """Give a tablet its own receipt printer (jobs for role ``receipt`` go there)."""
+    if not r.exists(keys.device(device_id)):
+        raise NotFound(f"no device {device_id}")
+    if printer:
+        printers.get(r, printer)
+    r.hset(keys.device(device_id), "receipt_printer", printer or "")

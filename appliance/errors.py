@@ -1,0 +1,37 @@
+"""Errors a service function raises for a caller's mistake. The web layer maps each to its
+HTTP status and the CLI prints the message; neither has to know the other exists."""
+
+
+class ServiceError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class Invalid(ServiceError):
+    status = 422
+    code = "invalid"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"
+
+
+class TooManyAttempts(ServiceError):
+    status = 429
+    code = "too_many_attempts"
+
+
+class Malformed(ServiceError):
+    status = 400
+    code = "malformed_json"

@@ -1,0 +1,294 @@
+"""An ESC/POS printer in software: it reads the byte stream a real printer would, answers
+status requests, and turns what it would have printed into text receipts.
+
+It backs the built-in emulated printer (``file://DIR``: receipts land in DIR so a newcomer
+sees one come out) and the fake network printer of the tests. Text is decoded with the code
+page the stream selected (ESC t n, numbered as in the printer's profile), so a receipt that
+says "Żurek" here printed "Żurek" on paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from escpos import capabilities
+from escpos.magicencode import Encoder
+
+from appliance.printing import status as printer_status
+
+ESC, GS, DLE, FS, LF = 0x1B, 0x1D, 0x10, 0x1C, 0x0A
+
+# Parameter byte counts of the fixed-length commands python-escpos and tablets send.
+_ESC_FIXED = {
+    ord("@"): 0, ord("2"): 0, ord("i"): 0, ord("m"): 0, ord("L"): 0, ord("S"): 0, ord("<"): 0,
+    ord("!"): 1, ord("-"): 1, ord("3"): 1, ord("E"): 1, ord("G"): 1, ord("M"): 1, ord("R"): 1,
+    ord("U"): 1, ord("V"): 1, ord("a"): 1, ord("d"): 1, ord("e"): 1, ord("J"): 1, ord("t"): 1,
+    ord("{"): 1, ord("r"): 1, ord(" "): 1, ord("T"): 1, ord("="): 1, ord("c"): 2, ord("$"): 2,
+    ord("\\"): 2, ord("B"): 2, ord("p"): 3, ord("W"): 8,
+}
+_GS_FIXED = {
+    ord("!"): 1, ord("B"): 1, ord("H"): 1, ord("I"): 1, ord("a"): 1, ord("b"): 1, ord("f"): 1,
+    ord("h"): 1, ord("r"): 1, ord("w"): 1, ord("/"): 1, ord("L"): 2, ord("W"): 2, ord("$"): 2,
+    ord("\\"): 2, ord("P"): 2, ord("^"): 3,
+}
+
+
+@dataclass
+class Receipt:
+    """One cut-off piece of paper."""
+
+    lines: list[str]
+    raw: bytes
+
+    @property
+    def text(self) -> str:
+        lines = list(self.lines)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class _Style:
+    align: int = 0
+    bold: bool = False
+    double_width: bool = False
+
+
+@dataclass
+class Emulator:
+    profile: str = "default"
+    columns: int = 48
+    state: printer_status.PrinterStatus = field(
+        default_factory=lambda: printer_status.PrinterStatus(True, "ok", False, False))
+    on_receipt: Callable[[Receipt], None] | None = None
+    printer_id: bytes = b"Comptoir emulated printer"
+
+    def __post_init__(self) -> None:
+        code_pages = capabilities.get_profile(self.profile).codePages
+        self._code_pages = {int(n): name for n, name in code_pages.items()}
+        self._tables: dict[int, list[str]] = {}
+        self._pending = bytearray()
+        self._answers = bytearray()
+        self._raw = bytearray()
+        self._line: list[str] = []
+        self._lines: list[str] = []
+        self.receipts: list[Receipt] = []
+        self.received = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._table = self._decode_table(0)
+        self._style = _Style()
+
+    # -- the stream ---------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Take bytes as the printer's receive buffer would; partial commands wait for more."""
+        self.received += len(data)
+        self._pending += data
+        consumed = self._run(self._pending)
+        self._raw += self._pending[:consumed]
+        del self._pending[:consumed]
+
+    def take_answers(self) -> bytes:
+        """Bytes the printer sends back (status answers, printer id)."""
+        answers = bytes(self._answers)
+        self._answers.clear()
+        return answers
+
+    def flush(self) -> Receipt | None:
+        """End the current receipt even without a cut (paper torn off by hand)."""
+        self._end_line(force=False)
+        if not self._lines:
+            self._raw.clear()
+            return None
+        receipt = Receipt(self._lines, bytes(self._raw))
+        self._lines, self._raw = [], bytearray()
+        self.receipts.append(receipt)
+        if self.on_receipt:
+            self.on_receipt(receipt)
+        return receipt
+
+    # -- decoding -----------------------------------------------------------------------
+
+    def _decode_table(self, number: int) -> list[str]:
+        if number not in self._tables:
+            name = self._code_pages.get(number, "CP437")
+            try:
+                table = Encoder._get_codepage_char_list(name)
+            except (LookupError, ValueError, KeyError):
+                table = "?" * 128
+            self._tables[number] = list(table)
+        return self._tables[number]
+
+    def _char(self, byte: int) -> str:
+        return chr(byte) if byte < 0x80 else self._table[byte - 0x80]
+
+    def _end_line(self, force: bool = True) -> None:
+        if not self._line and not force:
+            return
+        text = "".join(self._line)
+        width = self.columns // (2 if self._style.double_width else 1)
+        if self._style.align == 1:
+            text = text.center(width).rstrip()
+        elif self._style.align == 2:
+            text = text.rjust(width)
+        self._lines.append(text)
+        self._line = []
+
+    def _mark(self, text: str) -> None:
+        self._end_line(force=False)
+        self._lines.append(text)
+
+    def _run(self, buf: bytearray) -> int:
+        """Interpret as many whole commands as ``buf`` holds; return how many bytes."""
+        i, n = 0, len(buf)
+        while i < n:
+            b = buf[i]
+            if b == LF:
+                self._end_line()
+                i += 1
+            elif b == DLE:
+                if i + 2 >= n:
+                    return i
+                if buf[i + 1] == 0x04:  # DLE EOT n: real-time status
+                    self._answer_status(buf[i + 2])
+                    i += 3
+                elif buf[i + 1] == 0x14:  # DLE DC4 fn m t
+                    if i + 4 >= n:
+                        return i
+                    i += 5
+                else:
+                    i += 3
+            elif b in (ESC, GS, FS):
+                used = self._command(buf, i) if i + 1 < n else None
+                if used is None:
+                    return i
+                i += used
+            elif b < 0x20:
+                i += 1
+            else:
+                self._line.append(self._char(b))
+                i += 1
+        return i
+
+    def _command(self, buf: bytearray, i: int) -> int | None:
+        """Length of the command at ``i`` once it is whole (None: wait for more bytes)."""
+        return {ESC: self._esc, GS: self._gs, FS: self._fs}[buf[i]](buf, i)
+
+    @staticmethod
+    def _fs(buf: bytearray, i: int) -> int | None:
+        cmd = buf[i + 1]
+        if cmd == ord("("):
+            if i + 4 >= len(buf):
+                return None
+            size = 5 + (buf[i + 3] | buf[i + 4] << 8)
+        else:
+            size = {ord("p"): 4, ord("C"): 3}.get(cmd, 2)
+        return size if i + size <= len(buf) else None
+
+    def _answer_status(self, n: int) -> None:
+        answer = printer_status.encode(self.state)
+        self._answers.append({1: answer[0], 2: answer[1], 4: answer[2]}.get(n, 0x12))
+
+    def _esc(self, buf: bytearray, i: int) -> int | None:
+        cmd, n = buf[i + 1], len(buf)
+        if cmd == ord("*"):  # bit image: m nL nH data
+            if i + 4 >= n:
+                return None
+            dots = buf[i + 3] | buf[i + 4] << 8
+            size = 5 + dots * (3 if buf[i + 2] in (32, 33) else 1)
+            return size if i + size <= n else None
+        if cmd == ord("D"):  # tab stops, NUL-terminated
+            end = buf.find(b"\x00", i + 2)
+            return None if end < 0 else end - i + 1
+        params = _ESC_FIXED.get(cmd, 1)
+        if i + 2 + params > n:
+            return None
+        arg = buf[i + 2] if params else 0
+        if cmd == ord("@"):
+            self._end_line(force=False)
+            self._reset()
+        elif cmd == ord("t"):
+            self._table = self._decode_table(arg)
+        elif cmd == ord("a"):
+            self._style.align = arg % 48 if arg >= 48 else arg
+        elif cmd == ord("E"):
+            self._style.bold = bool(arg & 1)
+        elif cmd == ord("!"):
+            self._style.double_width = bool(arg & 0x20)
+        elif cmd == ord("d"):
+            self._end_line(force=False)
+            self._lines.extend([""] * arg)
+        elif cmd in (ord("i"), ord("m")):
+            self.flush()
+        return 2 + params
+
+    def _gs(self, buf: bytearray, i: int) -> int | None:
+        cmd, n = buf[i + 1], len(buf)
+        if cmd == ord("V"):  # cut: m, or m n for the feed-and-cut forms
+            if i + 2 >= n:
+                return None
+            size = 4 if buf[i + 2] in (65, 66, 97, 98, 103, 104) else 3
+            if i + size > n:
+                return None
+            self.flush()
+            return size
+        if cmd == ord("v"):  # GS v 0 m xL xH yL yH data: raster image
+            if i + 7 >= n:
+                return None
+            width = buf[i + 4] | buf[i + 5] << 8
+            height = buf[i + 6] | buf[i + 7] << 8
+            size = 8 + width * height
+            if i + size > n:
+                return None
+            self._mark(f"[image {width * 8}x{height}]")
+            return size
+        if cmd in (ord("("), ord("8")):  # GS ( x pL pH ... / GS 8 L p1 p2 p3 p4 ...
+            long = cmd == ord("8")
+            head = 7 if long else 5
+            if i + head > n:
+                return None
+            length = (int.from_bytes(buf[i + 3:i + 7], "little") if long
+                      else buf[i + 3] | buf[i + 4] << 8)
+            size = head + length
+            if i + size > n:
+                return None
+            body = bytes(buf[i + head:i + size])
+            if not long and buf[i + 2] == ord("k") and body[:3] == b"1P0":
+                self._mark(f"[qr {body[3:].decode('latin-1')}]")
+            return size
+        if cmd == ord("k"):  # barcode
+            if i + 2 >= n:
+                return None
+            kind = buf[i + 2]
+            if kind <= 6:
+                end = buf.find(b"\x00", i + 3)
+                if end < 0:
+                    return None
+                data, size = bytes(buf[i + 3:end]), end - i + 1
+            else:
+                if i + 3 >= n:
+                    return None
+                size = 4 + buf[i + 3]
+                if i + size > n:
+                    return None
+                data = bytes(buf[i + 4:i + size])
+            self._mark(f"[barcode {data.decode('latin-1')}]")
+            return size
+        if cmd == ord("*"):  # downloaded bit image: x y data
+            if i + 3 >= n:
+                return None
+            size = 4 + buf[i + 2] * buf[i + 3] * 8
+            return size if i + size <= n else None
+        params = _GS_FIXED.get(cmd, 1)
+        if i + 2 + params > n:
+            return None
+        if cmd == ord("!"):
+            self._style.double_width = bool(buf[i + 2] & 0x70)
+        elif cmd == ord("I"):  # printer information: 65+ are text answers, the rest one byte
+            arg = buf[i + 2]
+            self._answers += b"_" + self.printer_id + b"\x00" if arg >= 65 else b"\x20"
+        return 2 + params

@@ -1,0 +1,231 @@
+"""Print jobs: accepting them durably, their life cycle, and cancelling them.
+
+A job's record (``keys.job``) is the truth shown to tablets; rq only carries the "print
+this id next" message through each printer's queue. Life cycle::
+
+    queued -> printing -> printed
+       |         |
+       |         +-> queued again (link lost mid-send: reprinted whole, marked REPRINT)
+       +-> cancelled          (any state) -> failed (a bug, never a printer problem)
+
+A job waits at the head of its printer's queue for as long as the printer needs: no job is
+ever dropped for waiting too long. Records are kept RETENTION seconds after they end, which
+is also how long an id stays an idempotency key.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import redis
+
+from appliance import keys
+from appliance.errors import Conflict, Invalid, NotFound
+from appliance.printing import printers
+from appliance.printing.render import RenderError, render
+from appliance.printing.request import JobRequest
+
+RETENTION = 7 * 24 * 3600
+FINAL = ("printed", "failed", "cancelled")
+PRINT_FUNCTION = "appliance.printing.worker.print_job"
+PUBLIC_FIELDS = ("id", "status", "printer", "attempts", "last_error", "reprint", "copies", "drawer",
+                 "device_id", "created_at", "updated_at", "printed_at")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: dict
+    created: bool  # False: the id was known, this is the first answer again
+
+
+def _view(raw: dict[bytes, bytes]) -> dict:
+    data = {k.decode(): v for k, v in raw.items() if k != b"payload"}
+    view: dict = {name: data[name].decode() if name in data else None for name in PUBLIC_FIELDS}
+    view["attempts"] = int(view["attempts"] or 0)
+    view["copies"] = int(view["copies"] or 1)
+    view["reprint"] = view["reprint"] == "1"
+    view["drawer"] = view["drawer"] == "1"
+    for stamp in ("created_at", "updated_at", "printed_at"):
+        view[stamp] = float(view[stamp]) if view[stamp] else None
+    view["last_error"] = view["last_error"] or None
+    return view
+
+
+def get(r: redis.Redis, job_id: str) -> dict:
+    raw = r.hgetall(keys.job(job_id))
+    if not raw:
+        raise NotFound(f"no job {job_id}")
+    return _view(raw)
+
+
+def _existing(r: redis.Redis, job_id: str, fingerprint: str) -> Submitted | None:
+    raw = r.hgetall(keys.job(job_id))
+    if not raw:
+        return None
+    if raw.get(b"fingerprint", b"").decode() != fingerprint:
+        raise Conflict(f"job id {job_id} was already used for a different job")
+    return Submitted(_view(raw), created=False)
+
+
+def _target(r: redis.Redis, request: JobRequest, receipt_printer: str | None) -> printers.PrinterConfig:
+    if request.printer is not None:
+        try:
+            return printers.get(r, request.printer)
+        except NotFound as exc:
+            raise Invalid(exc.message, printer=request.printer) from exc
+    assert request.role is not None
+    return printers.choose(r, request.role, receipt_printer)
+
+
+def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
+           receipt_printer: str | None = None) -> Submitted:
+    """Accept a job: it is rendered now (so a document that cannot print is refused now), and
+    the answer comes only once its record and its queue entry are both in Redis, written in
+    one transaction: nothing is ever half-queued."""
+    job_id = str(request.id or uuid.uuid4())
+    fingerprint = request.fingerprint()
+    if replay := _existing(r, job_id, fingerprint):
+        return replay
+    target = _target(r, request, receipt_printer)
+    if request.document is not None:
+        try:
+            payload = render(request.document, target.profile, target.width)
+        except RenderError as exc:
+            raise Invalid(str(exc)) from exc
+    else:
+        assert request.raw is not None
+        payload = request.raw
+    now = time.time()
+    record = {
+        "id": job_id, "status": "queued", "printer": target.name, "attempts": 0, "last_error": "",
+        "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
+        "device_id": device_id or "", "fingerprint": fingerprint, "payload": payload,
+        "created_at": now, "updated_at": now,
+    }
+    queue = printers.queue(r, target.name)
+    with r.pipeline() as pipe:
+        try:
+            pipe.watch(keys.job(job_id))
+            if pipe.exists(keys.job(job_id)):
+                pipe.reset()
+                replay = _existing(r, job_id, fingerprint)
+                assert replay is not None
+                return replay
+            seq = r.incr(keys.job_seq())
+            pipe.multi()
+            pipe.hset(keys.job(job_id), mapping={**record, "seq": seq})
+            pipe.zadd(keys.printer_pending(target.name), {job_id: seq})
+            queue.enqueue_call(PRINT_FUNCTION, args=(job_id,), job_id=job_id, timeout=-1, result_ttl=0,
+                               failure_ttl=RETENTION, description=f"print {job_id}", pipeline=pipe)
+            pipe.execute()
+        except redis.WatchError:
+            replay = _existing(r, job_id, fingerprint)
+            assert replay is not None
+            return replay
+    return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items() if k != "payload"}),
+                     created=True)
+
+
+def cancel(r: redis.Redis, job_id: str) -> dict:
+    """Cancel a job that has not started printing. A job on the wire cannot be called back."""
+    key = keys.job(job_id)
+    with r.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                status = pipe.hget(key, "status")
+                printer = pipe.hget(key, "printer")
+                if status is None:
+                    raise NotFound(f"no job {job_id}")
+                state = status.decode()
+                if state == "cancelled":
+                    pipe.reset()
+                    return get(r, job_id)
+                if state != "queued":
+                    raise Conflict(f"job {job_id} is {state} and can no longer be cancelled", status=state)
+                name = printer.decode()
+                pipe.multi()
+                _finish(pipe, job_id, name, "cancelled")
+                printers.queue(r, name).remove(job_id, pipeline=pipe)
+                pipe.execute()
+                return get(r, job_id)
+            except redis.WatchError:
+                continue
+
+
+def _finish(pipe: redis.client.Pipeline, job_id: str, printer: str, status: str, **fields) -> None:
+    now = time.time()
+    pipe.hset(keys.job(job_id), mapping={"status": status, "updated_at": now, **fields})
+    pipe.hdel(keys.job(job_id), "payload")
+    pipe.zrem(keys.printer_pending(printer), job_id)
+    pipe.expire(keys.job(job_id), RETENTION)
+
+
+# -- the worker's side of the life cycle -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the worker needs to send one job."""
+
+    job_id: str
+    payload: bytes
+    copies: int
+    drawer: bool
+    reprint: bool
+
+
+def begin_attempt(r: redis.Redis, job_id: str) -> Attempt | None:
+    """Mark the job as on its way to the paper. None when it must not print (cancelled,
+    finished, or gone). From here on, a crash means the paper may already show it."""
+    key = keys.job(job_id)
+    with r.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                raw = pipe.hgetall(key)
+                if not raw or raw.get(b"status", b"").decode() in FINAL:
+                    pipe.reset()
+                    return None
+                pipe.multi()
+                pipe.hset(key, mapping={"status": "printing", "updated_at": time.time()})
+                pipe.hincrby(key, "attempts", 1)
+                pipe.execute()
+                return Attempt(job_id, raw[b"payload"], int(raw[b"copies"]), raw[b"drawer"] == b"1",
+                               raw[b"reprint"] == b"1")
+            except redis.WatchError:
+                continue
+
+
+def status_of(r: redis.Redis, job_id: str) -> str | None:
+    status = r.hget(keys.job(job_id), "status")
+    return status.decode() if status else None
+
+
+def note_waiting(r: redis.Redis, job_id: str, problem: str) -> None:
+    """The printer is not ready: say why, keep the job queued (only if it still is)."""
+    r.hset(keys.job(job_id), mapping={"last_error": problem, "updated_at": time.time()})
+
+
+def back_to_queue(r: redis.Redis, job_id: str, problem: str) -> None:
+    """The attempt broke off after bytes may have reached the paper: print again, marked."""
+    r.hset(keys.job(job_id), mapping={"status": "queued", "reprint": 1, "last_error": problem,
+                                      "updated_at": time.time()})
+
+
+def mark_printed(r: redis.Redis, job_id: str, printer: str, warning: str = "") -> None:
+    with r.pipeline() as pipe:
+        _finish(pipe, job_id, printer, "printed", printed_at=time.time(), last_error=warning)
+        pipe.execute()
+
+
+def mark_failed(r: redis.Redis, job_id: str, printer: str, error: str) -> None:
+    with r.pipeline() as pipe:
+        _finish(pipe, job_id, printer, "failed", last_error=error)
+        pipe.execute()
+
+
+def pending_ids(r: redis.Redis, printer: str) -> list[str]:
+    return [member.decode() for member in r.zrange(keys.printer_pending(printer), 0, -1)]

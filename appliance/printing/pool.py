@@ -1,0 +1,139 @@
+"""The worker pool: one process per printer, started, restarted and stopped as printers come
+and go (``appliance printers add`` works while the box runs).
+
+Workers are forked from this process, which has already imported rq, python-escpos and
+Pillow, so a new printer's worker starts in milliseconds and shares those pages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+
+import redis
+
+from appliance import keys, sdnotify
+from appliance.config import Settings
+from appliance.printing import printers
+from appliance.printing import worker as printer_worker
+from appliance.redis_server import connect
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TTL = 5
+STOP_GRACE = 10.0
+RESTART_BACKOFF_CAP = 30.0
+
+
+class Pool:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.r = connect(settings)
+        self.children: dict[str, int] = {}
+        self.failures: dict[str, tuple[int, float]] = {}  # name -> (crashes in a row, retry at)
+        self.stopping = False
+
+    def _fork(self, name: str) -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                printer_worker.run(connect(self.settings), name)
+                code = 0
+            except BaseException:
+                log.exception("worker of printer %s stopped", name)
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        self.children[name] = pid
+        log.info("printer %s: worker %d started", name, pid)
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            for name, child in list(self.children.items()):
+                if child == pid:
+                    del self.children[name]
+                    crashes = self.failures.get(name, (0, 0.0))[0] + 1
+                    delay = min(0.5 * 2 ** (crashes - 1), RESTART_BACKOFF_CAP)
+                    self.failures[name] = (crashes, time.monotonic() + delay)
+                    if not self.stopping:
+                        log.warning("printer %s: worker %d exited (%s), restart in %.1f s",
+                                    name, pid, status, delay)
+
+    def reconcile(self) -> None:
+        """Make the running workers match the configured printers."""
+        self._reap()
+        wanted = {config.name for config in printers.all_configs(self.r)}
+        for name in set(self.children) - wanted:
+            os.kill(self.children[name], signal.SIGTERM)
+        for name in sorted(wanted - set(self.children)):
+            crashes, retry_at = self.failures.get(name, (0, 0.0))
+            if time.monotonic() >= retry_at:
+                self._fork(name)
+        for name, (crashes, retry_at) in list(self.failures.items()):
+            # A worker that has run a while since its last crash starts a fresh backoff.
+            if name in self.children and time.monotonic() - retry_at > 60:
+                del self.failures[name]
+        self.r.set(keys.pool_heartbeat(), json.dumps({"pid": os.getpid(), "workers": self.children}),
+                   ex=HEARTBEAT_TTL)
+
+    def stop_children(self) -> None:
+        for pid in self.children.values():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + STOP_GRACE
+        while self.children and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.02)
+        for pid in self.children.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        ready = False
+        pubsub = None
+        while not self.stopping:
+            try:
+                if pubsub is None:
+                    pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(keys.printers_changed())
+                self.reconcile()
+                if not ready:
+                    sdnotify.notify("READY=1")
+                    ready = True
+                sdnotify.notify("WATCHDOG=1")
+                pubsub.get_message(timeout=1.0)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("Redis unreachable (%s); retrying", exc)
+                pubsub = None
+                self._reap()
+                time.sleep(0.5)
+        self.stop_children()
+        try:
+            self.r.delete(keys.pool_heartbeat())
+        except redis.RedisError:
+            pass
+
+    def _request_stop(self, signum, frame) -> None:  # noqa: ANN001
+        self.stopping = True
+
+
+def run(settings: Settings) -> None:
+    Pool(settings).run()

@@ -1,0 +1,153 @@
+"""The printers the box owns: their configuration, live status and roles.
+
+Role rule (documented in docs/printing.md): a job for a role goes to the device's own
+receipt printer when the role is ``receipt`` and the device has one; otherwise to the first
+printer, by name, that holds the role and was ready at its last status check; when none is
+ready, to the first by name, where the job waits at the head of the queue until it is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+
+import redis
+from escpos import capabilities
+from rq import Queue
+
+from appliance import keys
+from appliance.errors import Conflict, Invalid, NotFound
+from appliance.printing import transports
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+WIDTHS = (58, 80)
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    name: str
+    uri: str
+    roles: tuple[str, ...] = ()
+    width: int = 80
+    profile: str = "default"
+
+    def transport(self) -> transports.Transport:
+        return transports.for_uri(self.uri, profile=self.profile, width_mm=self.width)
+
+
+def _check_name(kind: str, value: str) -> str:
+    if not NAME.match(value):
+        raise Invalid(f"{kind} {value!r}: use 1-32 lowercase letters, digits, '-' or '_'")
+    return value
+
+
+def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width: int = 80,
+             profile: str = "default") -> PrinterConfig:
+    _check_name("printer name", name)
+    for role in roles:
+        _check_name("role", role)
+    if width not in WIDTHS:
+        raise Invalid(f"paper width {width}: use 58 or 80 (mm)")
+    if profile not in capabilities.CAPABILITIES["profiles"]:
+        raise Invalid(f"unknown printer profile {profile!r} (see `appliance printers profiles`)")
+    try:
+        transports.for_uri(uri, profile=profile, width_mm=width)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    return PrinterConfig(name, uri, tuple(dict.fromkeys(roles)), width, profile)
+
+
+def add(r: redis.Redis, config: PrinterConfig) -> PrinterConfig:
+    if not r.hsetnx(keys.printers(), config.name, json.dumps(asdict(config))):
+        raise Conflict(f"a printer named {config.name!r} exists already")
+    r.publish(keys.printers_changed(), config.name)
+    return config
+
+
+def all_configs(r: redis.Redis) -> list[PrinterConfig]:
+    raw = r.hgetall(keys.printers())
+    configs = [_load(value) for value in raw.values()]
+    return sorted(configs, key=lambda c: c.name)
+
+
+def _load(value: bytes) -> PrinterConfig:
+    data = json.loads(value)
+    data["roles"] = tuple(data.get("roles", ()))
+    return PrinterConfig(**data)
+
+
+def get(r: redis.Redis, name: str) -> PrinterConfig:
+    value = r.hget(keys.printers(), name)
+    if value is None:
+        raise NotFound(f"no printer named {name!r}")
+    return _load(value)
+
+
+def queue(r: redis.Redis, name: str) -> Queue:
+    return Queue(keys.printer_queue(name), connection=r)
+
+
+def pending_count(r: redis.Redis, name: str) -> int:
+    """Jobs accepted for this printer and not yet printed, including the one printing."""
+    return r.zcard(keys.printer_pending(name))
+
+
+def remove(r: redis.Redis, name: str) -> None:
+    """Forget a printer. Refused while jobs wait for it, so nothing accepted is dropped;
+    cancel them (or let them print) first."""
+    get(r, name)
+    waiting = pending_count(r, name)
+    if waiting:
+        raise Conflict(f"printer {name!r} still has {waiting} job(s) to print; cancel them first",
+                       pending=waiting)
+    r.hdel(keys.printers(), name)
+    r.delete(keys.printer_status(name))
+    r.publish(keys.printers_changed(), name)
+
+
+def record_status(r: redis.Redis, name: str, status: dict) -> None:
+    """Written by the printer's worker after every conversation with the printer."""
+    r.set(keys.printer_status(name), json.dumps({**status, "checked_at": time.time()}))
+
+
+def last_status(r: redis.Redis, name: str) -> dict | None:
+    raw = r.get(keys.printer_status(name))
+    return json.loads(raw) if raw else None
+
+
+def describe(r: redis.Redis, config: PrinterConfig) -> dict:
+    """What GET /api/v1/printers and `appliance printers list` show for one printer."""
+    status = last_status(r, config.name) or {}
+    return {
+        **asdict(config),
+        "roles": list(config.roles),
+        "online": status.get("online", False),
+        "ready": status.get("ready", False),
+        "paper": status.get("paper", "unknown"),
+        "cover_open": status.get("cover_open", False),
+        "problem": status.get("problem", "status not read yet"),
+        "checked_at": status.get("checked_at"),
+        "queue": pending_count(r, config.name),
+    }
+
+
+def describe_all(r: redis.Redis) -> list[dict]:
+    return [describe(r, config) for config in all_configs(r)]
+
+
+def choose(r: redis.Redis, role: str, own_receipt_printer: str | None = None) -> PrinterConfig:
+    """The printer a job for ``role`` goes to (the rule is in this module's docstring)."""
+    configs = all_configs(r)
+    if role == "receipt" and own_receipt_printer:
+        for config in configs:
+            if config.name == own_receipt_printer:
+                return config
+    candidates = [c for c in configs if role in c.roles]
+    if not candidates:
+        raise Invalid(f"no printer has the role {role!r}", role=role)
+    for config in candidates:
+        if (last_status(r, config.name) or {}).get("ready"):
+            return config
+    return candidates[0]

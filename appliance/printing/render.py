@@ -1,0 +1,172 @@
+"""Document -> ESC/POS bytes, for one printer profile and paper width. Pure: no I/O.
+
+python-escpos does the byte-level work, and its MagicEncode picks, character by character,
+a code page the profile says the printer has (CP858 for "Crème brûlée", CP852 for "Żurek",
+CP866 for "Борщ" on the default profile), so mixed-language receipts print right.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from dataclasses import dataclass
+
+from escpos import capabilities
+from escpos.exceptions import Error as EscposError
+from escpos.printer import Dummy
+from PIL import Image
+
+from appliance.printing.document import (
+    BarcodeLine,
+    ColumnsLine,
+    Document,
+    FeedLine,
+    ImageLine,
+    QrLine,
+    RuleLine,
+    TextLine,
+)
+
+INIT = b"\x1b@"
+DRAWER_KICK = b"\x1bp\x00\x19\xfa"  # ESC p 0: pulse pin 2 for 50 ms on, 500 ms off
+
+
+class RenderError(ValueError):
+    """The document is valid JSON but cannot print on this printer (its message goes to the client)."""
+
+
+@dataclass(frozen=True)
+class Paper:
+    """Printable width of the two roll sizes shops use, in dots and in Font A columns."""
+
+    mm: int
+
+    @property
+    def dots(self) -> int:
+        return 576 if self.mm == 80 else 384
+
+    @property
+    def columns(self) -> int:
+        return 48 if self.mm == 80 else 32
+
+
+def known_profiles() -> list[str]:
+    return sorted(capabilities.CAPABILITIES["profiles"])
+
+
+def _printer(profile: str, paper: Paper) -> Dummy:
+    """A byte-collecting printer whose profile knows the real paper width (most profiles
+    leave it unknown, and python-escpos then prints a warning to stdout on every image)."""
+    if profile not in capabilities.CAPABILITIES["profiles"]:
+        raise RenderError(f"unknown printer profile {profile!r}")
+    p = Dummy(profile=profile)
+    data = p.profile.profile_data
+    p.profile.profile_data = {**data, "media": {**data.get("media", {}),
+                                                "width": {"mm": paper.mm, "pixels": paper.dots}}}
+    return p
+
+
+_SIZES = {"normal": (1, 1), "wide": (2, 1), "tall": (1, 2), "double": (2, 2)}
+
+
+def _set(p: Dummy, *, align: str = "left", bold: bool = False, underline: int = 0,
+         size: str = "normal", invert: bool = False) -> None:
+    width, height = _SIZES[size]
+    p.set_with_default(align=align, bold=bold, underline=underline, invert=invert,
+                       double_width=width == 2, double_height=height == 2)
+
+
+def fit_columns(columns: list[str], width: int) -> list[str]:
+    """Lay columns on lines of ``width`` characters: every column but the first keeps its
+    natural width and sits at the right; the first wraps into the room that is left."""
+    rest = " ".join(columns[1:])
+    room = width - len(rest) - 1
+    if room < 4:  # the right-hand columns alone overflow: put them on their own line
+        return [*(textwrap.wrap(columns[0], width) or [""]), rest.rjust(width)[:width]]
+    first = textwrap.wrap(columns[0], room) or [""]
+    lines = [line.ljust(room) for line in first[:-1]]
+    lines.append(first[-1].ljust(room) + " " + rest)
+    return lines
+
+
+def _image(p: Dummy, data: bytes, paper: Paper, align: str) -> None:
+    with Image.open(io.BytesIO(data)) as source:
+        img = source.convert("RGBA")
+    # Transparent logos print on white paper, not on black.
+    flat = Image.new("RGB", img.size, "white")
+    flat.paste(img, mask=img.getchannel("A"))
+    if flat.width > paper.dots:
+        flat = flat.resize((paper.dots, max(1, round(flat.height * paper.dots / flat.width))))
+    _set(p, align=align)
+    p.image(flat, impl="bitImageRaster", center=False)
+
+
+def _line(p: Dummy, line, paper: Paper) -> None:
+    match line:
+        case TextLine():
+            _set(p, align=line.align, bold=line.bold, underline=int(line.underline), size=line.size,
+                 invert=line.invert)
+            p.text(line.text + "\n")
+        case ColumnsLine():
+            _set(p, bold=line.bold, size=line.size)
+            width = paper.columns // _SIZES[line.size][0]
+            p.text("".join(row + "\n" for row in fit_columns(list(line.columns), width)))
+        case RuleLine():
+            _set(p)
+            p.text((line.rule if isinstance(line.rule, str) else "-") * paper.columns + "\n")
+        case BarcodeLine():
+            _set(p, align=line.align)
+            spec = line.barcode
+            data = spec.data
+            kind = spec.type
+            if kind == "CODE128" and not data.startswith("{"):
+                data = "{B" + data  # code set B: letters and digits, what tablets send
+            # _hw_barcode is barcode() without its stray print() to stdout and without the
+            # software fallback: every ESC/POS receipt printer draws these natively.
+            p._hw_barcode(data, kind, height=spec.height, width=2 if paper.mm == 58 else 3,
+                          pos="BELOW" if spec.hri else "OFF", font="A", align_ct=False,
+                          function_type="B", check=kind != "CODE128")
+        case QrLine():
+            _set(p, align=line.align)
+            native = bool(p.profile.supports("qrCode"))
+            p.qr(line.qr.data, size=line.qr.size, native=native)
+        case ImageLine():
+            _image(p, line.image, paper, line.align)
+        case FeedLine():
+            p.ln(line.feed)
+
+
+def render(doc: Document, profile: str = "default", width_mm: int = 80) -> bytes:
+    """The bytes of one copy of ``doc``, starting from the printer's reset state."""
+    paper = Paper(width_mm)
+    p = _printer(profile, paper)
+    try:
+        for index, line in enumerate(doc.lines):
+            try:
+                _line(p, line, paper)
+            except (EscposError, ValueError) as exc:
+                raise RenderError(f"lines[{index}]: {exc}") from exc
+        _set(p)
+        if doc.cut:
+            p.cut()
+    finally:
+        p.close()
+    return INIT + p.output
+
+
+def reprint_banner(profile: str = "default") -> bytes:
+    """The mark printed above a job that may already have come out once, so the kitchen
+    sees it is a copy and does not cook the order twice."""
+    p = _printer(profile, Paper(80))
+    _set(p, align="center", bold=True, size="double", invert=True)
+    p.text(" REPRINT \n")
+    _set(p)
+    p.close()
+    return INIT + p.output
+
+
+def compose(payload: bytes, *, copies: int, drawer: bool, reprint: bool, profile: str) -> bytes:
+    """Everything one job sends: optional REPRINT mark, drawer pulse first (so the drawer
+    opens while the receipt prints), then the copies."""
+    head = reprint_banner(profile) if reprint else INIT
+    return head + (DRAWER_KICK if drawer else b"") + payload * copies

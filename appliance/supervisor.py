@@ -1,0 +1,166 @@
+"""``appliance serve``: everything the box runs, in one command, for a laptop or a demo.
+
+On the box, systemd runs the same three parts as separate units (systemd/); here this
+process plays systemd's part: it starts Redis (unless REDIS_URL is set), the API and the
+worker pool, restarts whichever dies, and on Ctrl-C or SIGTERM stops them in order (API
+first, so nothing new is accepted, Redis last, so every state change is written).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from appliance import config, redis_server
+from appliance.config import Settings
+from appliance.printing import jobs, printers
+from appliance.printing.request import JobRequest
+from appliance.printing.testpage import test_page
+
+log = logging.getLogger(__name__)
+
+EMULATED = "emulated"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if `serve` is killed outright, instead of lingering as orphans."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    crashes: int = 0
+    restart_at: float = 0.0
+    started: float = field(default=0.0)
+
+
+def ensure_emulated_printer(settings: Settings, r) -> str | None:
+    """With no printer configured, add the emulated one so a fresh box prints somewhere.
+    Returns its receipts directory when it was just added."""
+    if printers.all_configs(r):
+        return None
+    uri = f"file://{settings.receipts_dir}/"
+    printers.add(r, printers.validate(EMULATED, uri, ["receipt", "kitchen", "bar"]))
+    jobs.submit(r, JobRequest.model_validate({"printer": EMULATED, "document": test_page("Comptoir", EMULATED)}))
+    return str(settings.receipts_dir)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, host: str, port: int) -> None:
+        self.settings = settings
+        self.host, self.port = host, port
+        self.stopping = False
+        self.redis: subprocess.Popen | None = None
+        exe = [sys.executable, "-m", "appliance", "--data-dir", str(settings.data_dir)]
+        self.children = [
+            Child("api", [*exe, "web", "--host", host, "--port", str(port)]),
+            Child("workers", [*exe, "workers"]),
+        ]
+
+    def _spawn(self, child: Child) -> None:
+        child.process = subprocess.Popen(child.argv, env=config.export(self.settings),
+                                         preexec_fn=_die_with_parent, process_group=0)
+        child.started = time.monotonic()
+
+    def _start_redis(self) -> None:
+        if self.settings.private_redis:
+            self.redis = redis_server.start(self.settings)
+
+    def start(self) -> None:
+        if self.settings.private_redis and redis_server.is_up(self.settings):
+            raise SystemExit(f"a box is already running on {self.settings.data_dir} (its Redis answers)")
+        self._start_redis()
+        r = redis_server.connect(self.settings)
+        receipts = ensure_emulated_printer(self.settings, r)
+        for child in self.children:
+            self._spawn(child)
+        self._wait_healthy(20)
+        url_host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        print(f"Comptoir is up: http://{url_host}:{self.port}/healthz  (data: {self.settings.data_dir})",
+              flush=True)
+        if receipts:
+            print(f"No printer was configured: the emulated printer prints into {receipts}/ "
+                  "(a test receipt is there now).", flush=True)
+        print("Pair a tablet: appliance pair --name NAME   ·   Stop: Ctrl-C", flush=True)
+
+    def _wait_healthy(self, deadline_s: float) -> None:
+        end = time.monotonic() + deadline_s
+        url = f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}/healthz"
+        while time.monotonic() < end:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            for child in self.children:
+                if child.process and child.process.poll() is not None:
+                    raise SystemExit(f"{child.name} exited with {child.process.returncode} while starting")
+            time.sleep(0.02)
+        raise SystemExit(f"the box did not become healthy within {deadline_s} s")
+
+    def watch(self) -> None:
+        """Restart what dies, with a backoff, until asked to stop."""
+        while not self.stopping:
+            now = time.monotonic()
+            if self.redis is not None and self.redis.poll() is not None:
+                log.warning("Redis exited (%s); restarting it", self.redis.returncode)
+                try:
+                    self._start_redis()
+                except RuntimeError as exc:
+                    log.error("%s", exc)
+            for child in self.children:
+                if child.process is None or child.process.poll() is None:
+                    continue
+                if child.restart_at == 0.0:
+                    lived = now - child.started
+                    child.crashes = 1 if lived > 60 else child.crashes + 1
+                    child.restart_at = now + min(0.2 * 2 ** (child.crashes - 1), 10)
+                    log.warning("%s exited (%s); restarting", child.name, child.process.returncode)
+                elif now >= child.restart_at:
+                    child.restart_at = 0.0
+                    self._spawn(child)
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for child in self.children:  # the API first: nothing new is accepted
+            if child.process and child.process.poll() is None:
+                child.process.terminate()
+        for child in self.children:
+            if child.process:
+                try:
+                    child.process.wait(15)
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
+        if self.redis is not None and self.redis.poll() is None:
+            self.redis.terminate()  # Redis flushes its append-only file and exits
+            try:
+                self.redis.wait(15)
+            except subprocess.TimeoutExpired:
+                self.redis.kill()
+
+    def _request_stop(self, signum, frame) -> None:  # noqa: ANN001
+        self.stopping = True
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    supervisor = Supervisor(settings, host, port)
+    signal.signal(signal.SIGTERM, supervisor._request_stop)
+    signal.signal(signal.SIGINT, supervisor._request_stop)
+    try:
+        supervisor.start()
+        supervisor.watch()
+    finally:
+        supervisor.stop()
+        print("Comptoir stopped.", flush=True)

@@ -1,0 +1,30 @@
+"""The HTTP side of the box: an application factory in Flask's own style.
+
+Views stay thin: they parse, call a service function, and shape the answer. The setup page
+and the CLI call the same service functions.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from appliance import config
+from appliance.redis_server import connect
+
+MAX_BODY = 1024 * 1024
+
+
+def create_app(settings: config.Settings | None = None) -> Flask:
+    settings = settings or config.load()
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False
+    app.extensions["settings"] = settings
+    app.extensions["redis"] = connect(settings)
+
+    from appliance.web import api, errors, health
+
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,86 @@
+"""/api/v1: what tablets call. Each view: parse, call one service function, answer."""
+
+from __future__ import annotations
+
+import uuid
+
+import redis
+from flask import Blueprint, current_app, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance import devices
+from appliance.errors import Invalid, Malformed, NotFound
+from appliance.printing import jobs, printers
+from appliance.printing.request import JobRequest
+from appliance.web import auth, openapi
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(auth.require_device)
+
+
+class PairRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pin: str = Field(min_length=1, max_length=16)
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+def _redis() -> redis.Redis:
+    return current_app.extensions["redis"]
+
+
+def _body() -> dict:
+    """The JSON object of the request, whatever Content-Type the tablet sent."""
+    data = request.get_json(force=True, silent=True)
+    if isinstance(data, dict):
+        return data
+    if not request.get_data():
+        raise Invalid("a JSON body is required")
+    if data is None:
+        raise Malformed("the body is not valid JSON")
+    raise Invalid("the body must be a JSON object")
+
+
+def _job_id(job_id: str) -> str:
+    try:
+        return str(uuid.UUID(job_id))
+    except ValueError:
+        raise NotFound(f"no job {job_id}") from None
+
+
+@bp.post("/pair")
+def pair():
+    body = PairRequest.model_validate(_body())
+    paired = devices.pair(_redis(), body.pin, body.name, request.remote_addr or "unknown")
+    return jsonify(paired), 201
+
+
+@bp.get("/printers")
+def list_printers():
+    return jsonify({"printers": printers.describe_all(_redis())})
+
+
+@bp.post("/jobs")
+def create_job():
+    job_request = JobRequest.model_validate(_body())
+    submitted = jobs.submit(_redis(), job_request, g.device["device_id"], g.device.get("receipt_printer"))
+    response = jsonify(submitted.job)
+    response.status_code = 202 if submitted.created else 200
+    response.headers["Location"] = f"/api/v1/jobs/{submitted.job['id']}"
+    if not submitted.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str):
+    return jsonify(jobs.get(_redis(), _job_id(job_id)))
+
+
+@bp.delete("/jobs/<job_id>")
+def cancel_job(job_id: str):
+    return jsonify(jobs.cancel(_redis(), _job_id(job_id)))
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document())

@@ -1,0 +1,27 @@
+"""Bearer-token authentication of /api/v1 (like Moonraker's authorization component)."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from appliance import devices
+from appliance.web.errors import error
+
+PUBLIC_ENDPOINTS = {"api.pair", "api.openapi"}
+
+
+def require_device():
+    """before_request hook: every route but pairing and the OpenAPI document needs a token."""
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    device = None
+    if scheme.lower() == "bearer" and token:
+        device = devices.authenticate(current_app.extensions["redis"], token.strip())
+    if device is None:
+        response = error(401, "unauthorized", "pair this tablet first, then send 'Authorization: Bearer <token>'")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="comptoir"'
+        return response
+    g.device = device
+    return None

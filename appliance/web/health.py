@@ -1,0 +1,33 @@
+"""GET /healthz: 200 only when the box can take and print jobs (Redis and workers up)."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+from flask import Blueprint, current_app, jsonify
+
+from appliance import __version__, keys
+from appliance.printing import printers
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    r: redis.Redis = current_app.extensions["redis"]
+    try:
+        r.ping()
+        pool = r.get(keys.pool_heartbeat())
+        configured = [c.name for c in printers.all_configs(r)]
+        alive = {name for name in configured if r.exists(keys.printer_worker(name))}
+    except redis.RedisError as exc:
+        return jsonify({"ok": False, "redis": False, "problem": str(exc)}), 503
+    workers = json.loads(pool)["workers"] if pool else {}
+    missing = sorted(set(configured) - alive)
+    ok = pool is not None and not missing
+    body = {"ok": ok, "version": __version__, "redis": True, "pool": pool is not None,
+            "printers": {name: name in alive for name in configured}, "worker_pids": workers}
+    if not ok:
+        body["problem"] = "worker pool down" if pool is None else f"no worker yet for {', '.join(missing)}"
+    return jsonify(body), 200 if ok else 503

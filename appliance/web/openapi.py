@@ -1,0 +1,123 @@
+"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json.
+
+Request schemas come from the same pydantic models that validate requests, so the document
+cannot drift from what the box accepts; answers are described here by hand.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic.json_schema import models_json_schema
+
+from appliance import __version__
+
+JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"enum": ["queued", "printing", "printed", "failed", "cancelled"]},
+        "printer": {"type": "string"},
+        "attempts": {"type": "integer"},
+        "last_error": {"type": ["string", "null"]},
+        "reprint": {"type": "boolean", "description": "prints again with a REPRINT mark"},
+        "copies": {"type": "integer"},
+        "drawer": {"type": "boolean"},
+        "device_id": {"type": ["string", "null"]},
+        "created_at": {"type": "number"},
+        "updated_at": {"type": ["number", "null"]},
+        "printed_at": {"type": ["number", "null"]},
+    },
+    "required": ["id", "status", "printer"],
+}
+PRINTER = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"}, "uri": {"type": "string"},
+        "roles": {"type": "array", "items": {"type": "string"}},
+        "width": {"enum": [58, 80]}, "profile": {"type": "string"},
+        "online": {"type": "boolean"}, "ready": {"type": "boolean"},
+        "paper": {"enum": ["ok", "near_end", "out", "unknown"]}, "cover_open": {"type": "boolean"},
+        "problem": {"type": ["string", "null"]}, "checked_at": {"type": ["number", "null"]},
+        "queue": {"type": "integer", "description": "jobs waiting, including the one printing"},
+    },
+}
+ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string"}, "message": {"type": "string"},
+        "problems": {"type": "array", "items": {"type": "object", "properties": {
+            "at": {"type": "string"}, "problem": {"type": "string"}}}},
+    },
+    "required": ["error", "message"],
+}
+PAIRED = {
+    "type": "object",
+    "properties": {"device_id": {"type": "string"}, "token": {"type": "string"},
+                   "name": {"type": "string"}, "role": {"type": "string"}},
+    "required": ["device_id", "token"],
+}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _errors(*codes: int) -> dict:
+    words = {400: "Malformed JSON", 401: "No or unknown token", 404: "Unknown id", 409: "Conflict",
+             413: "Body over 1 MiB", 422: "Invalid request (the message names the field)",
+             429: "Too many wrong PINs", 503: "Storage restarting: nothing accepted, retry"}
+    return {str(code): _json("Error", words[code]) for code in codes}
+
+
+@cache
+def document() -> dict:
+    from appliance.web.api import PairRequest
+    from appliance.printing.request import JobRequest
+
+    _, schemas = models_json_schema([(JobRequest, "validation"), (PairRequest, "validation")],
+                                    ref_template="#/components/schemas/{model}")
+    components = {**schemas.get("$defs", {}), "Job": JOB, "Printer": PRINTER, "Error": ERROR,
+                  "Paired": PAIRED}
+    job_id = [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Comptoir box API", "version": __version__,
+                 "description": "Print jobs and printers of a Comptoir box. Every route but /pair and this "
+                                "document needs 'Authorization: Bearer <token>'."},
+        "servers": [{"url": "/api/v1"}],
+        "components": {"schemas": components,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/pair": {"post": {
+                "summary": "Exchange a one-time PIN (from `appliance pair`) for a device token",
+                "security": [],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("PairRequest")}}},
+                "responses": {"201": _json("Paired", "Paired; the token is shown only now"),
+                              **_errors(400, 422, 429, 503)}}},
+            "/printers": {"get": {
+                "summary": "The printers with their live status and queue length",
+                "responses": {"200": {"description": "Printers", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"printers": {"type": "array", "items": _ref("Printer")}}}}}},
+                    **_errors(401, 503)}}},
+            "/jobs": {"post": {
+                "summary": "Queue a print job (answered once it is on disk)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobRequest")}}},
+                "responses": {"202": _json("Job", "Accepted and durably queued"),
+                              "200": _json("Job", "This id was accepted before: the job as it is now"),
+                              **_errors(400, 401, 409, 413, 422, 503)}}},
+            "/jobs/{job_id}": {
+                "parameters": job_id,
+                "get": {"summary": "A job's state", "responses": {"200": _json("Job", "The job"),
+                                                                   **_errors(401, 404, 503)}},
+                "delete": {"summary": "Cancel a job that has not started printing",
+                           "responses": {"200": _json("Job", "Cancelled"), **_errors(401, 404, 409, 503)}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+    }
