@@ -55,7 +55,7 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.supervisor import serve
 
-    serve(settings, args.host, args.port)
+    serve(settings, args.host, args.port, emulated_printer=not args.no_emulated_printer)
 
 
 def cmd_web(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "run the whole box: Redis, the API, the print workers")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
+    p.add_argument("--no-emulated-printer", action="store_true",
+                   help="do not add the emulated printer when no printer is configured")
 
     p = add("web", cmd_web, "run only the API (systemd unit comptoir-web)")
     p.add_argument("--host", default="0.0.0.0")

@@ -45,8 +45,8 @@ def new_pin(r: redis.Redis, name: str | None = None, role: str = "staff") -> str
 def _count_failure(r: redis.Redis, client: str) -> None:
     with r.pipeline() as pipe:
         for key in (keys.pair_failures(client), keys.pair_failures_all()):
+            pipe.set(key, 0, ex=FAILURE_WINDOW, nx=True)  # the window opens at the first failure
             pipe.incr(key)
-            pipe.expire(key, FAILURE_WINDOW, nx=True)
         pipe.execute()
 
 

@@ -56,8 +56,9 @@ def ensure_emulated_printer(settings: Settings, r) -> str | None:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, host: str, port: int) -> None:
+    def __init__(self, settings: Settings, host: str, port: int, emulated_printer: bool = True) -> None:
         self.settings = settings
+        self.emulated_printer = emulated_printer
         self.host, self.port = host, port
         self.stopping = False
         self.redis: subprocess.Popen | None = None
@@ -81,7 +82,7 @@ class Supervisor:
             raise SystemExit(f"a box is already running on {self.settings.data_dir} (its Redis answers)")
         self._start_redis()
         r = redis_server.connect(self.settings)
-        receipts = ensure_emulated_printer(self.settings, r)
+        receipts = ensure_emulated_printer(self.settings, r) if self.emulated_printer else None
         for child in self.children:
             self._spawn(child)
         self._wait_healthy(20)
@@ -154,8 +155,8 @@ class Supervisor:
         self.stopping = True
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    supervisor = Supervisor(settings, host, port)
+def serve(settings: Settings, host: str, port: int, emulated_printer: bool = True) -> None:
+    supervisor = Supervisor(settings, host, port, emulated_printer)
     signal.signal(signal.SIGTERM, supervisor._request_stop)
     signal.signal(signal.SIGINT, supervisor._request_stop)
     try:

@@ -98,6 +98,11 @@ class Emulator:
         self._answers.clear()
         return answers
 
+    def disconnect(self) -> Receipt | None:
+        """The link dropped: a command cut in half is dropped, what was printed stays."""
+        self._pending.clear()
+        return self.flush()
+
     def flush(self) -> Receipt | None:
         """End the current receipt even without a cut (paper torn off by hand)."""
         self._end_line(force=False)

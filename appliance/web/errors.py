@@ -15,7 +15,7 @@ from appliance.errors import ServiceError
 log = logging.getLogger(__name__)
 
 
-def error(status: int, code: str, message: str, **details: object):
+def error(status: int, code: str, message: str, /, **details: object):
     response = jsonify({"error": code, "message": message, **details})
     response.status_code = status
     return response

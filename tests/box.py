@@ -1,0 +1,136 @@
+"""A real box for tests: `appliance serve` in a subprocess with its own data dir, Redis and
+port, and the means to hurt it (kill -9 any of its processes) the way a power cut would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from appliance import config, devices, keys, redis_server
+from appliance.client import Client
+from appliance.printing import printers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APPLIANCE_DATA_DIR")}
+    env["APPLIANCE_MDNS_INTERFACES"] = "none"  # no multicast off this machine, ever
+    return env
+
+
+class Box:
+    def __init__(self, data_dir: Path, emulated_printer: bool = False) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = config.load(data_dir)
+        self.emulated_printer = emulated_printer
+        self.process: subprocess.Popen | None = None
+        self.log = data_dir.parent / f"{data_dir.name}-serve.log"
+        self._r: redis.Redis | None = None
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "appliance", "--data-dir", str(self.data_dir), *args]
+
+    def start(self, timeout: float = 30.0) -> Box:
+        extra = [] if self.emulated_printer else ["--no-emulated-printer"]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.argv("serve", "--host", "127.0.0.1", "--port", str(self.port), *extra),
+                stdout=log, stderr=subprocess.STDOUT, env=test_env(), cwd=ROOT)
+        wait_for(self.healthy, timeout, f"the box to be healthy (log: {self.log})")
+        return self
+
+    def healthy(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+        try:
+            status, _, _ = Client(self.url, timeout=2).request("GET", "/healthz")
+        except OSError:
+            return False
+        return status == 200
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        for pid in self.pids():
+            os.kill(pid, signal.SIGKILL)
+
+    @property
+    def redis(self) -> redis.Redis:
+        if self._r is None:
+            self._r = redis_server.connect(self.settings)
+        return self._r
+
+    def client(self, name: str = "tablet") -> Client:
+        client = Client(self.url)
+        client.pair(devices.new_pin(self.redis, name), name)
+        return client
+
+    def add_printer(self, name: str, uri: str, roles: tuple[str, ...] = (), width: int = 80) -> None:
+        printers.add(self.redis, printers.validate(name, uri, list(roles), width))
+        wait_for(lambda: self.redis.exists(keys.printer_worker(name)), 10, f"a worker for {name}")
+
+    # -- processes ------------------------------------------------------------------------
+
+    def pids(self, role: str | None = None) -> list[int]:
+        """Processes of this box: role 'serve', 'web', 'workers' or 'redis' (None: all)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state == "Z" or not any(str(self.data_dir).encode() in part for part in argv):
+                continue
+            kind = "redis" if b"redis-server" in argv[0] else next(
+                (r for r in ("serve", "web", "workers") if r.encode() in argv), None)
+            if role is None or kind == role:
+                found.append(int(entry.name))
+        return found
+
+    def kill9(self, *pids: int) -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def worker_pid(self, printer: str) -> int:
+        pid = wait_for(lambda: self.redis.get(keys.printer_worker(printer)), 10, f"worker of {printer}")
+        return int(pid)

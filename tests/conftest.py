@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance import config, redis_server
+from tests.box import Box
+from tests.fakeprinter import FakePrinter
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Box]:
+    """A running box of its own, no printer configured."""
+    b = Box(tmp_path / "box").start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    """One running box for a module of tests that do not hurt it."""
+    b = Box(tmp_path_factory.mktemp("shared") / "box").start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def printer() -> Iterator[FakePrinter]:
+    p = FakePrinter()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def make_printer() -> Iterator:
+    made: list[FakePrinter] = []
+
+    def make(**options) -> FakePrinter:
+        p = FakePrinter(**options)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.stop()
+
+
+@pytest.fixture
+def redis_only(tmp_path: Path):
+    """A real private Redis, for service-level tests without HTTP."""
+    settings = config.load(tmp_path / "redis")
+    process = redis_server.start(settings)
+    yield redis_server.connect(settings)
+    process.terminate()
+    process.wait(10)

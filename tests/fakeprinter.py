@@ -1,0 +1,145 @@
+"""A fake network receipt printer on a real TCP socket.
+
+It records every byte, interprets them with the emulator (so tests read receipts as text),
+answers DLE EOT status requests, and can be switched unreachable, out of paper, open, mute
+(takes bytes but never answers) or slow, like the printers at a real counter.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import replace
+
+from appliance.printing.emulator import Emulator, Receipt
+from appliance.printing.status import PrinterStatus
+
+
+class FakePrinter:
+    def __init__(self, columns: int = 48) -> None:
+        self.emulator = Emulator(columns=columns, on_receipt=self._on_receipt)
+        self.cond = threading.Condition()
+        self.raw = bytearray()
+        self.connections = 0
+        self.bytes_per_second: float | None = None  # None: as fast as the socket goes
+        self.mute = False
+        self.first_byte_at: float | None = None
+        self.last_byte_at = 0.0
+        self._listener: socket.socket | None = None
+        self._clients: list[socket.socket] = []
+        self._stopped = False
+        probe = socket.create_server(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.reachable = True
+
+    # -- switches -----------------------------------------------------------------------
+
+    @property
+    def uri(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    @property
+    def reachable(self) -> bool:
+        return self._listener is not None
+
+    @reachable.setter
+    def reachable(self, value: bool) -> None:
+        """Unreachable: the port refuses connections and open ones are cut (printer off)."""
+        if value and self._listener is None:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self.port))
+            listener.listen(8)
+            self._listener = listener
+            threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        elif not value and self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+            for client in list(self._clients):
+                self._drop(client)
+
+    def set_state(self, **changes: object) -> None:
+        """e.g. set_state(paper="out"), set_state(cover_open=True), set_state(paper="ok")."""
+        self.emulator.state = replace(self.emulator.state, **changes)
+
+    @property
+    def state(self) -> PrinterStatus:
+        return self.emulator.state
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.reachable = False
+
+    # -- reading what was printed --------------------------------------------------------
+
+    @property
+    def receipts(self) -> list[Receipt]:
+        with self.cond:
+            return list(self.emulator.receipts)
+
+    def texts(self) -> list[str]:
+        return [r.text for r in self.receipts]
+
+    def wait_receipts(self, count: int, timeout: float = 10.0) -> list[Receipt]:
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.emulator.receipts) >= count, timeout):
+                raise AssertionError(f"{len(self.emulator.receipts)} receipt(s) printed, expected {count}")
+            return list(self.emulator.receipts)
+
+    def _on_receipt(self, receipt: Receipt) -> None:
+        self.cond.notify_all()  # called with self.cond held (see _serve)
+
+    # -- the socket side -----------------------------------------------------------------
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._clients.append(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _drop(self, client: socket.socket) -> None:
+        if client in self._clients:
+            self._clients.remove(client)
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            client.close()
+            with self.cond:
+                self.emulator.disconnect()
+                self.cond.notify_all()
+
+    def _serve(self, client: socket.socket) -> None:
+        chunk = 4096
+        while True:
+            if self.bytes_per_second:
+                chunk = max(1, int(self.bytes_per_second / 20))
+                time.sleep(chunk / self.bytes_per_second)
+            try:
+                data = client.recv(chunk)
+            except OSError:
+                data = b""
+            if not data:
+                self._drop(client)
+                return
+            with self.cond:
+                now = time.monotonic()
+                self.first_byte_at = self.first_byte_at or now
+                self.last_byte_at = now
+                self.raw += data
+                self.emulator.feed(data)
+                answers = self.emulator.take_answers()
+                self.cond.notify_all()
+            if answers and not self.mute:
+                try:
+                    client.sendall(answers)
+                except OSError:
+                    self._drop(client)
+                    return
