@@ -24,6 +24,9 @@ class FakePrinter:
         self.connections = 0
         self.bytes_per_second: float | None = None  # None: as fast as the socket goes
         self.mute = False
+        self.answer_budget: int | None = None  # answer bytes to send before holding the rest
+        self._held = bytearray()
+        self._held_client: socket.socket | None = None
         self.first_byte_at: float | None = None
         self.last_byte_at = 0.0
         self._listener: socket.socket | None = None
@@ -60,6 +63,18 @@ class FakePrinter:
             listener.close()
             for client in list(self._clients):
                 self._drop(client)
+
+    def hold_answers_after(self, count: int) -> None:
+        """Answer ``count`` more status bytes, then keep later answers until release()."""
+        self.answer_budget = count
+
+    def release(self) -> None:
+        with self.cond:
+            self.answer_budget = None
+            held, client = bytes(self._held), self._held_client
+            self._held.clear()
+        if held and client is not None:
+            client.sendall(held)
 
     def set_state(self, **changes: object) -> None:
         """e.g. set_state(paper="out"), set_state(cover_open=True), set_state(paper="ok")."""
@@ -136,6 +151,11 @@ class FakePrinter:
                 self.raw += data
                 self.emulator.feed(data)
                 answers = self.emulator.take_answers()
+                if answers and self.answer_budget is not None:
+                    self._held += answers[self.answer_budget:]
+                    self._held_client = client
+                    answers = answers[:self.answer_budget]
+                    self.answer_budget -= len(answers)
                 self.cond.notify_all()
             if answers and not self.mute:
                 try:

@@ -1,0 +1,152 @@
+"""The print pipeline as a shop sees it: order, outages, paper, roles, confirmation."""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+
+import pytest
+from PIL import Image
+
+from appliance import devices
+from appliance.client import Client
+from appliance.printing import printers
+from tests.box import Box, wait_for
+from tests.fakeprinter import FakePrinter
+
+
+def ticket(label: str) -> dict:
+    return {"lines": [{"text": label, "size": "double"}, {"columns": ["1x Żurek", "12.00"]}]}
+
+
+def big_ticket(label: str) -> dict:
+    """About 20 KB on the wire: a logo makes it slow on a slow printer."""
+    buf = io.BytesIO()
+    Image.effect_noise((560, 280), 80).convert("1").save(buf, "PNG")
+    return {"lines": [{"text": label}, {"image": base64.b64encode(buf.getvalue()).decode()}]}
+
+
+def labels(printer: FakePrinter) -> list[str]:
+    return [r.text.strip().splitlines()[0].strip() if r.text.strip() else "" for r in printer.receipts]
+
+
+@pytest.fixture(scope="module")
+def tablet(shared_box: Box) -> Client:
+    return shared_box.client("printing-tablet")
+
+
+def add(box: Box, printer: FakePrinter, *roles: str) -> str:
+    name = f"p{uuid.uuid4().hex[:8]}"
+    box.add_printer(name, printer.uri, roles)
+    return name
+
+
+def test_jobs_print_in_the_order_they_were_accepted(shared_box: Box, tablet: Client, printer: FakePrinter) -> None:
+    name = add(shared_box, printer)
+    ids = [tablet.print(printer=name, document=ticket(f"T{i:02d}"))["id"] for i in range(30)]
+    assert tablet.wait_job(ids[-1])["status"] == "printed"
+    printer.wait_receipts(30)
+    assert labels(printer) == [f"T{i:02d}" for i in range(30)]
+    assert all(tablet.job(i)["attempts"] == 1 for i in ids)
+
+
+def test_a_slow_printer_never_delays_another(shared_box: Box, tablet: Client, make_printer) -> None:
+    slow, fast = make_printer(), make_printer()
+    slow.bytes_per_second = 2000
+    slow_name, fast_name = add(shared_box, slow), add(shared_box, fast)
+    stuck = tablet.print(printer=slow_name, document=big_ticket("SLOW"))
+    wait_for(lambda: tablet.job(stuck["id"])["status"] == "printing", what="the slow job to start")
+    quick = tablet.print(printer=fast_name, document=ticket("FAST"))
+    assert tablet.wait_job(quick["id"], timeout=3)["status"] == "printed"
+    assert tablet.job(stuck["id"])["status"] == "printing"
+    slow.bytes_per_second = None
+
+
+def test_an_unreachable_printer_keeps_its_jobs_until_it_is_back(shared_box: Box, tablet: Client,
+                                                               printer: FakePrinter) -> None:
+    name = add(shared_box, printer)
+    printer.reachable = False
+    ids = [tablet.print(printer=name, document=ticket(f"U{i}"))["id"] for i in range(3)]
+    first = wait_for(lambda: (j := tablet.job(ids[0]))["last_error"] and j, what="the job to report the outage")
+    assert first["status"] == "queued" and "unreachable" in first["last_error"]
+    listed = wait_for(lambda: [p for p in tablet.printers() if p["name"] == name and not p["online"]],
+                      what="the printer to show offline")
+    assert listed[0]["queue"] == 3
+    printer.reachable = True
+    assert tablet.wait_job(ids[-1], timeout=40)["status"] == "printed"
+    assert labels(printer) == ["U0", "U1", "U2"]
+
+
+@pytest.mark.parametrize(("fault", "fix", "problem"), [
+    ({"paper": "out"}, {"paper": "ok"}, "out of paper"),
+    ({"cover_open": True}, {"cover_open": False}, "cover open"),
+])
+def test_paper_out_or_cover_open_holds_the_job_at_the_head(shared_box: Box, tablet: Client, printer: FakePrinter,
+                                                           fault: dict, fix: dict, problem: str) -> None:
+    name = add(shared_box, printer)
+    printer.set_state(**fault)
+    first = tablet.print(printer=name, document=ticket("HEAD"))
+    second = tablet.print(printer=name, document=ticket("NEXT"))
+    wait_for(lambda: tablet.job(first["id"])["last_error"] == problem, what=problem)
+    status = next(p for p in tablet.printers() if p["name"] == name)
+    assert not status["ready"] and status["problem"] == problem and status["queue"] == 2
+    assert printer.receipts == []
+    printer.set_state(**fix)
+    assert tablet.wait_job(second["id"], timeout=10)["status"] == "printed"
+    assert labels(printer) == ["HEAD", "NEXT"]
+
+
+def test_printed_means_the_printer_answered_after_the_last_byte(shared_box: Box, tablet: Client,
+                                                               printer: FakePrinter) -> None:
+    name = add(shared_box, printer)
+    wait_for(lambda: next(p for p in tablet.printers() if p["name"] == name)["ready"], what="first status")
+    printer.hold_answers_after(3)  # answer the check before the job, not the one after it
+    job = tablet.print(printer=name, document=ticket("CONFIRM"))
+    printer.wait_receipts(1)
+    assert tablet.job(job["id"])["status"] == "printing"
+    printer.release()
+    assert tablet.wait_job(job["id"])["status"] == "printed"
+
+
+def test_near_end_paper_is_shown_and_still_prints(shared_box: Box, tablet: Client, printer: FakePrinter) -> None:
+    name = add(shared_box, printer)
+    printer.set_state(paper="near_end")
+    job = tablet.print(printer=name, document=ticket("LOW"))
+    assert tablet.wait_job(job["id"])["status"] == "printed"
+    assert next(p for p in tablet.printers() if p["name"] == name)["paper"] == "near_end"
+
+
+def test_a_role_goes_to_its_first_ready_printer(shared_box: Box, tablet: Client, make_printer) -> None:
+    role = f"grill{uuid.uuid4().hex[:6]}"
+    one, two = make_printer(), make_printer()
+    first_name, second_name = sorted([add(shared_box, one, role), add(shared_box, two, role)])
+    if first_name != printers.choose(shared_box.redis, role).name:
+        pytest.fail("the first printer by name must be chosen while all are ready")
+    primary = one if printers.get(shared_box.redis, first_name).uri == one.uri else two
+    backup = two if primary is one else one
+    job = tablet.print(role=role, document=ticket("R1"))
+    assert job["printer"] == first_name
+    assert tablet.wait_job(job["id"])["status"] == "printed"
+    primary.set_state(paper="out")
+    probe = tablet.print(printer=first_name, document=ticket("STUCK"))
+    wait_for(lambda: tablet.job(probe["id"])["last_error"] == "out of paper", what="the primary to run out")
+    job = tablet.print(role=role, document=ticket("R2"))
+    assert job["printer"] == second_name
+    assert tablet.wait_job(job["id"])["status"] == "printed" and labels(backup) == ["R2"]
+    primary.set_state(paper="ok")
+    tablet.wait_job(probe["id"])
+
+
+def test_a_tablet_can_have_its_own_receipt_printer(shared_box: Box, make_printer) -> None:
+    shop, own = make_printer(), make_printer()
+    role = "receipt"
+    shop_name = add(shared_box, shop, role)
+    own_name = add(shared_box, own)
+    tablet = shared_box.client("bar-tablet")
+    device = devices.find(shared_box.redis, "bar-tablet")
+    devices.set_receipt_printer(shared_box.redis, device["device_id"], own_name)
+    job = tablet.print(role=role, document=ticket("MINE"))
+    assert job["printer"] == own_name
+    assert tablet.wait_job(job["id"])["status"] == "printed" and labels(own) == ["MINE"]
+    assert shop.receipts == [] and shop_name != own_name
