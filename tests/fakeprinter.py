@@ -110,6 +110,8 @@ class FakePrinter:
     # -- the socket side -----------------------------------------------------------------
 
     def _accept(self, listener: socket.socket) -> None:
+        """One connection at a time, as a printer's port 9100 does: the next one waits in the
+        backlog until the printer has read everything the previous one sent."""
         while True:
             try:
                 client, _ = listener.accept()
@@ -117,7 +119,7 @@ class FakePrinter:
                 return
             self.connections += 1
             self._clients.append(client)
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            self._serve(client)
 
     def _drop(self, client: socket.socket) -> None:
         if client in self._clients:

@@ -40,6 +40,7 @@ class Receipt:
 
     lines: list[str]
     raw: bytes
+    cut: bool = True  # False: the paper was torn off (link lost, emulator flushed)
 
     @property
     def text(self) -> str:
@@ -101,15 +102,15 @@ class Emulator:
     def disconnect(self) -> Receipt | None:
         """The link dropped: a command cut in half is dropped, what was printed stays."""
         self._pending.clear()
-        return self.flush()
+        return self.flush(cut=False)
 
-    def flush(self) -> Receipt | None:
-        """End the current receipt even without a cut (paper torn off by hand)."""
+    def flush(self, cut: bool = False) -> Receipt | None:
+        """End the current receipt; without a cut, it was torn off by hand."""
         self._end_line(force=False)
         if not self._lines:
             self._raw.clear()
             return None
-        receipt = Receipt(self._lines, bytes(self._raw))
+        receipt = Receipt(self._lines, bytes(self._raw), cut)
         self._lines, self._raw = [], bytearray()
         self.receipts.append(receipt)
         if self.on_receipt:
@@ -228,7 +229,7 @@ class Emulator:
             self._end_line(force=False)
             self._lines.extend([""] * arg)
         elif cmd in (ord("i"), ord("m")):
-            self.flush()
+            self.flush(cut=True)
         return 2 + params
 
     def _gs(self, buf: bytearray, i: int) -> int | None:
@@ -239,7 +240,7 @@ class Emulator:
             size = 4 if buf[i + 2] in (65, 66, 97, 98, 103, 104) else 3
             if i + size > n:
                 return None
-            self.flush()
+            self.flush(cut=True)
             return size
         if cmd == ord("v"):  # GS v 0 m xL xH yL yH data: raster image
             if i + 7 >= n:

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 
 import redis
+from rq import Queue
 
 from appliance import keys
 from appliance.errors import Conflict, Invalid, NotFound
@@ -117,8 +118,7 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
             pipe.multi()
             pipe.hset(keys.job(job_id), mapping={**record, "seq": seq})
             pipe.zadd(keys.printer_pending(target.name), {job_id: seq})
-            queue.enqueue_call(PRINT_FUNCTION, args=(job_id,), job_id=job_id, timeout=-1, result_ttl=0,
-                               failure_ttl=RETENTION, description=f"print {job_id}", pipeline=pipe)
+            enqueue(pipe, queue, job_id)
             pipe.execute()
         except redis.WatchError:
             replay = _existing(r, job_id, fingerprint)
@@ -126,6 +126,14 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
             return replay
     return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items() if k != "payload"}),
                      created=True)
+
+
+def enqueue(pipe: redis.client.Pipeline, queue: Queue, job_id: str, at_front: bool = False) -> None:
+    """Add "print job_id" to the printer's rq queue, inside the caller's transaction. No
+    timeout: a job may wait hours for paper; the record, not rq, keeps the result."""
+    queue.enqueue_call(PRINT_FUNCTION, args=(job_id,), job_id=job_id, timeout=-1, result_ttl=0,
+                       failure_ttl=RETENTION, description=f"print {job_id}", at_front=at_front,
+                       pipeline=pipe)
 
 
 def cancel(r: redis.Redis, job_id: str) -> dict:

@@ -189,15 +189,14 @@ def recover(r: redis.Redis, name: str) -> list[str]:
     for job_id in reversed(missing):
         if jobs.status_of(r, job_id) == "printing":
             jobs.back_to_queue(r, job_id, "the box restarted while this job was printing")
+        stale = [m for m in r.zrange(started.key, 0, -1) if m.decode().split(":")[0] == job_id]
         with r.pipeline() as pipe:
+            pipe.multi()
             pipe.lrem(queue.intermediate_queue_key, 0, job_id)
-            for member in r.zrange(started.key, 0, -1):
-                if member.decode().split(":")[0] == job_id:
-                    pipe.zrem(started.key, member)
+            if stale:
+                pipe.zrem(started.key, *stale)
             pipe.zrem(failed.key, job_id)
-            queue.enqueue_call(jobs.PRINT_FUNCTION, args=(job_id,), job_id=job_id, timeout=-1,
-                               result_ttl=0, failure_ttl=jobs.RETENTION, at_front=True,
-                               description=f"print {job_id}", pipeline=pipe)
+            jobs.enqueue(pipe, queue, job_id, at_front=True)
             pipe.execute()
     if missing:
         log.warning("printer %s: %d job(s) put back at the head of the queue after a restart",

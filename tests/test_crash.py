@@ -1,0 +1,133 @@
+"""Crashes and power cuts, for real: kill -9 of each part of the box, and of all of it.
+
+After each, every job the box acknowledged prints, in order, and exactly once on paper;
+a job that may have reached the paper before the crash prints again marked REPRINT.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from appliance.client import Client
+from appliance.printing.emulator import Receipt
+from tests.box import Box, wait_for
+from tests.fakeprinter import FakePrinter
+from tests.test_printing import big_ticket, ticket
+
+
+def body_lines(receipt: Receipt) -> list[str]:
+    return [line.strip() for line in receipt.text.strip().splitlines()]
+
+
+def labels(receipts: list[Receipt]) -> list[str]:
+    """What a cook reads at the top of each ticket: 'K1', or 'REPRINT K0'."""
+    out = []
+    for receipt in receipts:
+        lines = body_lines(receipt)
+        out.append(" ".join(lines[:2]) if lines[0] == "REPRINT" else lines[0])
+    return out
+
+
+def assert_interrupted_then_reprinted(receipts: list[Receipt], first: str, rest: list[str]) -> None:
+    """The job on the wire at the crash came out once, whole or torn (the kernel still
+    delivers what it had buffered), then again marked REPRINT; every other job once."""
+    assert labels(receipts[:1]) == [first]
+    assert labels(receipts[1:]) == [f"REPRINT {first}", *rest]
+
+
+def wait_printed(tablet: Client, ids: list[str], timeout: float = 60) -> None:
+    for job_id in ids:
+        job = tablet.wait_job(job_id, timeout=timeout)
+        assert job["status"] == "printed", job
+
+
+def test_worker_killed_mid_job_reprints_that_job_marked(box: Box, printer: FakePrinter) -> None:
+    box.add_printer("kitchen", printer.uri)
+    tablet = box.client()
+    printer.bytes_per_second = 4000
+    ids = [tablet.print(printer="kitchen", document=big_ticket(f"K{i}"))["id"] for i in range(3)]
+    wait_for(lambda: tablet.job(ids[0])["status"] == "printing" and len(printer.raw) > 3000,
+             what="the first job to be half sent")
+    box.kill9(box.worker_pid("kitchen"))
+    printer.bytes_per_second = None
+    wait_printed(tablet, ids)
+
+    first = tablet.job(ids[0])
+    assert first["reprint"] and first["attempts"] == 2
+    assert [tablet.job(i)["reprint"] for i in ids[1:]] == [False, False]
+    assert_interrupted_then_reprinted(printer.receipts, "K0", ["K1", "K2"])
+
+
+def test_web_server_killed_mid_burst_loses_and_duplicates_nothing(box: Box, printer: FakePrinter) -> None:
+    box.add_printer("counter", printer.uri)
+    tablets = [box.client(f"t{n}") for n in range(4)]
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    killed = threading.Event()
+
+    def tablet_loop(tablet: Client) -> None:
+        for _ in range(25):
+            job_id = str(uuid.uuid4())
+            end = time.monotonic() + 30
+            while time.monotonic() < end:  # a tablet retries, same id, until the box answers
+                try:
+                    status, _, _ = tablet.request("POST", "/api/v1/jobs", {
+                        "id": job_id, "printer": "counter", "document": ticket(job_id)})
+                except OSError:
+                    tablet.close()
+                    status = 0
+                if status in (200, 202):
+                    with lock:
+                        acknowledged.append(job_id)
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError(f"job {job_id} never accepted")
+
+    threads = [threading.Thread(target=tablet_loop, args=(t,)) for t in tablets]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(acknowledged) >= 20, what="the burst to be under way")
+    web = box.pids("web")
+    assert web
+    box.kill9(*web)
+    killed.set()
+    for thread in threads:
+        thread.join(60)
+    assert len(acknowledged) == 100
+    wait_for(lambda: len(printer.receipts) >= 100, 60, "every acknowledged job to print")
+    printed = [lines[0] for lines in map(body_lines, printer.receipts)]
+    assert sorted(printed) == sorted(acknowledged)  # each once: none lost, none twice
+    assert set(box.pids("web")).isdisjoint(web)  # a new API server took over
+
+
+def test_redis_killed_loses_no_acknowledged_job(box: Box, printer: FakePrinter) -> None:
+    box.add_printer("bar", printer.uri)
+    tablet = box.client()
+    printer.set_state(paper="out")
+    ids = [tablet.print(printer="bar", document=ticket(f"B{i}"))["id"] for i in range(10)]
+    [redis_pid] = box.pids("redis")
+    box.kill9(redis_pid)
+    wait_for(lambda: box.pids("redis") and box.pids("redis") != [redis_pid], 20, "Redis to be restarted")
+    wait_for(box.healthy, 30, "the box to recover")
+    printer.set_state(paper="ok")
+    wait_printed(tablet, ids)
+    assert labels(printer.receipts) == [f"B{i}" for i in range(10)]
+
+
+def test_everything_killed_at_once_then_restarted(box: Box, printer: FakePrinter) -> None:
+    box.add_printer("kitchen", printer.uri)
+    tablet = box.client()
+    printer.bytes_per_second = 3000
+    ids = [tablet.print(printer="kitchen", document=big_ticket(f"A{i}"))["id"] for i in range(4)]
+    wait_for(lambda: tablet.job(ids[0])["status"] == "printing" and len(printer.raw) > 2000,
+             what="the first job to be on the wire")
+    box.kill9(*box.pids())  # the power cut
+    wait_for(lambda: not box.pids(), what="every process to be gone")
+    printer.bytes_per_second = None
+    box.start()
+    wait_printed(tablet, ids)
+    assert_interrupted_then_reprinted(printer.receipts, "A0", ["A1", "A2", "A3"])
+    assert tablet.job(ids[0])["reprint"] and not any(tablet.job(i)["reprint"] for i in ids[1:])
