@@ -62,14 +62,15 @@ def printer_queue(name: str) -> str:
     return f"{PREFIX}.printer.{name}"
 
 
+def printer_pending(name: str) -> str:
+    """Sorted set of the ids of accepted, unfinished jobs of one printer, scored by
+    acceptance time. It is the truth the worker rebuilds its queue from after a crash."""
+    return f"{PREFIX}:printer:{name}:pending"
+
+
 def printer_worker(name: str) -> str:
     """String with a TTL: the pid of the live worker of one printer (its heartbeat)."""
     return f"{PREFIX}:printer:{name}:worker"
-
-
-def job_seq() -> str:
-    """Counter: a global sequence number given to every accepted job, for ordering."""
-    return f"{PREFIX}:jobseq"
 
 
 # Jobs ----------------------------------------------------------------------------------
@@ -84,9 +85,3 @@ def job(job_id: str) -> str:
 def pool_heartbeat() -> str:
     """String with a TTL: the worker pool is alive (read by /healthz)."""
     return f"{PREFIX}:pool:heartbeat"
-
-
-def printer_pending(name: str) -> str:
-    """Sorted set of the ids of accepted, unfinished jobs of one printer, scored by
-    acceptance order. It is the truth the worker rebuilds its queue from after a crash."""
-    return f"{PREFIX}:printer:{name}:pending"

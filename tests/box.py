@@ -40,7 +40,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APPLIANCE_DATA_DIR")}
     env["APPLIANCE_MDNS_INTERFACES"] = "none"  # no multicast off this machine, ever
     return env
@@ -65,7 +65,7 @@ class Box:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.argv("serve", "--host", "127.0.0.1", "--port", str(self.port), *extra),
-                stdout=log, stderr=subprocess.STDOUT, env=test_env(), cwd=ROOT)
+                stdout=log, stderr=subprocess.STDOUT, env=child_env(), cwd=ROOT)
         wait_for(self.healthy, timeout, f"the box to be healthy (log: {self.log})")
         return self
 

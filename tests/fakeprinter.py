@@ -29,6 +29,7 @@ class FakePrinter:
         self._held_client: socket.socket | None = None
         self.first_byte_at: float | None = None
         self.last_byte_at = 0.0
+        self.cut_times: list[float] = []  # time.monotonic() of each receipt's last byte
         self._listener: socket.socket | None = None
         self._clients: list[socket.socket] = []
         self._stopped = False
@@ -105,6 +106,7 @@ class FakePrinter:
             return list(self.emulator.receipts)
 
     def _on_receipt(self, receipt: Receipt) -> None:
+        self.cut_times.append(time.monotonic())
         self.cond.notify_all()  # called with self.cond held (see _serve)
 
     # -- the socket side -----------------------------------------------------------------

@@ -61,7 +61,7 @@ def get(r: redis.Redis, job_id: str) -> dict:
     return _view(raw)
 
 
-def _existing(r: redis.Redis, job_id: str, fingerprint: str) -> Submitted | None:
+def _existing(r: redis.Redis | redis.client.Pipeline, job_id: str, fingerprint: str) -> Submitted | None:
     raw = r.hgetall(keys.job(job_id))
     if not raw:
         return None
@@ -87,45 +87,39 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
     one transaction: nothing is ever half-queued."""
     job_id = str(request.id or uuid.uuid4())
     fingerprint = request.fingerprint()
-    if replay := _existing(r, job_id, fingerprint):
-        return replay
-    target = _target(r, request, receipt_printer)
-    if request.document is not None:
-        try:
-            payload = render(request.document, target.profile, target.width)
-        except RenderError as exc:
-            raise Invalid(str(exc)) from exc
-    else:
-        assert request.raw is not None
-        payload = request.raw
-    now = time.time()
-    record = {
-        "id": job_id, "status": "queued", "printer": target.name, "attempts": 0, "last_error": "",
-        "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
-        "device_id": device_id or "", "fingerprint": fingerprint, "payload": payload,
-        "created_at": now, "updated_at": now,
-    }
-    queue = printers.queue(r, target.name)
     with r.pipeline() as pipe:
         try:
             pipe.watch(keys.job(job_id))
-            if pipe.exists(keys.job(job_id)):
-                pipe.reset()
-                replay = _existing(r, job_id, fingerprint)
-                assert replay is not None
+            if replay := _existing(pipe, job_id, fingerprint):
                 return replay
-            seq = r.incr(keys.job_seq())
+            target = _target(r, request, receipt_printer)
+            payload = _payload(request, target)
+            now = time.time()
+            record = {
+                "id": job_id, "status": "queued", "printer": target.name, "attempts": 0, "last_error": "",
+                "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
+                "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
+            }
             pipe.multi()
-            pipe.hset(keys.job(job_id), mapping={**record, "seq": seq})
-            pipe.zadd(keys.printer_pending(target.name), {job_id: seq})
-            enqueue(pipe, queue, job_id)
+            pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
+            pipe.zadd(keys.printer_pending(target.name), {job_id: now})
+            enqueue(pipe, printers.queue(r, target.name), job_id)
             pipe.execute()
-        except redis.WatchError:
+        except redis.WatchError:  # the same id, posted twice at the same moment
             replay = _existing(r, job_id, fingerprint)
             assert replay is not None
             return replay
-    return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items() if k != "payload"}),
-                     created=True)
+    return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
+
+
+def _payload(request: JobRequest, target: printers.PrinterConfig) -> bytes:
+    if request.raw is not None:
+        return request.raw
+    assert request.document is not None
+    try:
+        return render(request.document, target.profile, target.width)
+    except RenderError as exc:
+        raise Invalid(str(exc)) from exc
 
 
 def enqueue(pipe: redis.client.Pipeline, queue: Queue, job_id: str, at_front: bool = False) -> None:
@@ -185,26 +179,26 @@ class Attempt:
     reprint: bool
 
 
+# Atomic, one round trip: the attempt starts only if the job is still wanted.
+_BEGIN_ATTEMPT = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'printed' or status == 'failed' or status == 'cancelled' then
+  return false
+end
+redis.call('HSET', KEYS[1], 'status', 'printing', 'updated_at', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+return redis.call('HMGET', KEYS[1], 'payload', 'copies', 'drawer', 'reprint')
+"""
+
+
 def begin_attempt(r: redis.Redis, job_id: str) -> Attempt | None:
     """Mark the job as on its way to the paper. None when it must not print (cancelled,
     finished, or gone). From here on, a crash means the paper may already show it."""
-    key = keys.job(job_id)
-    with r.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(key)
-                raw = pipe.hgetall(key)
-                if not raw or raw.get(b"status", b"").decode() in FINAL:
-                    pipe.reset()
-                    return None
-                pipe.multi()
-                pipe.hset(key, mapping={"status": "printing", "updated_at": time.time()})
-                pipe.hincrby(key, "attempts", 1)
-                pipe.execute()
-                return Attempt(job_id, raw[b"payload"], int(raw[b"copies"]), raw[b"drawer"] == b"1",
-                               raw[b"reprint"] == b"1")
-            except redis.WatchError:
-                continue
+    found = r.register_script(_BEGIN_ATTEMPT)(keys=[keys.job(job_id)], args=[time.time()])
+    if not found:
+        return None
+    payload, copies, drawer, reprint = found
+    return Attempt(job_id, payload, int(copies), drawer == b"1", reprint == b"1")
 
 
 def status_of(r: redis.Redis, job_id: str) -> str | None:

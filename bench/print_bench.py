@@ -1,0 +1,179 @@
+"""Print pipeline benchmark: POST /api/v1/jobs -> last byte at the printer.
+
+    .venv/bin/python bench/print_bench.py [--jobs 2000] [--sequential 300]
+
+Runs a real box (`appliance serve`, its own Redis with appendfsync always) against fake
+network printers on loopback, and prints:
+- latency, one job at a time: p50 / p99 from the POST to the receipt's last byte (the cut);
+- throughput: a burst from 20 concurrent tablets over 4 printers, jobs/s until the last cut;
+- resident memory of all the box's processes (RSS and PSS), idle and during the burst;
+- time from `appliance serve` to a healthy /healthz;
+- when cupsd and lp are installed, the same jobs through a CUPS raw queue, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import cups  # noqa: E402
+from tests.box import Box, wait_for  # noqa: E402
+from tests.fakeprinter import FakePrinter  # noqa: E402
+
+TICKET = {"lines": [
+    {"text": "Table 12", "size": "double", "align": "center"},
+    {"columns": ["2x Crème brûlée", "15.00"]},
+    {"columns": ["1x Żurek", "12.00"]},
+    {"columns": ["1x Борщ", "9.00"]},
+    {"rule": True},
+    {"columns": ["TOTAL", "36.00"], "bold": True},
+]}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def memory(box: Box) -> tuple[float, float]:
+    """(RSS, PSS) in MB summed over every process of the box. PSS counts pages shared by
+    forked workers once, which is what the Pi's RAM actually holds."""
+    rss = pss = 0
+    for pid in box.pids():
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss / 1024, pss / 1024
+
+
+def startup(tmp: Path) -> float:
+    box = Box(tmp / "startup")
+    start = time.monotonic()
+    box.start(timeout=30)
+    elapsed = time.monotonic() - start
+    box.stop()
+    return elapsed
+
+
+def sequential(box: Box, printer: FakePrinter, name: str, count: int) -> list[float]:
+    tablet = box.client("bench-seq")
+    latencies = []
+    for _ in range(20):  # warm up connections and code paths
+        tablet.print(printer=name, document=TICKET)
+    printer.wait_receipts(20)
+    for _ in range(count):
+        done = len(printer.cut_times)
+        start = time.monotonic()
+        tablet.print(printer=name, document=TICKET)
+        with printer.cond:
+            printer.cond.wait_for(lambda d=done: len(printer.cut_times) > d, 10)
+        latencies.append((printer.cut_times[done] - start) * 1000)
+    return latencies
+
+
+def burst(box: Box, printers: list[tuple[str, FakePrinter]], total: int, clients: int = 20) -> dict:
+    tablets = [box.client(f"bench-{i}") for i in range(clients)]
+    before = sum(len(p.cut_times) for _, p in printers)
+    per_client = total // clients
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.2):
+            samples.append(memory(box))
+
+    def run(index: int, tablet) -> None:
+        for n in range(per_client):
+            name = printers[(index + n) % len(printers)][0]
+            tablet.print(printer=name, document=TICKET, job_id=str(uuid.uuid4()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(tablets)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    accepted = time.monotonic()
+    wait_for(lambda: sum(len(p.cut_times) for _, p in printers) - before >= per_client * clients, 120,
+             "the burst to print")
+    end = max(p.cut_times[-1] for _, p in printers)
+    stop.set()
+    sampler.join()
+    done = per_client * clients
+    return {"jobs": done, "clients": clients, "printers": len(printers),
+            "accept_per_s": done / (accepted - start), "jobs_per_s": done / (end - start),
+            "rss_mb": max(s[0] for s in samples), "pss_mb": max(s[1] for s in samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs in the burst")
+    parser.add_argument("--sequential", type=int, default=300, help="jobs timed one at a time")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    results: dict = {"machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
+                                f"Python {platform.python_version()}"}
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        results["startup_s"] = statistics.median(startup(tmp) for _ in range(3))
+        box = Box(tmp / "bench").start()
+        fakes = [FakePrinter() for _ in range(4)]
+        try:
+            names = []
+            for i, fake in enumerate(fakes):
+                box.add_printer(f"bench{i}", fake.uri)
+                names.append((f"bench{i}", fake))
+            wait_for(lambda: all(box.redis.exists(f"comptoir:printer:{n}:status") for n, _ in names))
+            time.sleep(1)  # let start-up work settle before measuring idle memory
+            results["idle_rss_mb"], results["idle_pss_mb"] = memory(box)
+            lat = sequential(box, fakes[0], "bench0", args.sequential)
+            results["latency_ms"] = {"p50": percentile(lat, 50), "p99": percentile(lat, 99),
+                                     "count": len(lat)}
+            results["burst"] = burst(box, names, args.jobs)
+        finally:
+            box.stop()
+            for fake in fakes:
+                fake.stop()
+        results["cups"] = cups.measure(tmp, TICKET, args.sequential, args.jobs) if cups.available() else None
+
+    report(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def report(r: dict) -> None:
+    lat, b, c = r["latency_ms"], r["burst"], r["cups"]
+    print(f"machine: {r['machine']}")
+    print(f"{'':34}{'Comptoir':>12}{'CUPS raw':>12}")
+    print(f"{'latency p50 (ms, POST -> cut)':34}{lat['p50']:>12.2f}{(c or {}).get('p50', float('nan')):>12.2f}")
+    print(f"{'latency p99 (ms)':34}{lat['p99']:>12.2f}{(c or {}).get('p99', float('nan')):>12.2f}")
+    print(f"{'burst jobs/s (20 clients, 4 prn)':34}{b['jobs_per_s']:>12.0f}{(c or {}).get('jobs_per_s', float('nan')):>12.0f}")
+    print(f"  accepted/s during the burst: {b['accept_per_s']:.0f}")
+    print(f"memory idle: RSS {r['idle_rss_mb']:.0f} MB, PSS {r['idle_pss_mb']:.0f} MB; "
+          f"during burst: RSS {b['rss_mb']:.0f} MB, PSS {b['pss_mb']:.0f} MB")
+    print(f"serve -> healthy: {r['startup_s']:.2f} s (median of 3)")
+    if c is None:
+        print("CUPS: not measured (cupsd/lp not installed)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The `appliance` command as a shop owner or installer types it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from appliance.client import Client
+from tests.box import Box, child_env, wait_for
+from tests.fakeprinter import FakePrinter
+
+
+def run(box: Box, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(box.argv(*args), capture_output=True, text=True, env=child_env(), timeout=60)
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_fresh_box_prints_on_the_emulated_printer(tmp_path: Path) -> None:
+    box = Box(tmp_path / "fresh", emulated_printer=True).start()
+    try:
+        receipts = box.data_dir / "receipts"
+        first = wait_for(lambda: sorted(receipts.glob("*.txt")), what="the test receipt")
+        text = first[0].read_text(encoding="utf-8")
+        assert "Crème brûlée" in text and "Żurek" in text and "Борщ" in text
+        tablet = box.client()
+        [emulated] = tablet.printers()
+        assert emulated["name"] == "emulated" and set(emulated["roles"]) >= {"receipt", "kitchen", "bar"}
+        job = tablet.print(role="kitchen", document={"lines": [{"text": "Table 7"}]})
+        assert tablet.wait_job(job["id"])["status"] == "printed"
+        wait_for(lambda: any("Table 7" in p.read_text() for p in receipts.glob("*.txt")), what="Table 7")
+    finally:
+        box.stop()
+
+
+def test_printers_are_managed_while_the_box_runs(box: Box, printer: FakePrinter) -> None:
+    out = run(box, "printers", "add", "kitchen", "--uri", printer.uri, "--roles", "kitchen,bar", "--width", "58")
+    assert "added kitchen" in out.stdout
+    tablet = box.client()
+    wait_for(lambda: any(p["name"] == "kitchen" and p["ready"] for p in tablet.printers()), what="kitchen ready")
+    listing = run(box, "printers", "list").stdout
+    assert "kitchen" in listing and "kitchen,bar" in listing and "ready" in listing
+
+    out = run(box, "printers", "test", "kitchen")
+    assert "printed" in out.stdout
+    assert "Борщ" in printer.wait_receipts(1)[0].text
+
+    duplicate = run(box, "printers", "add", "kitchen", "--uri", printer.uri, ok=False)
+    assert duplicate.returncode == 2 and "exists already" in duplicate.stderr
+    bad = run(box, "printers", "add", "usb1", "--uri", "usb://04b8:0202", ok=False)
+    assert bad.returncode == 2 and "not supported yet" in bad.stderr
+
+    printer.set_state(paper="out")
+    job = tablet.print(printer="kitchen", document={"lines": [{"text": "waiting"}]})
+    refused = run(box, "printers", "remove", "kitchen", ok=False)
+    assert "1 job(s) to print" in refused.stderr
+    run(box, "jobs", "cancel", job["id"])
+    run(box, "printers", "remove", "kitchen")
+    wait_for(lambda: tablet.printers() == [], what="the printer to be gone")
+
+
+def test_pair_prints_a_pin_that_a_tablet_can_use(box: Box) -> None:
+    out = run(box, "pair", "--name", "Caisse 3").stdout
+    pin = out.split()[1]
+    assert len(pin) == 6 and pin.isdigit()
+    tablet = Client(box.url)
+    assert tablet.pair(pin)["name"] == "Caisse 3"
+    listing = run(box, "devices", "list").stdout
+    assert "Caisse 3" in listing and "staff" in listing
+    run(box, "devices", "revoke", "Caisse 3")
+    assert tablet.request("GET", "/api/v1/printers")[0] == 401
+
+
+def test_cli_works_when_the_box_is_stopped(tmp_path: Path, printer: FakePrinter) -> None:
+    box = Box(tmp_path / "offline")
+    run(box, "printers", "add", "counter", "--uri", printer.uri, "--roles", "receipt")
+    assert "counter" in run(box, "printers", "list").stdout
+    box.start()
+    try:
+        tablet = box.client()
+        job = tablet.print(role="receipt", document={"lines": [{"text": "hello"}]})
+        assert tablet.wait_job(job["id"])["status"] == "printed"
+    finally:
+        box.stop()
