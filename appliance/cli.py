@@ -1,7 +1,9 @@
 """The ``appliance`` command: run the box, pair tablets, manage printers.
 
 Management commands work whether or not the box is running on the same data dir: they talk
-to its Redis, or start a private one for the moment they need it.
+to its Redis, or start a private one for the moment they need it. Each command imports what
+it needs when it runs, so `appliance serve`, which only watches the other processes, stays
+a small process.
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import redis
+if TYPE_CHECKING:
+    import redis
 
 from appliance import config, devices, redis_server
 from appliance.errors import ServiceError
-from appliance.printing import jobs, printers
-from appliance.printing.render import known_profiles
-from appliance.printing.request import JobRequest
-from appliance.printing.testpage import test_page
 
 
 @contextlib.contextmanager
@@ -68,7 +68,7 @@ def cmd_workers(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.printing import pool
 
     redis_server.wait_until_up(settings, 30)
-    pool.run(settings)
+    pool.run(settings, emulated_printer=args.emulated_printer)
 
 
 def cmd_pair(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -96,6 +96,11 @@ def cmd_devices(args: argparse.Namespace, settings: config.Settings) -> None:
 
 
 def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance.printing import jobs, printers
+    from appliance.printing.render import known_profiles
+    from appliance.printing.request import JobRequest
+    from appliance.printing.testpage import test_page
+
     if args.action == "profiles":
         print("\n".join(known_profiles()))
         return
@@ -123,6 +128,8 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
 
 
 def _await_job(r: redis.Redis, job_id: str, wait: float) -> None:
+    from appliance.printing import jobs
+
     end = time.monotonic() + wait
     job = jobs.get(r, job_id)
     while time.monotonic() < end and job["status"] not in jobs.FINAL:
@@ -138,6 +145,8 @@ def _await_job(r: redis.Redis, job_id: str, wait: float) -> None:
 
 
 def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance.printing import jobs
+
     with _redis(settings) as r:
         if args.action == "show":
             print(json.dumps(jobs.get(r, args.job_id), indent=2))
@@ -168,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=8)
 
-    add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")
+    p = add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")
+    p.add_argument("--emulated-printer", action="store_true",
+                   help="add the emulated printer when no printer is configured")
 
     p = add("pair", cmd_pair, "print a one-time PIN for pairing a tablet")
     p.add_argument("--name", help="the tablet's name (it may also send one)")
@@ -188,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("name")
     pa.add_argument("--uri", required=True, help="tcp://HOST[:PORT] or file:///PATH")
     pa.add_argument("--roles", default="", help="comma-separated, e.g. kitchen,bar")
-    pa.add_argument("--width", type=int, default=80, choices=printers.WIDTHS, help="paper width in mm")
+    pa.add_argument("--width", type=int, default=80, choices=(58, 80), help="paper width in mm")
     pa.add_argument("--profile", default="default", help="python-escpos printer profile (see 'profiles')")
     psub.add_parser("list", help="printers with status and queue length")
     psub.add_parser("remove", help="remove a printer with no job pending").add_argument("name")

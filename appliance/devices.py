@@ -13,18 +13,19 @@ import json
 import secrets
 import time
 import uuid
-
-import redis
+from typing import TYPE_CHECKING
 
 from appliance import keys
 from appliance.errors import Invalid, NotFound, TooManyAttempts
-from appliance.printing import printers
 
 PIN_TTL = 600
 FAILURES_PER_CLIENT = 5
 FAILURES_ALL = 30
 FAILURE_WINDOW = 60
 ROLES = ("staff", "manager")
+
+if TYPE_CHECKING:
+    import redis
 
 
 def _hash(token: str) -> str:
@@ -137,5 +138,7 @@ def set_receipt_printer(r: redis.Redis, device_id: str, printer: str | None) -> 
     if not r.exists(keys.device(device_id)):
         raise NotFound(f"no device {device_id}")
     if printer:
+        from appliance.printing import printers  # the printing stack is heavy for a lookup
+
         printers.get(r, printer)
     r.hset(keys.device(device_id), "receipt_printer", printer or "")

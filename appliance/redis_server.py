@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import redis
+from typing import TYPE_CHECKING
 
 from appliance.config import Settings
+
+if TYPE_CHECKING:
+    import redis
 
 CONFIG_TEMPLATE = """\
 # Written by appliance; edit systemd/redis.conf on the box instead.
@@ -61,13 +64,28 @@ def write_config(settings: Settings) -> Path:
 
 def connect(settings: Settings) -> redis.Redis:
     """A binary-safe client (rq needs bytes, and job payloads are raw ESC/POS)."""
+    import redis
+
     return redis.Redis.from_url(settings.redis_url)
 
 
 def is_up(settings: Settings) -> bool:
+    """Does the box's Redis answer PING? A bare RESP exchange, so `appliance serve`, which
+    only watches processes, does not load a Redis client library to ask."""
+    if not settings.private_redis:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5).ping())
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
     try:
-        return bool(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5).ping())
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            sock.connect(str(settings.redis_socket))
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
         return False
 
 

@@ -9,6 +9,7 @@ first, so nothing new is accepted, Redis last, so every state change is written)
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import signal
 import subprocess
@@ -19,14 +20,14 @@ from dataclasses import dataclass, field
 
 from appliance import config, redis_server
 from appliance.config import Settings
-from appliance.printing import jobs, printers
-from appliance.printing.request import JobRequest
-from appliance.printing.testpage import test_page
 
 log = logging.getLogger(__name__)
 
-EMULATED = "emulated"
 PR_SET_PDEATHSIG = 1
+
+
+# This process stays small on purpose (it only starts and watches the others): it imports
+# neither the web app nor the printing code.
 
 
 def _die_with_parent() -> None:
@@ -44,17 +45,6 @@ class Child:
     started: float = field(default=0.0)
 
 
-def ensure_emulated_printer(settings: Settings, r) -> str | None:
-    """With no printer configured, add the emulated one so a fresh box prints somewhere.
-    Returns its receipts directory when it was just added."""
-    if printers.all_configs(r):
-        return None
-    uri = f"file://{settings.receipts_dir}/"
-    printers.add(r, printers.validate(EMULATED, uri, ["receipt", "kitchen", "bar"]))
-    jobs.submit(r, JobRequest.model_validate({"printer": EMULATED, "document": test_page("Comptoir", EMULATED)}))
-    return str(settings.receipts_dir)
-
-
 class Supervisor:
     def __init__(self, settings: Settings, host: str, port: int, emulated_printer: bool = True) -> None:
         self.settings = settings
@@ -65,7 +55,7 @@ class Supervisor:
         exe = [sys.executable, "-m", "appliance", "--data-dir", str(settings.data_dir)]
         self.children = [
             Child("api", [*exe, "web", "--host", host, "--port", str(port)]),
-            Child("workers", [*exe, "workers"]),
+            Child("workers", [*exe, "workers", *(["--emulated-printer"] if emulated_printer else [])]),
         ]
 
     def _spawn(self, child: Child) -> None:
@@ -81,27 +71,25 @@ class Supervisor:
         if self.settings.private_redis and redis_server.is_up(self.settings):
             raise SystemExit(f"a box is already running on {self.settings.data_dir} (its Redis answers)")
         self._start_redis()
-        r = redis_server.connect(self.settings)
-        receipts = ensure_emulated_printer(self.settings, r) if self.emulated_printer else None
         for child in self.children:
             self._spawn(child)
-        self._wait_healthy(20)
+        health = self._wait_healthy(20)
         url_host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         print(f"Comptoir is up: http://{url_host}:{self.port}/healthz  (data: {self.settings.data_dir})",
               flush=True)
-        if receipts:
-            print(f"No printer was configured: the emulated printer prints into {receipts}/ "
+        if list(health.get("printers", {})) == ["emulated"]:
+            print(f"No printer was configured: the emulated printer prints into {self.settings.receipts_dir}/ "
                   "(a test receipt is there now).", flush=True)
         print("Pair a tablet: appliance pair --name NAME   ·   Stop: Ctrl-C", flush=True)
 
-    def _wait_healthy(self, deadline_s: float) -> None:
+    def _wait_healthy(self, deadline_s: float) -> dict:
         end = time.monotonic() + deadline_s
         url = f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}/healthz"
         while time.monotonic() < end:
             try:
                 with urllib.request.urlopen(url, timeout=1) as response:
                     if response.status == 200:
-                        return
+                        return json.load(response)
             except OSError:
                 pass
             for child in self.children:

@@ -7,6 +7,7 @@ Pillow, so a new printer's worker starts in milliseconds and shares those pages.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -17,8 +18,10 @@ import redis
 
 from appliance import keys, sdnotify
 from appliance.config import Settings
-from appliance.printing import printers
+from appliance.printing import jobs, printers, transports
 from appliance.printing import worker as printer_worker
+from appliance.printing.request import JobRequest
+from appliance.printing.testpage import test_page
 from appliance.redis_server import connect
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,19 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TTL = 5
 STOP_GRACE = 10.0
 RESTART_BACKOFF_CAP = 30.0
+
+
+EMULATED = "emulated"
+
+
+def ensure_emulated_printer(settings: Settings, r: redis.Redis) -> None:
+    """With no printer configured, add the emulated one, so a fresh box prints somewhere,
+    and queue a test page on it, so the newcomer sees a receipt right away."""
+    if printers.all_configs(r):
+        return
+    uri = f"file://{settings.receipts_dir}/"
+    printers.add(r, printers.validate(EMULATED, uri, ["receipt", "kitchen", "bar"]))
+    jobs.submit(r, JobRequest.model_validate({"printer": EMULATED, "document": test_page("Comptoir", EMULATED)}))
 
 
 class Pool:
@@ -135,5 +151,13 @@ class Pool:
         self.stopping = True
 
 
-def run(settings: Settings) -> None:
-    Pool(settings).run()
+def run(settings: Settings, emulated_printer: bool = False) -> None:
+    pool = Pool(settings)
+    if emulated_printer:
+        ensure_emulated_printer(settings, pool.r)
+    # Objects made so far are shared with the forked workers; frozen, the garbage
+    # collector leaves them alone and their pages stay shared instead of being copied.
+    transports.load_all()
+    gc.collect()
+    gc.freeze()
+    pool.run()

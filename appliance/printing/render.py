@@ -7,12 +7,15 @@ CP866 for "Борщ" on the default profile), so mixed-language receipts print r
 
 from __future__ import annotations
 
+import functools
 import io
+import re
 import textwrap
 from dataclasses import dataclass
 
 from escpos import capabilities
 from escpos.exceptions import Error as EscposError
+from escpos.magicencode import Encoder
 from escpos.printer import Dummy
 from PIL import Image
 
@@ -59,11 +62,18 @@ def _printer(profile: str, paper: Paper) -> Dummy:
     leave it unknown, and python-escpos then prints a warning to stdout on every image)."""
     if profile not in capabilities.CAPABILITIES["profiles"]:
         raise RenderError(f"unknown printer profile {profile!r}")
-    p = Dummy(profile=profile)
+    p = Dummy(profile=profile, magic_encode_args={"encoder": _encoder(profile)})
     data = p.profile.profile_data
     p.profile.profile_data = {**data, "media": {**data.get("media", {}),
                                                 "width": {"mm": paper.mm, "pixels": paper.dots}}}
     return p
+
+
+@functools.cache
+def _encoder(profile: str) -> Encoder:
+    """One code page encoder per profile, kept: it builds a character table per code page
+    on first use, which costs more than rendering a whole receipt."""
+    return Encoder(capabilities.get_profile(profile).get_code_pages())
 
 
 _SIZES = {"normal": (1, 1), "wide": (2, 1), "tall": (1, 2), "double": (2, 2)}
@@ -74,6 +84,22 @@ def _set(p: Dummy, *, align: str = "left", bold: bool = False, underline: int = 
     width, height = _SIZES[size]
     p.set_with_default(align=align, bold=bold, underline=underline, invert=invert,
                        double_width=width == 2, double_height=height == 2)
+
+
+_NON_ASCII = re.compile(r"([^\x00-\x7f]+)")
+
+
+def _text(p: Dummy, text: str) -> None:
+    """Write text; ASCII runs go straight out once a code page is selected (every ESC/POS
+    code page keeps ASCII in its lower half), only the other runs go through MagicEncode,
+    whose per-character code page search is the slowest part of rendering."""
+    for index, run in enumerate(_NON_ASCII.split(text)):
+        if not run:
+            continue
+        if index % 2 == 0 and p.magic.encoding is not None:
+            p._raw(run.encode("ascii"))
+        else:
+            p.text(run)
 
 
 def fit_columns(columns: list[str], width: int) -> list[str]:
@@ -106,14 +132,14 @@ def _line(p: Dummy, line, paper: Paper) -> None:
         case TextLine():
             _set(p, align=line.align, bold=line.bold, underline=int(line.underline), size=line.size,
                  invert=line.invert)
-            p.text(line.text + "\n")
+            _text(p, line.text + "\n")
         case ColumnsLine():
             _set(p, bold=line.bold, size=line.size)
             width = paper.columns // _SIZES[line.size][0]
-            p.text("".join(row + "\n" for row in fit_columns(list(line.columns), width)))
+            _text(p, "".join(row + "\n" for row in fit_columns(list(line.columns), width)))
         case RuleLine():
             _set(p)
-            p.text((line.rule if isinstance(line.rule, str) else "-") * paper.columns + "\n")
+            _text(p, (line.rule if isinstance(line.rule, str) else "-") * paper.columns + "\n")
         case BarcodeLine():
             _set(p, align=line.align)
             spec = line.barcode

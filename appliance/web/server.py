@@ -3,6 +3,8 @@ requests must not block short ones), the app loaded before fork so workers share
 
 from __future__ import annotations
 
+import gc
+
 from gunicorn.app.base import BaseApplication
 
 from appliance.config import Settings
@@ -20,7 +22,11 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        # Keep the loaded app's pages shared with the forked workers (see printing/pool.py).
+        gc.collect()
+        gc.freeze()
+        return app
 
 
 def run(settings: Settings, host: str, port: int, workers: int = 2, threads: int = 8) -> None:

@@ -61,10 +61,14 @@ def register(scheme: str) -> Callable[[Factory], Factory]:
     return add
 
 
+def load_all() -> None:
+    """Import every transport module (each registers its scheme)."""
+    from appliance.printing.transports import file, tcp  # noqa: F401
+
+
 def for_uri(uri: str, profile: str = "default", width_mm: int = 80) -> Transport:
     """The transport for a printer URI; ValueError names what is wrong with the URI."""
-    from appliance.printing.transports import file, tcp  # noqa: F401  (they register themselves)
-
+    load_all()
     parts = urlsplit(uri)
     if parts.scheme in PLANNED and parts.scheme not in SCHEMES:
         raise ValueError(f"{PLANNED[parts.scheme]} printers ({parts.scheme}://) are not supported yet")
