@@ -121,6 +121,8 @@ def test_a_role_goes_to_its_first_ready_printer(shared_box: Box, tablet: Client,
     role = f"grill{uuid.uuid4().hex[:6]}"
     one, two = make_printer(), make_printer()
     first_name, second_name = sorted([add(shared_box, one, role), add(shared_box, two, role)])
+    wait_for(lambda: all(p["ready"] for p in tablet.printers() if p["name"] in (first_name, second_name)),
+             what="both printers' first status")
     if first_name != printers.choose(shared_box.redis, role).name:
         pytest.fail("the first printer by name must be chosen while all are ready")
     primary = one if printers.get(shared_box.redis, first_name).uri == one.uri else two
