@@ -76,7 +76,7 @@ def cmd_pair(args: argparse.Namespace, settings: config.Settings) -> None:
         code = devices.new_pin(r, args.name, args.role)
     minutes = devices.PIN_TTL // 60
     print(f"PIN: {code}  (valid {minutes} minutes, once{'; role ' + args.role if args.role != 'staff' else ''})")
-    print('On the tablet: POST /api/v1/pair {"pin": "%s", "name": "..."}' % code)
+    print(f'On the tablet: POST /api/v1/pair {{"pin": "{code}", "name": "..."}}')
 
 
 def cmd_devices(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("web", cmd_web, "run only the API (systemd unit comptoir-web)")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=8)
 
     p = add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")

@@ -55,7 +55,7 @@ class Client:
                 data = response.read()
             except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
                 self.close()
-                if attempt == 2 or method not in ("GET", "DELETE") and not _idempotent(body):
+                if attempt == 2 or (method not in ("GET", "DELETE") and not _idempotent(body)):
                     raise
                 continue
             if response.getheader("Connection", "").lower() == "close":

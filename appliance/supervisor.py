@@ -139,7 +139,7 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 self.redis.kill()
 
-    def _request_stop(self, signum, frame) -> None:  # noqa: ANN001
+    def _request_stop(self, signum, frame) -> None:
         self.stopping = True
 
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import cups  # noqa: E402
-from tests.box import Box, wait_for  # noqa: E402
-from tests.fakeprinter import FakePrinter  # noqa: E402
+from bench import cups
+from tests.box import Box, wait_for
+from tests.fakeprinter import FakePrinter
 
 TICKET = {"lines": [
     {"text": "Table 12", "size": "double", "align": "center"},
@@ -166,7 +166,8 @@ def report(r: dict) -> None:
     print(f"{'':34}{'Comptoir':>12}{'CUPS raw':>12}")
     print(f"{'latency p50 (ms, POST -> cut)':34}{lat['p50']:>12.2f}{(c or {}).get('p50', float('nan')):>12.2f}")
     print(f"{'latency p99 (ms)':34}{lat['p99']:>12.2f}{(c or {}).get('p99', float('nan')):>12.2f}")
-    print(f"{'burst jobs/s (20 clients, 4 prn)':34}{b['jobs_per_s']:>12.0f}{(c or {}).get('jobs_per_s', float('nan')):>12.0f}")
+    cups_rate = (c or {}).get("jobs_per_s", float("nan"))
+    print(f"{'burst jobs/s (20 clients, 4 prn)':34}{b['jobs_per_s']:>12.0f}{cups_rate:>12.0f}")
     print(f"  accepted/s during the burst: {b['accept_per_s']:.0f}")
     print(f"memory idle: RSS {r['idle_rss_mb']:.0f} MB, PSS {r['idle_pss_mb']:.0f} MB; "
           f"during burst: RSS {b['rss_mb']:.0f} MB, PSS {b['pss_mb']:.0f} MB")

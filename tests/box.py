@@ -3,6 +3,7 @@ port, and the means to hurt it (kill -9 any of its processes) the way a power cu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -126,10 +127,8 @@ class Box:
 
     def kill9(self, *pids: int) -> None:
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def worker_pid(self, printer: str) -> int:
         pid = wait_for(lambda: self.redis.get(keys.printer_worker(printer)), 10, f"worker of {printer}")

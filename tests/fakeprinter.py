@@ -7,6 +7,7 @@ answers DLE EOT status requests, and can be switched unreachable, out of paper, 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -126,10 +127,8 @@ class FakePrinter:
     def _drop(self, client: socket.socket) -> None:
         if client in self._clients:
             self._clients.remove(client)
-            try:
+            with contextlib.suppress(OSError):
                 client.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             client.close()
             with self.cond:
                 self.emulator.disconnect()

@@ -43,13 +43,19 @@ def wait_printed(tablet: Client, ids: list[str], timeout: float = 60) -> None:
         assert job["status"] == "printed", job
 
 
-def test_worker_killed_mid_job_reprints_that_job_marked(box: Box, printer: FakePrinter) -> None:
+def first_job_on_the_wire(box: Box, printer: FakePrinter, label: str, count: int) -> tuple[Client, list[str]]:
+    """Queue ``count`` big tickets on a slow kitchen printer; return once the first is half sent."""
     box.add_printer("kitchen", printer.uri)
     tablet = box.client()
     printer.bytes_per_second = 4000
-    ids = [tablet.print(printer="kitchen", document=big_ticket(f"K{i}"))["id"] for i in range(3)]
+    ids = [tablet.print(printer="kitchen", document=big_ticket(f"{label}{i}"))["id"] for i in range(count)]
     wait_for(lambda: tablet.job(ids[0])["status"] == "printing" and len(printer.raw) > 3000,
              what="the first job to be half sent")
+    return tablet, ids
+
+
+def test_worker_killed_mid_job_reprints_that_job_marked(box: Box, printer: FakePrinter) -> None:
+    tablet, ids = first_job_on_the_wire(box, printer, "K", 3)
     box.kill9(box.worker_pid("kitchen"))
     printer.bytes_per_second = None
     wait_printed(tablet, ids)
@@ -118,12 +124,7 @@ def test_redis_killed_loses_no_acknowledged_job(box: Box, printer: FakePrinter) 
 
 
 def test_everything_killed_at_once_then_restarted(box: Box, printer: FakePrinter) -> None:
-    box.add_printer("kitchen", printer.uri)
-    tablet = box.client()
-    printer.bytes_per_second = 3000
-    ids = [tablet.print(printer="kitchen", document=big_ticket(f"A{i}"))["id"] for i in range(4)]
-    wait_for(lambda: tablet.job(ids[0])["status"] == "printing" and len(printer.raw) > 2000,
-             what="the first job to be on the wire")
+    tablet, ids = first_job_on_the_wire(box, printer, "A", 4)
     box.kill9(*box.pids())  # the power cut
     wait_for(lambda: not box.pids(), what="every process to be gone")
     printer.bytes_per_second = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import uuid
 
 import pytest
@@ -128,10 +129,7 @@ BAD_BODIES = [
 @pytest.mark.parametrize(("case", "body", "status", "message"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES])
 def test_bad_input_is_a_clear_4xx_and_queues_nothing(shared_box: Box, tablet: Client, counter: FakePrinter,
                                                      case: str, body, status: int, message: str) -> None:
-    if isinstance(body, dict):
-        raw = __import__("json").dumps(body).replace("{p}", counter.name).encode()
-    else:
-        raw = body
+    raw = json.dumps(body).replace("{p}", counter.name).encode() if isinstance(body, dict) else body
     before = len(list(shared_box.redis.scan_iter(keys.job("*"))))
     got, answer, headers = tablet.request("POST", "/api/v1/jobs", raw=raw)
     assert got == status, answer

@@ -23,9 +23,9 @@ def test_routes_need_a_token(shared_box: Box) -> None:
     anonymous = Client(shared_box.url)
     for method, path in [("GET", "/api/v1/printers"), ("POST", "/api/v1/jobs"),
                          ("GET", "/api/v1/jobs/6f1c1d57-8a55-4f0b-9c1c-2e6f3c3f9a10")]:
-        status, body, headers = anonymous.request(method, path, {})
+        status, answer, headers = anonymous.request(method, path, {})
         assert status == 401, path
-        assert body["error"] == "unauthorized"
+        assert answer["error"] == "unauthorized"
         assert headers["WWW-Authenticate"].startswith("Bearer")
     forged = Client(shared_box.url, token="not-a-token")
     assert forged.request("GET", "/api/v1/printers")[0] == 401
@@ -38,7 +38,7 @@ def test_wrong_pins_are_rate_limited(shared_box: Box) -> None:
     statuses = [tablet.request("POST", "/api/v1/pair", {"pin": "000000" if good != "000000" else "111111"})[0]
                 for _ in range(devices.FAILURES_PER_CLIENT + 1)]
     assert statuses[:devices.FAILURES_PER_CLIENT] == [422] * devices.FAILURES_PER_CLIENT
-    status, body, headers = tablet.request("POST", "/api/v1/pair", {"pin": good})
+    status, _, headers = tablet.request("POST", "/api/v1/pair", {"pin": good})
     assert status == 429 and headers["Retry-After"] == "60"
     shared_box.redis.delete(keys.pair_failures("127.0.0.1"), keys.pair_failures_all())
     assert tablet.request("POST", "/api/v1/pair", {"pin": good})[0] == 201

@@ -7,6 +7,7 @@ Pillow, so a new printer's worker starts in milliseconds and shares those pages.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -94,10 +95,10 @@ class Pool:
         for name in set(self.children) - wanted:
             os.kill(self.children[name], signal.SIGTERM)
         for name in sorted(wanted - set(self.children)):
-            crashes, retry_at = self.failures.get(name, (0, 0.0))
+            _, retry_at = self.failures.get(name, (0, 0.0))
             if time.monotonic() >= retry_at:
                 self._fork(name)
-        for name, (crashes, retry_at) in list(self.failures.items()):
+        for name, (_, retry_at) in list(self.failures.items()):
             # A worker that has run a while since its last crash starts a fresh backoff.
             if name in self.children and time.monotonic() - retry_at > 60:
                 del self.failures[name]
@@ -106,19 +107,15 @@ class Pool:
 
     def stop_children(self) -> None:
         for pid in self.children.values():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + STOP_GRACE
         while self.children and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.02)
         for pid in self.children.values():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._request_stop)
@@ -142,12 +139,10 @@ class Pool:
                 self._reap()
                 time.sleep(0.5)
         self.stop_children()
-        try:
+        with contextlib.suppress(redis.RedisError):
             self.r.delete(keys.pool_heartbeat())
-        except redis.RedisError:
-            pass
 
-    def _request_stop(self, signum, frame) -> None:  # noqa: ANN001
+    def _request_stop(self, signum, frame) -> None:
         self.stopping = True
 
 

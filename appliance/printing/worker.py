@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from typing import Literal
 
 import redis
 from rq import SimpleWorker
@@ -42,6 +43,9 @@ IDLE_POLL = 10.0  # status refresh while no job runs
 IDLE_CLOSE = 5.0  # a network printer's port is given back after this much idle time
 HEARTBEAT_TTL = 15
 STATUS_REFRESH = 5.0
+
+
+Outcome = Literal["done", "needs a person", "unreachable"]
 
 
 class Stopping(Exception):
@@ -117,10 +121,9 @@ class PrinterDriver:
             with self.lock:
                 outcome = self._try(job_id)
             self.last_used = time.monotonic()
-            if outcome is None:
+            if outcome == "done":
                 return
-            problem, reachable = outcome
-            if reachable:
+            if outcome == "needs a person":
                 self._wait(NEEDS_A_PERSON_POLL)
                 delay = BACKOFF_START
             else:
@@ -129,8 +132,8 @@ class PrinterDriver:
             if jobs.status_of(self.r, job_id) in (*jobs.FINAL, None):
                 return  # cancelled while it waited
 
-    def _try(self, job_id: str) -> tuple[str, bool] | None:
-        """One attempt. None when the job is done with; else (problem, printer answered)."""
+    def _try(self, job_id: str) -> Outcome:
+        """One attempt. The job's record tells tablets why it waits."""
         if self.link.is_open and time.monotonic() - self.last_used > IDLE_CLOSE:
             self.link.close()  # the printer may have dropped an idle connection meanwhile
         try:
@@ -138,34 +141,31 @@ class PrinterDriver:
         except (TransportError, printer_status.StatusError) as exc:
             self._record(None, str(exc))
             jobs.note_waiting(self.r, job_id, f"printer unreachable: {exc}")
-            return str(exc), False
+            return "unreachable"
         self._record(state)
         if not state.ready:
             jobs.note_waiting(self.r, job_id, state.problem or "printer not ready")
-            return state.problem or "not ready", True
+            return "needs a person"
 
         attempt = jobs.begin_attempt(self.r, job_id)
         if attempt is None:
-            return None
+            return "done"  # cancelled meanwhile
         data = compose(attempt.payload, copies=attempt.copies, drawer=attempt.drawer,
                        reprint=attempt.reprint, profile=self.config.profile)
         try:
             self.link.write(data)
-            if self.link.answers_status:
-                after = printer_status.query(self.link, CONFIRM_TIMEOUT)
-            else:
-                after = state
+            after = printer_status.query(self.link, CONFIRM_TIMEOUT) if self.link.answers_status else state
         except (TransportError, printer_status.StatusError) as exc:
             self.link.close()
             problem = f"interrupted while printing: {exc}"
             jobs.back_to_queue(self.r, job_id, problem)
             self._record(None, problem)
-            return problem, False
+            return "unreachable"
         self._record(after)
         # It answered after taking every byte: the job is the printer's now. Should the paper
         # have run out on the way, the printer finishes it once refilled; say so.
         jobs.mark_printed(self.r, job_id, self.config.name, warning=after.problem or "")
-        return None
+        return "done"
 
 
 _driver: PrinterDriver | None = None
@@ -228,13 +228,13 @@ class PrinterWorker(SimpleWorker):
 
     heartbeat_every = 30.0
 
-    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:  # noqa: ANN001
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         elapsed = (now() - self.last_heartbeat).total_seconds() if self.last_heartbeat else None
         if pipeline is None and elapsed is not None and elapsed < self.heartbeat_every:
             return
         super().heartbeat(timeout, pipeline)
 
-    def set_state(self, state: str, pipeline=None) -> None:  # noqa: ANN001
+    def set_state(self, state: str, pipeline=None) -> None:
         if state in (WorkerStatus.BUSY, WorkerStatus.IDLE) and pipeline is None:
             self._state = state  # flips twice per job: kept in memory
             return
@@ -245,7 +245,7 @@ class PrinterWorker(SimpleWorker):
         # the intermediate queue" and fail it; recover() does this job's share at start.
         self.last_cleaned_at = now()
 
-    def execute_job(self, job, queue) -> None:  # noqa: ANN001
+    def execute_job(self, job, queue) -> None:
         self.set_state(WorkerStatus.BUSY)
         try:
             print_job(*job.args)
@@ -260,7 +260,7 @@ class PrinterWorker(SimpleWorker):
             pipe.delete(job.key)
             pipe.execute()
 
-    def request_stop(self, signum, frame) -> None:  # noqa: ANN001 - rq's signal handler
+    def request_stop(self, signum, frame) -> None:
         if _driver is not None:
             _driver.stop.set()
         super().request_stop(signum, frame)

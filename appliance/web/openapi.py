@@ -76,8 +76,8 @@ def _errors(*codes: int) -> dict:
 
 @cache
 def document() -> dict:
-    from appliance.web.api import PairRequest
     from appliance.printing.request import JobRequest
+    from appliance.web.api import PairRequest
 
     _, schemas = models_json_schema([(JobRequest, "validation"), (PairRequest, "validation")],
                                     ref_template="#/components/schemas/{model}")

@@ -29,7 +29,7 @@ class _Server(BaseApplication):
         return app
 
 
-def run(settings: Settings, host: str, port: int, workers: int = 2, threads: int = 8) -> None:
+def run(settings: Settings, host: str, port: int, workers: int = 1, threads: int = 8) -> None:
     _Server(settings, {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": workers,

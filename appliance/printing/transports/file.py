@@ -112,6 +112,6 @@ def _from_uri(uri: str, parts: SplitResult, profile: str, width_mm: int) -> Tran
     path = Path(unquote(parts.netloc + parts.path))
     if not path.is_absolute():
         raise ValueError(f"file printer URI needs an absolute path (file:///...): {uri!r}")
-    if path.is_dir() or uri.endswith("/") or not path.exists() and not path.suffix:
+    if path.is_dir() or uri.endswith("/") or (not path.exists() and not path.suffix):
         return EmulatedTransport(uri, path, profile=profile, columns=48 if width_mm == 80 else 32)
     return DeviceFileTransport(uri, path)
