@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 import uuid
 
 import pytest
@@ -152,3 +153,12 @@ def test_a_tablet_can_have_its_own_receipt_printer(shared_box: Box, make_printer
     assert job["printer"] == own_name
     assert tablet.wait_job(job["id"])["status"] == "printed" and labels(own) == ["MINE"]
     assert shop.receipts == [] and shop_name != own_name
+
+
+def test_an_idle_printer_keeps_its_worker(shared_box: Box, printer: FakePrinter) -> None:
+    """Regression: an idle worker once died every 5 s (the Redis client's default socket
+    timeout cut rq's blocking dequeue). Stability over time is the point, so this one waits."""
+    name = add(shared_box, printer)
+    pid = shared_box.worker_pid(name)
+    time.sleep(7)
+    assert shared_box.worker_pid(name) == pid

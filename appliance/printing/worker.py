@@ -286,11 +286,13 @@ def _background(driver: PrinterDriver, worker: PrinterWorker, worker_key: str) -
 def run(r: redis.Redis, name: str) -> None:
     """Serve one printer until stopped (SIGTERM) or until Redis goes away."""
     global _driver
+    # The worker first: rq raises the client's socket timeout above its blocking dequeue
+    # time, which only connections opened afterwards get (redis-py's default is 5 s).
+    worker = PrinterWorker([printers.queue(r, name)], connection=r,
+                           name=f"{keys.printer_queue(name)}.{os.getpid()}")
     config = printers.get(r, name)
     _driver = PrinterDriver(r, config)
     recover(r, name)
-    worker = PrinterWorker([printers.queue(r, name)], connection=r,
-                           name=f"{keys.printer_queue(name)}.{os.getpid()}")
     thread = threading.Thread(target=_background, args=(_driver, worker, keys.printer_worker(name)),
                               daemon=True, name=f"status-{name}")
     thread.start()
