@@ -1,15 +1,124 @@
-"""The same jobs through CUPS, for comparison: a private cupsd with a raw queue to a fake
-printer (`lp -o raw` to socket://). Only used when cupsd and lp are installed."""
+"""The same jobs through CUPS, for comparison: a private cupsd (its own config, spool and
+socket in a temporary directory) with raw queues to fake printers, fed with `lp -o raw`.
+
+Used only when cupsd, lp, lpadmin and CUPS's socket backend are installed (Debian: `cups`).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import threading
+import time
 from pathlib import Path
+
+from appliance.printing.document import Document
+from appliance.printing.render import render
+from tests.box import wait_for
+from tests.fakeprinter import FakePrinter
+
+BACKEND = Path("/usr/lib/cups/backend/socket")
 
 
 def available() -> bool:
-    return shutil.which("cupsd") is not None and shutil.which("lp") is not None
+    return all(shutil.which(tool) for tool in ("cupsd", "lp", "lpadmin")) and BACKEND.exists()
 
 
-def measure(tmp: Path, ticket: dict, sequential: int, burst: int) -> dict | None:
-    return None
+CUPSD_CONF = """\
+Listen {root}/cups.sock
+LogLevel warn
+MaxJobs 0
+PreserveJobHistory No
+PreserveJobFiles No
+<Location />
+  Order allow,deny
+  Allow all
+</Location>
+<Location /admin>
+  Order allow,deny
+  Allow all
+</Location>
+"""
+FILES_CONF = """\
+ServerRoot {root}
+RequestRoot {root}/spool
+TempDir {root}/tmp
+CacheDir {root}/cache
+StateDir {root}/state
+ServerBin /usr/lib/cups
+DataDir /usr/share/cups
+ErrorLog {root}/error_log
+AccessLog /dev/null
+PageLog /dev/null
+User lp
+Group lp
+SystemGroup root
+Sandboxing Relaxed
+"""
+
+
+def _cupsd(root: Path) -> tuple[subprocess.Popen, dict[str, str]]:
+    for sub in ("spool", "tmp", "cache", "state", "ppd"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    # CUPS runs its backends as the unprivileged user lp: it must reach the spool.
+    for path in (root.parent, root, root / "spool", root / "tmp"):
+        path.chmod(0o755)
+    (root / "cupsd.conf").write_text(CUPSD_CONF.format(root=root))
+    (root / "cups-files.conf").write_text(FILES_CONF.format(root=root))
+    process = subprocess.Popen(["cupsd", "-f", "-c", str(root / "cupsd.conf"), "-s", str(root / "cups-files.conf")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "CUPS_SERVER": str(root / "cups.sock")}
+    wait_for(lambda: (root / "cups.sock").exists(), 10, "cupsd to listen")
+    return process, env
+
+
+def _lp(env: dict[str, str], queue: str, path: Path) -> None:
+    subprocess.run(["lp", "-d", queue, "-o", "raw", str(path)], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def measure(tmp: Path, ticket: dict, sequential: int, burst: int, clients: int = 20) -> dict:
+    root = tmp / "cups"
+    process, env = _cupsd(root)
+    fakes = [FakePrinter() for _ in range(4)]
+    try:
+        for i, fake in enumerate(fakes):
+            subprocess.run(["lpadmin", "-p", f"bench{i}", "-E", "-v", f"socket://127.0.0.1:{fake.port}", "-m", "raw"],
+                           env=env, check=True, capture_output=True)
+        job = root / "ticket.bin"
+        job.write_bytes(render(Document.model_validate(ticket)))
+
+        latencies = []
+        for n in range(sequential):
+            done = len(fakes[0].cut_times)
+            start = time.monotonic()
+            _lp(env, "bench0", job)
+            with fakes[0].cond:
+                fakes[0].cond.wait_for(lambda d=done: len(fakes[0].cut_times) > d, 30)
+            if n >= 5:  # warm-up
+                latencies.append((fakes[0].cut_times[done] - start) * 1000)
+
+        before = sum(len(f.cut_times) for f in fakes)
+        per_client = burst // clients
+
+        def run(index: int) -> None:
+            for k in range(per_client):
+                _lp(env, f"bench{(index + k) % len(fakes)}", job)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+        start = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_for(lambda: sum(len(f.cut_times) for f in fakes) - before >= per_client * clients, 300,
+                 "CUPS to print the burst")
+        end = max(f.cut_times[-1] for f in fakes)
+        ordered = sorted(latencies)
+        return {"p50": ordered[len(ordered) // 2], "p99": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
+                "jobs_per_s": per_client * clients / (end - start)}
+    finally:
+        process.terminate()
+        process.wait(10)
+        for fake in fakes:
+            fake.stop()
