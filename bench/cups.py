@@ -15,6 +15,7 @@ from pathlib import Path
 
 from appliance.printing.document import Document
 from appliance.printing.render import render
+from bench.stats import percentile
 from tests.box import wait_for
 from tests.fakeprinter import FakePrinter
 
@@ -114,8 +115,7 @@ def measure(tmp: Path, ticket: dict, sequential: int, burst: int, clients: int =
         wait_for(lambda: sum(len(f.cut_times) for f in fakes) - before >= per_client * clients, 300,
                  "CUPS to print the burst")
         end = max(f.cut_times[-1] for f in fakes)
-        ordered = sorted(latencies)
-        return {"p50": ordered[len(ordered) // 2], "p99": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
+        return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
                 "jobs_per_s": per_client * clients / (end - start)}
     finally:
         process.terminate()

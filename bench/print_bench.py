@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import cups
+from bench.stats import percentile
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter
 
@@ -39,11 +40,6 @@ TICKET = {"lines": [
     {"rule": True},
     {"columns": ["TOTAL", "36.00"], "bold": True},
 ]}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def memory(box: Box) -> tuple[float, float]:

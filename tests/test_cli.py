@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -83,3 +84,15 @@ def test_cli_works_when_the_box_is_stopped(tmp_path: Path, printer: FakePrinter)
         assert tablet.wait_job(job["id"])["status"] == "printed"
     finally:
         box.stop()
+
+
+def test_sigterm_stops_every_process_cleanly(tmp_path: Path, printer: FakePrinter) -> None:
+    box = Box(tmp_path / "stop").start()
+    box.add_printer("counter", printer.uri)
+    assert {"serve", "web", "workers", "redis"} <= {role for role in ("serve", "web", "workers", "redis")
+                                                     if box.pids(role)}
+    assert box.process is not None
+    box.process.send_signal(signal.SIGTERM)
+    assert box.process.wait(30) == 0
+    assert box.pids() == []  # no orphan: Redis, the API and every printer worker are gone
+    assert "Comptoir stopped." in box.log.read_text()
