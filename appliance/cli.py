@@ -154,6 +154,19 @@ def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
             print(json.dumps(jobs.cancel(r, args.job_id), indent=2))
 
 
+def cmd_shop(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance.sync import shop
+
+    with _redis(settings) as r:
+        if args.action == "visibility":
+            shop.set_visibility(r, args.mode)
+            print(f"parked receipts: {args.mode}")
+        elif args.action == "tables":
+            labels = [f"Table {n}" for n in range(1, args.count + 1)] + list(args.extra)
+            ids = shop.set_default_tickets(r, labels)
+            print(f"{len(ids)} default tickets: {', '.join(labels)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="appliance", description="Comptoir, the print-and-sync box.")
     parser.add_argument("--data-dir", help="state directory (default: $APPLIANCE_DATA_DIR or ~/.local/share/comptoir)")
@@ -175,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--threads", type=int, default=64, help="per worker; each event stream holds one")
 
     p = add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")
     p.add_argument("--emulated-printer", action="store_true",
@@ -207,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("name")
     pt.add_argument("--wait", type=float, default=15.0, help="seconds to wait for it to print")
     psub.add_parser("profiles", help="list the known printer profiles")
+
+    p = add("shop", cmd_shop, "shop-wide settings: parked receipts' visibility, default tickets")
+    ssub = p.add_subparsers(dest="action", required=True)
+    ssub.add_parser("visibility", help="who sees parked receipts").add_argument("mode", choices=("all", "own", "role"))
+    st = ssub.add_parser("tables", help="named default tickets on every tablet: Table 1..N and others")
+    st.add_argument("--count", type=int, default=0, help="Table 1 to Table COUNT")
+    st.add_argument("extra", nargs="*", help='more names, e.g. "Terrasse 3"')
 
     p = add("jobs", cmd_jobs, "show or cancel a print job")
     jsub = p.add_subparsers(dest="action", required=True)

@@ -1,10 +1,16 @@
 """A small, readable client of the tablet API: the reference for integrators, and what the
-tests and benchmarks use. Standard library only, one keep-alive connection per client.
+tests, benchmarks and `appliance simulate` use. Standard library only, one keep-alive
+connection per client.
 
     box = Client("http://comptoir.local:8080")
     box.pair("123456", name="Caisse 2")          # remembers the token
     job = box.print(role="kitchen", document={"lines": [{"text": "Table 4"}]})
     box.wait_job(job["id"])                      # -> the job once printed
+
+    tablet = Tablet(box, staff="marie", role="waiter")
+    tablet.start()                               # a selling session, and the shop's state
+    tablet.mutate("ticket.open", ticket_id="t1", label="Table 4")
+    tablet.sync()                                # push what is pending, pull what changed
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import http.client
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 
 class ApiError(Exception):
@@ -110,6 +117,142 @@ class Client:
         return job
 
 
+    # -- sync -----------------------------------------------------------------------------
+
+    def push(self, session: str, mutations: list[dict], staff: str = "", role: str = "") -> dict:
+        return self.call("POST", "/api/v1/sync/push", {"session": session, "staff": staff, "role": role,
+                                                      "mutations": mutations})
+
+    def pull(self, cursor: str | None = None, wait: float = 0, staff: str = "", role: str = "") -> dict:
+        query = {k: v for k, v in (("cursor", cursor), ("wait", wait), ("staff", staff), ("role", role)) if v}
+        return self.call("GET", "/api/v1/sync/pull" + (f"?{urlencode(query)}" if query else ""))
+
+    def events(self, last_event_id: str | None = None, timeout: float = 60) -> Iterator[tuple[str, str, dict]]:
+        """Server-Sent Events as (event, id, data), on a connection of their own."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        conn.request("GET", "/api/v1/sync/events", headers=headers)
+        response = conn.getresponse()
+        if response.status != 200:
+            raise ApiError(response.status, response.read().decode())
+        try:
+            event, event_id, data = "message", "", []
+            while True:
+                line = response.fp.readline()
+                if not line:
+                    return
+                line = line.decode().rstrip("\n")
+                if not line:
+                    if data:
+                        yield event, event_id, json.loads("\n".join(data))
+                    event, data = "message", []
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("id:"):
+                    event_id = line[3:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+        finally:
+            conn.close()
+
+    def start_session(self) -> dict:
+        return self.call("POST", "/api/v1/sessions")
+
+    def close_session(self, last_mutation_id: int) -> dict:
+        return self.call("DELETE", "/api/v1/sessions/current", {"last_mutation_id": last_mutation_id})
+
+    def open_register(self) -> dict:
+        return self.call("POST", "/api/v1/register/open")
+
+    def close_register(self) -> dict:
+        return self.call("POST", "/api/v1/register/close")
+
+    def tickets(self, status: str | None = "open") -> list[dict]:
+        return self.call("GET", "/api/v1/tickets" + (f"?status={status}" if status else ""))["tickets"]
+
+    def ticket(self, ticket_id: str) -> dict:
+        return self.call("GET", f"/api/v1/tickets/{ticket_id}")
+
+
+class Tablet:
+    """What a tablet keeps: its mutations not yet acknowledged, numbered, and its copy of the
+    shop's state, advanced by pulls (or events) from a cursor. Pushing the same numbered
+    mutations again after a lost answer is safe; the box skips what it has."""
+
+    def __init__(self, client: Client, staff: str = "", role: str = "") -> None:
+        self.client = client
+        self.staff, self.role = staff, role
+        self.session: str | None = None
+        self.next_id = 1
+        self.pending: list[dict] = []
+        self.results: dict[int, dict] = {}
+        self.replica = Replica()
+
+    def start(self) -> None:
+        self.session = self.client.start_session()["id"]
+        self.replica.apply(self.client.pull(staff=self.staff, role=self.role))
+        # After a restart of this tablet, continue numbering after what the box has.
+        self.next_id = max(self.next_id, self.replica.last_mutation_id + 1)
+
+    def mutate(self, name: str, **args: Any) -> int:
+        mutation_id = self.next_id
+        self.next_id += 1
+        self.pending.append({"id": mutation_id, "name": name, "args": args})
+        return mutation_id
+
+    def push(self) -> dict | None:
+        if not self.pending:
+            return None
+        assert self.session, "start() first"
+        answer = self.client.push(self.session, self.pending, self.staff, self.role)
+        for result in answer["results"]:
+            self.results[result["id"]] = result
+        done = answer["last_mutation_id"]
+        self.pending = [m for m in self.pending if m["id"] > done]
+        return answer
+
+    def pull(self, wait: float = 0) -> None:
+        self.replica.apply(self.client.pull(self.replica.cursor, wait, self.staff, self.role))
+
+    def sync(self) -> None:
+        self.push()
+        self.pull()
+
+    def close(self) -> dict:
+        self.push()
+        return self.client.close_session(self.next_id - 1)
+
+
+class Replica:
+    """A tablet's copy of the shop: entities by kind and id, and the cursor it is valid at."""
+
+    def __init__(self) -> None:
+        self.cursor: str | None = None
+        self.state: dict[str, dict[str, dict]] = {}
+        self.last_mutation_id = 0
+
+    def apply(self, answer: dict) -> None:
+        """Take a pull answer (snapshot or changes) or an SSE event's data."""
+        if answer.get("snapshot") or "state" in answer:
+            self.state = {kind: {e["id"] if "id" in e else e["product"]: e for e in items}
+                          for kind, items in answer["state"].items()}
+        else:
+            for change in answer.get("changes", [answer] if "kind" in answer else []):
+                self.change(change)
+        self.cursor = answer.get("cursor", self.cursor)
+        self.last_mutation_id = answer.get("last_mutation_id", self.last_mutation_id)
+
+    def change(self, change: dict) -> None:
+        if change["live"]:
+            self.state.setdefault(change["kind"], {})[change["id"]] = change["data"]
+        else:
+            self.state.get(change["kind"], {}).pop(change["id"], None)
+        self.cursor = change["cursor"]
+
+
 def _idempotent(body: Any) -> bool:
-    """A POST carrying its own job id may be sent again: the box deduplicates it."""
-    return isinstance(body, dict) and "id" in body
+    """A POST carrying its own job id, or numbered mutations, may be sent again: the box
+    deduplicates them."""
+    return isinstance(body, dict) and ("id" in body or "mutations" in body)

@@ -85,3 +85,70 @@ def job(job_id: str) -> str:
 def pool_heartbeat() -> str:
     """String with a TTL: the worker pool is alive (read by /healthz)."""
     return f"{PREFIX}:pool:heartbeat"
+
+
+# Sync: the shared state of the shop ------------------------------------------------------
+
+def sync_log() -> str:
+    """Stream: every applied change, in the order it was applied. Entry ids are cursors."""
+    return f"{PREFIX}:sync:log"
+
+
+def sync_applied(device_id: str) -> str:
+    """String: the id of the last mutation of this device that the box applied."""
+    return f"{PREFIX}:sync:applied:{device_id}"
+
+
+def entity(kind: str, entity_id: str) -> str:
+    """String: one entity as JSON: ticket, receipt, kitchen ticket, customer, stock level,
+    product (from the back office)."""
+    return f"{PREFIX}:{kind}:{entity_id}"
+
+
+def entities(kind: str) -> str:
+    """Set: the ids of the entities of one kind, for snapshots and listings."""
+    return f"{PREFIX}:{kind}s"
+
+
+def shop_settings() -> str:
+    """Hash: shop-wide settings (visibility of parked receipts, default tickets, back office)."""
+    return f"{PREFIX}:settings"
+
+
+# Register and sessions --------------------------------------------------------------------
+
+def register() -> str:
+    """Hash: the cash register (state, number, opened_at, opened_by)."""
+    return f"{PREFIX}:register"
+
+
+def register_totals(number: int) -> str:
+    """Hash: running sales totals of one register period, for its closing (Z) report."""
+    return f"{PREFIX}:register:{number}:totals"
+
+
+def session(device_id: str) -> str:
+    """Hash: a tablet's selling session (id, state, started_at, closed_by)."""
+    return f"{PREFIX}:session:{device_id}"
+
+
+# Back office -------------------------------------------------------------------------------
+
+def outbox() -> str:
+    """Stream: records the back office needs, appended with the change that made them."""
+    return f"{PREFIX}:outbox"
+
+
+def outbox_cursor() -> str:
+    """String: the id of the last outbox record the back office has settled."""
+    return f"{PREFIX}:outbox:cursor"
+
+
+def dead_letters() -> str:
+    """List: records the back office rejected, kept for the admin (JSON)."""
+    return f"{PREFIX}:outbox:dead"
+
+
+def forwarder_status() -> str:
+    """Hash: last success, last error, catalogue version of the forwarder."""
+    return f"{PREFIX}:outbox:status"

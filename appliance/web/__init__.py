@@ -22,9 +22,10 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     app.extensions["settings"] = settings
     app.extensions["redis"] = connect(settings)
 
-    from appliance.web import api, errors, health
+    from appliance.web import api, errors, health, sync_api
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(sync_api.bp)
     return app

@@ -28,7 +28,7 @@ def _redis() -> redis.Redis:
     return current_app.extensions["redis"]
 
 
-def _body() -> dict:
+def body() -> dict:
     """The JSON object of the request, whatever Content-Type the tablet sent."""
     data = request.get_json(force=True, silent=True)
     if isinstance(data, dict):
@@ -49,8 +49,8 @@ def _job_id(job_id: str) -> str:
 
 @bp.post("/pair")
 def pair():
-    body = PairRequest.model_validate(_body())
-    paired = devices.pair(_redis(), body.pin, body.name, request.remote_addr or "unknown")
+    asked = PairRequest.model_validate(body())
+    paired = devices.pair(_redis(), asked.pin, asked.name, request.remote_addr or "unknown")
     return jsonify(paired), 201
 
 
@@ -61,7 +61,7 @@ def list_printers():
 
 @bp.post("/jobs")
 def create_job():
-    job_request = JobRequest.model_validate(_body())
+    job_request = JobRequest.model_validate(body())
     submitted = jobs.submit(_redis(), job_request, g.device["device_id"], g.device.get("receipt_printer"))
     response = jsonify(submitted.job)
     response.status_code = 202 if submitted.created else 200

@@ -11,11 +11,14 @@ PUBLIC_ENDPOINTS = {"api.pair", "api.openapi_document"}
 
 
 def require_device():
-    """before_request hook: every route but pairing and the OpenAPI document needs a token."""
+    """before_request hook: every route but pairing and the OpenAPI document needs a token.
+    A token query parameter is accepted too, for EventSource, which cannot set headers."""
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    if not header and request.args.get("token"):
+        scheme, token = "bearer", request.args["token"]
     device = None
     if scheme.lower() == "bearer" and token:
         device = devices.authenticate(current_app.extensions["redis"], token.strip())

@@ -1,5 +1,6 @@
-"""The API under gunicorn: threaded workers (tablets hold keep-alive connections and long
-requests must not block short ones), the app loaded before fork so workers share its pages."""
+"""The API under gunicorn: threaded workers (tablets hold keep-alive connections, event
+streams and long polls, which must not block short requests: 64 threads a worker, cheap
+while they wait), the app loaded before fork so workers share its pages."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class _Server(BaseApplication):
         return app
 
 
-def run(settings: Settings, host: str, port: int, workers: int = 1, threads: int = 8) -> None:
+def run(settings: Settings, host: str, port: int, workers: int = 1, threads: int = 64) -> None:
     _Server(settings, {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": workers,

@@ -1,0 +1,184 @@
+"""The register (cash session) and the tablets' selling sessions.
+
+The register opens and closes only through the box (a manager's tablet, later the setup
+page). A tablet starts a session to sell and closes it once the box has all its mutations.
+Closing the register is refused while any tablet's session is open, and produces the
+immutable closing (Z) report, sent to the back office like any other record. A manager may
+force-close a tablet's session: the box then refuses that tablet's pushes from the old
+session (410), and what it had not synced is lost; it says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import redis
+
+from appliance import devices, keys
+from appliance.errors import Conflict, ServiceError
+from appliance.sync import log
+
+
+class NoSession(ServiceError):
+    status = 409
+    code = "no_session"
+
+
+class SessionGone(ServiceError):
+    status = 410
+    code = "session_closed"
+
+
+def _decode(raw: dict[bytes, bytes]) -> dict:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def register_state(r: redis.Redis) -> dict:
+    state = _decode(r.hgetall(keys.register()))
+    return state or {"state": "closed", "number": "0"}
+
+
+def _session(r: redis.Redis | redis.client.Pipeline, device_id: str) -> dict:
+    return _decode(r.hgetall(keys.session(device_id)))
+
+
+def open_sessions(r: redis.Redis) -> list[dict]:
+    found = []
+    for device in devices.list_all(r):
+        session = _session(r, device["device_id"])
+        if session.get("state") == "open":
+            found.append({"device_id": device["device_id"], "name": device["name"], "session": session["id"]})
+    return found
+
+
+def open_register(r: redis.Redis, manager: dict) -> dict:
+    with r.pipeline() as pipe:
+        pipe.watch(keys.register())
+        current = _decode(pipe.hgetall(keys.register()))
+        if current.get("state") == "open":
+            raise Conflict(f"the register is open already (number {current['number']})")
+        number = int(current.get("number", 0)) + 1
+        state = {"state": "open", "number": number, "opened_at": time.time(), "opened_by": manager["device_id"]}
+        pipe.multi()
+        pipe.hset(keys.register(), mapping=state)
+        log.append(pipe, "register", "current", {k: str(v) for k, v in state.items()}, manager["device_id"],
+                   "register.open")
+        pipe.execute()
+    return register_state(r)
+
+
+def _report(r: redis.Redis, register: dict, closed_at: float) -> dict:
+    totals = {k.decode(): int(v) for k, v in r.hgetall(keys.register_totals(int(register["number"]))).items()}
+    names = {d["device_id"]: d["name"] for d in devices.list_all(r)}
+    by_device: dict[str, dict] = {}
+    by_method: dict[str, int] = {}
+    for name, value in totals.items():
+        parts = name.split(":")
+        if parts[0] == "shop" and parts[1] == "method":
+            by_method[parts[2]] = value
+        elif parts[0] == "device":
+            entry = by_device.setdefault(parts[1], {"name": names.get(parts[1], parts[1]), "count": 0,
+                                                    "by_method": {}})
+            if parts[2] == "count":
+                entry["count"] = value
+            else:
+                entry["by_method"][parts[3]] = value
+    return {"number": int(register["number"]), "opened_at": float(register["opened_at"]), "closed_at": closed_at,
+            "sales": totals.get("count", 0), "total": sum(by_method.values()), "by_method": by_method,
+            "by_device": by_device}
+
+
+def close_register(r: redis.Redis, manager: dict) -> dict:
+    """The Z report, or a Conflict naming the tablets whose sessions are still open."""
+    with r.pipeline() as pipe:
+        pipe.watch(keys.register(), *(keys.session(d["device_id"]) for d in devices.list_all(r)))
+        register = _decode(pipe.hgetall(keys.register()))
+        if register.get("state") != "open":
+            raise Conflict("the register is not open")
+        still_open = open_sessions(r)
+        if still_open:
+            names = ", ".join(s["name"] for s in still_open)
+            raise Conflict(f"tablets still have open sessions: {names}", sessions=still_open)
+        report = _report(r, register, time.time())
+        pipe.multi()
+        pipe.hset(keys.register(), mapping={"state": "closed", "closed_at": report["closed_at"]})
+        pipe.set(keys.entity("closing", str(report["number"])), json.dumps(report))
+        pipe.xadd(keys.outbox(), {"record": json.dumps({"kind": "closing", "id": f"Z{report['number']}",
+                                                        "data": report})})
+        log.append(pipe, "register", "current", {"state": "closed", "number": str(report["number"])},
+                   manager["device_id"], "register.close")
+        log.append(pipe, "closing", str(report["number"]), report, manager["device_id"], "register.close")
+        pipe.execute()
+    return report
+
+
+def add_totals(pipe: redis.client.Pipeline, number: int, totals: dict[str, int]) -> None:
+    for name, value in totals.items():
+        pipe.hincrby(keys.register_totals(number), name, value)
+
+
+def start(r: redis.Redis, device: dict) -> dict:
+    """Start (or return) the tablet's selling session. The register must be open."""
+    if register_state(r)["state"] != "open":
+        raise Conflict("the register is closed: a manager opens it first")
+    current = _session(r, device["device_id"])
+    if current.get("state") == "open":
+        return current
+    session = {"id": uuid.uuid4().hex, "state": "open", "started_at": str(time.time())}
+    with r.pipeline() as pipe:
+        pipe.delete(keys.session(device["device_id"]))
+        pipe.hset(keys.session(device["device_id"]), mapping=session)
+        log.append(pipe, "session", device["device_id"], session, device["device_id"], "session.start")
+        pipe.execute()
+    return session
+
+
+def close(r: redis.Redis, device: dict, last_mutation_id: int) -> dict:
+    """Close the tablet's session, once the box has every mutation up to ``last_mutation_id``."""
+    current = _session(r, device["device_id"])
+    if current.get("state") != "open":
+        raise NoSession("this tablet has no open session")
+    applied = int(r.get(keys.sync_applied(device["device_id"])) or 0)
+    if applied < last_mutation_id:
+        raise Conflict(f"mutations {applied + 1} to {last_mutation_id} have not reached the box yet; push them first",
+                       last_mutation_id=applied)
+    return _end(r, device["device_id"], "closed", device["device_id"])
+
+
+def force_close(r: redis.Redis, manager: dict, device_id: str) -> dict:
+    devices.get(r, device_id)
+    if _session(r, device_id).get("state") != "open":
+        raise NoSession("that tablet has no open session")
+    return _end(r, device_id, "force_closed", manager["device_id"])
+
+
+def _end(r: redis.Redis, device_id: str, state: str, by: str) -> dict:
+    with r.pipeline() as pipe:
+        pipe.hset(keys.session(device_id), mapping={"state": state, "closed_at": time.time(), "closed_by": by})
+        pipe.execute()
+    session = _session(r, device_id)
+    with r.pipeline() as pipe:
+        log.append(pipe, "session", device_id, session, by, f"session.{state}")
+        pipe.execute()
+    return session
+
+
+def check_push(r: redis.Redis | redis.client.Pipeline, device_id: str, session_id: str) -> None:
+    """A push belongs to the tablet's open session; a closed one is gone for good (410)."""
+    current = _session(r, device_id)
+    if current.get("id") == session_id and current.get("state") == "open":
+        return
+    if not current:
+        raise NoSession("start a session first (POST /api/v1/sessions)")
+    if current.get("state") == "open":
+        raise SessionGone(f"session {session_id} is over; this tablet's session is now {current['id']}")
+    raise SessionGone(
+        f"session {session_id} was {'force-closed by a manager' if current['state'] == 'force_closed' else 'closed'}: "
+        "changes this tablet had not synced are lost; start a new session", state=current["state"])
+
+
+def device_states(r: redis.Redis) -> list[dict]:
+    return [{"device_id": d["device_id"], "name": d["name"], "role": d["role"],
+             "session": _session(r, d["device_id"]).get("state", "none")} for d in devices.list_all(r)]

@@ -1,0 +1,54 @@
+"""Shop-wide settings of the sync hub: who sees parked receipts, and the named default
+tickets (the shop's tables) that every tablet shows."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import redis
+
+from appliance import keys
+from appliance.errors import Conflict, Invalid
+from appliance.sync import log
+from appliance.sync.mutations import new_ticket
+
+
+def set_visibility(r: redis.Redis, mode: str) -> None:
+    """all: every tablet sees every parked receipt; own: a tablet sees those its staff
+    member opened; role: those opened with the same role (waiters, bar...)."""
+    if mode not in log.VISIBILITY:
+        raise Invalid(f"visibility {mode!r}: use one of {', '.join(log.VISIBILITY)}")
+    r.hset(keys.shop_settings(), "visibility", mode)
+
+
+def default_ticket_id(label: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    return f"default-{slug}"
+
+
+def set_default_tickets(r: redis.Redis, labels: list[str]) -> list[str]:
+    """Create the named tickets that are missing (idempotent); returns their ids."""
+    ids = []
+    for label in labels:
+        if not label.strip():
+            raise Invalid("a default ticket needs a name")
+        ticket_id = default_ticket_id(label)
+        ids.append(ticket_id)
+        key = keys.entity("ticket", ticket_id)
+        with r.pipeline() as pipe:
+            pipe.watch(key)
+            if pipe.exists(key):
+                pipe.reset()
+                continue
+            ticket = new_ticket(ticket_id, label.strip(), None, default=True, now=time.time())
+            pipe.multi()
+            pipe.set(key, json.dumps(ticket))
+            pipe.sadd(keys.entities("ticket"), ticket_id)
+            log.append(pipe, "ticket", ticket_id, ticket, "", "shop.default_tickets")
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                raise Conflict(f"{label} changed while it was being created; retry") from None
+    return ids
