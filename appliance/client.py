@@ -188,6 +188,7 @@ class Tablet:
         self.next_id = 1
         self.pending: list[dict] = []
         self.results: dict[int, dict] = {}
+        self.pushed: list[dict] = []  # every mutation the box acknowledged, in order
         self.replica = Replica()
 
     def start(self) -> None:
@@ -196,10 +197,11 @@ class Tablet:
         # After a restart of this tablet, continue numbering after what the box has.
         self.next_id = max(self.next_id, self.replica.last_mutation_id + 1)
 
-    def mutate(self, name: str, **args: Any) -> int:
+    def mutate(self, mutation: str, /, **args: Any) -> int:
+        """Queue a mutation (sent by the next push); returns its id."""
         mutation_id = self.next_id
         self.next_id += 1
-        self.pending.append({"id": mutation_id, "name": name, "args": args})
+        self.pending.append({"id": mutation_id, "name": mutation, "args": args})
         return mutation_id
 
     def push(self) -> dict | None:
@@ -210,6 +212,7 @@ class Tablet:
         for result in answer["results"]:
             self.results[result["id"]] = result
         done = answer["last_mutation_id"]
+        self.pushed.extend(m for m in self.pending if m["id"] <= done)
         self.pending = [m for m in self.pending if m["id"] > done]
         return answer
 
