@@ -167,6 +167,33 @@ def cmd_shop(args: argparse.Namespace, settings: config.Settings) -> None:
             print(f"{len(ids)} default tickets: {', '.join(labels)}")
 
 
+def cmd_backoffice(args: argparse.Namespace, settings: config.Settings) -> None:
+    if args.action == "serve":
+        from pathlib import Path
+
+        from appliance.backoffice import serve
+
+        serve(args.host, args.port, Path(args.data), args.token)
+        return
+    from appliance.sync import forwarder
+
+    with _redis(settings) as r:
+        if args.action == "link":
+            forwarder.link(r, args.url, args.token)
+            print(f"records go to {args.url}")
+        elif args.action == "status":
+            print(json.dumps(forwarder.status(r), indent=2))
+        elif args.action == "dead-letters":
+            print(json.dumps(forwarder.dead_letters(r), indent=2))
+
+
+def cmd_forwarder(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance.sync import forwarder
+
+    redis_server.wait_until_up(settings, 30)
+    forwarder.run(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="appliance", description="Comptoir, the print-and-sync box.")
     parser.add_argument("--data-dir", help="state directory (default: $APPLIANCE_DATA_DIR or ~/.local/share/comptoir)")
@@ -193,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")
     p.add_argument("--emulated-printer", action="store_true",
                    help="add the emulated printer when no printer is configured")
+
+    add("forwarder", cmd_forwarder, "run only the back office forwarder (systemd unit comptoir-forwarder)")
 
     p = add("pair", cmd_pair, "print a one-time PIN for pairing a tablet")
     p.add_argument("--name", help="the tablet's name (it may also send one)")
@@ -227,6 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
     st = ssub.add_parser("tables", help="named default tickets on every tablet: Table 1..N and others")
     st.add_argument("--count", type=int, default=0, help="Table 1 to Table COUNT")
     st.add_argument("extra", nargs="*", help='more names, e.g. "Terrasse 3"')
+
+    p = add("backoffice", cmd_backoffice, "the cloud back office: link the box to it, its status; or run "
+                                          "the reference back office")
+    bsub = p.add_subparsers(dest="action", required=True)
+    bl = bsub.add_parser("link", help="send records to this back office")
+    bl.add_argument("url")
+    bl.add_argument("--token", required=True)
+    bsub.add_parser("status", help="backlog, last success, dead letters")
+    bsub.add_parser("dead-letters", help="records the back office rejected")
+    bs = bsub.add_parser("serve", help="run the reference back office")
+    bs.add_argument("--host", default="127.0.0.1")
+    bs.add_argument("--port", type=int, default=8090)
+    bs.add_argument("--token", default="demo-token")
+    bs.add_argument("--data", default="backoffice.jsonl", help="its records and catalogue (JSON lines)")
 
     p = add("jobs", cmd_jobs, "show or cancel a print job")
     jsub = p.add_subparsers(dest="action", required=True)

@@ -1,0 +1,162 @@
+"""Sales and other records to the cloud back office, whenever the internet is there.
+
+Records wait in the outbox stream, written in the same transaction as the change that made
+them. The forwarder sends them oldest first, in batches, each with its idempotency key,
+every 10 s while the shop is active and every 2 minutes when idle (both are settings). A
+back office that is down costs nothing but a backlog: the tablets keep selling, and when it
+answers again the backlog drains by itself, batch after batch. A record the back office
+rejects goes to the dead-letter list for the admin and never blocks the others. It also
+pulls catalogue and price changes and broadcasts them to the tablets. The protocol is in
+docs/backoffice.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import redis
+
+from appliance import keys, sdnotify
+from appliance.config import Settings
+from appliance.errors import Invalid
+from appliance.redis_server import connect
+from appliance.sync import log
+
+logger = logging.getLogger(__name__)
+
+BATCH = 100
+ACTIVE_INTERVAL, IDLE_INTERVAL = 10.0, 120.0
+ACTIVE_FOR = 300.0  # a change within this many seconds makes the shop "active"
+HTTP_TIMEOUT = 15.0
+
+
+def link(r: redis.Redis, url: str, token: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise Invalid("the back office URL starts with http:// or https://")
+    r.hset(keys.shop_settings(), mapping={"backoffice_url": url.rstrip("/"), "backoffice_token": token})
+
+
+def status(r: redis.Redis) -> dict:
+    settings = {k.decode(): v.decode() for k, v in r.hgetall(keys.shop_settings()).items()}
+    state = {k.decode(): v.decode() for k, v in r.hgetall(keys.forwarder_status()).items()}
+    return {"configured": bool(settings.get("backoffice_url")), "url": settings.get("backoffice_url"),
+            "backlog": r.xlen(keys.outbox()), "dead_letters": r.llen(keys.dead_letters()),
+            "last_success": float(state["last_success"]) if state.get("last_success") else None,
+            "last_error": state.get("last_error") or None, "catalogue_version": int(state.get("catalogue_version", 0))}
+
+
+def dead_letters(r: redis.Redis) -> list[dict]:
+    return [json.loads(item) for item in r.lrange(keys.dead_letters(), 0, -1)]
+
+
+class Unreachable(Exception):
+    """The back office did not answer, or answered an error: retry later, same records."""
+
+
+class Forwarder:
+    def __init__(self, r: redis.Redis) -> None:
+        self.r = r
+        self.stopping = False
+
+    def _settings(self) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self.r.hgetall(keys.shop_settings()).items()}
+
+    def _call(self, settings: dict[str, str], method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(
+            settings["backoffice_url"] + path, method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {settings.get('backoffice_token', '')}"})
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+                return json.load(response)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise Unreachable(f"{method} {path}: {exc}") from exc
+
+    def send_batch(self, settings: dict[str, str]) -> int:
+        """Send the oldest records; returns how many were settled (accepted or dead-lettered)."""
+        entries = self.r.xrange(keys.outbox(), count=BATCH)
+        if not entries:
+            return 0
+        records = [json.loads(fields[b"record"]) for _, fields in entries]
+        answer = self._call(settings, "POST", "/records",
+                            {"records": [{"key": f"{r['kind']}:{r['id']}", "kind": r["kind"], "data": r["data"]}
+                                         for r in records]})
+        verdicts = {item["key"]: item for item in answer.get("results", [])}
+        settled = 0
+        with self.r.pipeline() as pipe:
+            for (entry_id, _), record in zip(entries, records, strict=True):
+                verdict = verdicts.get(f"{record['kind']}:{record['id']}")
+                if verdict is None:
+                    break  # not answered for: keep it and what follows, for the next batch
+                if verdict.get("status") == "rejected":
+                    pipe.rpush(keys.dead_letters(), json.dumps({"record": record, "reason": verdict.get("reason", ""),
+                                                                "at": time.time()}))
+                pipe.xdel(keys.outbox(), entry_id)
+                settled += 1
+            pipe.hset(keys.forwarder_status(), mapping={"last_success": time.time(), "last_error": ""})
+            pipe.execute()
+        return settled
+
+    def pull_catalogue(self, settings: dict[str, str]) -> int:
+        version = int(self.r.hget(keys.forwarder_status(), "catalogue_version") or 0)
+        answer = self._call(settings, "GET", f"/catalogue?since={version}")
+        products = answer.get("products", [])
+        if not products and answer.get("version", version) == version:
+            return 0
+        with self.r.pipeline() as pipe:
+            for product in products:
+                pipe.set(keys.entity("product", product["id"]), json.dumps(product))
+                pipe.sadd(keys.entities("product"), product["id"])
+                log.append(pipe, "product", product["id"], product, "", "backoffice.catalogue")
+            pipe.hset(keys.forwarder_status(), "catalogue_version", answer.get("version", version))
+            pipe.execute()
+        return len(products)
+
+    def _interval(self, settings: dict[str, str]) -> float:
+        last = log.last_cursor(self.r)
+        active = time.time() - log.parse_cursor(last)[0] / 1000 < ACTIVE_FOR
+        key = "forward_active_s" if active else "forward_idle_s"
+        return float(settings.get(key, ACTIVE_INTERVAL if active else IDLE_INTERVAL))
+
+    def cycle(self) -> float:
+        """One round; returns how long to sleep before the next."""
+        settings = self._settings()
+        if not settings.get("backoffice_url"):
+            return 5.0
+        try:
+            while not self.stopping and self.send_batch(settings) == BATCH:
+                pass  # a backlog: drain it, oldest first, batch after batch
+            self.pull_catalogue(settings)
+        except Unreachable as exc:
+            logger.warning("back office unreachable: %s", exc)
+            self.r.hset(keys.forwarder_status(), "last_error", f"{time.strftime('%H:%M:%S')} {exc}")
+        return self._interval(settings)
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        sdnotify.notify("READY=1")
+        while not self.stopping:
+            try:
+                pause = self.cycle()
+            except redis.RedisError as exc:
+                logger.warning("Redis unreachable (%s); retrying", exc)
+                pause = 1.0
+            end = time.monotonic() + pause
+            while not self.stopping and time.monotonic() < end:
+                sdnotify.notify("WATCHDOG=1")
+                time.sleep(min(0.2, pause))
+
+    def _stop(self, signum, frame) -> None:
+        self.stopping = True
+
+
+def run(settings: Settings) -> None:
+    Forwarder(connect(settings)).run()
