@@ -194,6 +194,15 @@ def cmd_forwarder(args: argparse.Namespace, settings: config.Settings) -> None:
     forwarder.run(settings)
 
 
+def cmd_simulate(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance import simulate
+
+    if not redis_server.is_up(settings):
+        raise SystemExit("start the box first (appliance serve), on the same data dir")
+    ok = simulate.run(redis_server.connect(settings), args.url, args.tablets, args.minutes)
+    raise SystemExit(0 if ok else 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="appliance", description="Comptoir, the print-and-sync box.")
     parser.add_argument("--data-dir", help="state directory (default: $APPLIANCE_DATA_DIR or ~/.local/share/comptoir)")
@@ -270,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--port", type=int, default=8090)
     bs.add_argument("--token", default="demo-token")
     bs.add_argument("--data", default="backoffice.jsonl", help="its records and catalogue (JSON lines)")
+
+    p = add("simulate", cmd_simulate, "a lunch rush against the running box, then a convergence check")
+    p.add_argument("--tablets", type=int, default=5)
+    p.add_argument("--minutes", type=float, default=1.0)
+    p.add_argument("--url", default=f"http://127.0.0.1:{config.DEFAULT_PORT}")
 
     p = add("jobs", cmd_jobs, "show or cancel a print job")
     jsub = p.add_subparsers(dest="action", required=True)

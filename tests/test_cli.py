@@ -96,3 +96,16 @@ def test_sigterm_stops_every_process_cleanly(tmp_path: Path, printer: FakePrinte
     assert box.process.wait(30) == 0
     assert box.pids() == []  # no orphan: Redis, the API and every printer worker are gone
     assert "Comptoir stopped." in box.log.read_text()
+
+
+def test_simulate_a_lunch_rush(tmp_path: Path) -> None:
+    box = Box(tmp_path / "rush", emulated_printer=True).start()
+    try:
+        out = run(box, "simulate", "--tablets", "4", "--minutes", "0.1", "--url", box.url)
+        assert "tablets converged on the box's state: 4/4" in out.stdout
+        printed = [line for line in out.stdout.splitlines() if line.startswith("kitchen tickets printed exactly once")]
+        count = printed[0].split(": ")[1]
+        assert count.split("/")[0] == count.split("/")[1] and int(count.split("/")[0]) > 4
+        assert out.stdout.strip().endswith("OK")
+    finally:
+        box.stop()
