@@ -68,21 +68,98 @@ def _json(name: str, description: str) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    words = {400: "Malformed JSON", 401: "No or unknown token", 404: "Unknown id", 409: "Conflict",
+    words = {400: "Malformed JSON", 401: "No or unknown token", 403: "A manager's tablet is needed",
+             404: "Unknown id", 409: "Conflict",
              413: "Body over 1 MiB", 422: "Invalid request (the message names the field)",
              429: "Too many wrong PINs", 503: "Storage restarting: nothing accepted, retry"}
     return {str(code): _json("Error", words[code]) for code in codes}
 
 
+OBJECT = {"type": "object"}
+CHANGE = {"type": "object", "description": "An entity's new state; apply in cursor order, replacing the entity",
+          "properties": {"cursor": {"type": "string"}, "kind": {"type": "string"}, "id": {"type": "string"},
+                         "data": {"type": ["object", "null"]}, "live": {"type": "boolean"},
+                         "device": {"type": "string"}, "mutation": {"type": "string"}}}
+PULL = {"type": "object", "description": "Either a snapshot (snapshot=true, state) or the changes after the cursor",
+        "properties": {"snapshot": {"type": "boolean"}, "cursor": {"type": "string"},
+                       "changes": {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
+                       "state": OBJECT, "register": OBJECT, "last_mutation_id": {"type": "integer"}}}
+PUSHED = {"type": "object", "properties": {
+    "last_mutation_id": {"type": "integer"},
+    "results": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "status": {"enum": ["applied", "duplicate", "rejected", "gap"]},
+        "reason": {"type": "string"}, "expected": {"type": "integer"}}}}}}
+TICKET = {"type": "object", "properties": {
+    "id": {"type": "string"}, "label": {"type": "string"}, "status": {"enum": ["open", "paid", "transferred"]},
+    "version": {"type": "integer"}, "total": {"type": "integer"}, "paid": {"type": "integer"},
+    "lines": {"type": "array", "items": {"type": "object", "properties": {
+        "line_id": {"type": "string"}, "product": {"type": "string"}, "qty": {"type": "integer"},
+        "unit_price": {"type": "integer"}, "void": {"type": "boolean"}}}}}}
+
+
+def _simple(summary: str, response: str, codes: tuple[int, ...] = (401, 503), status: str = "200",
+            schema: str = "Object", params: list | None = None) -> dict:
+    operation = {"summary": summary, "responses": {status: _json(schema, response), **_errors(*codes)}}
+    if params:
+        operation["parameters"] = params
+    return operation
+
+
+def _query(name: str, description: str, kind: str = "string") -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": {"type": kind}}
+
+
+def _path(name: str) -> list[dict]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _sync_paths() -> dict:
+    viewer = [_query("staff", "the staff member using the tablet now"), _query("role", "their role")]
+    return {
+        "/sync/push": {"post": {
+            "summary": "Push numbered mutations; each is applied once, in order, atomically",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("PushRequest")}}},
+            "responses": {"200": _json("Pushed", "What became of each mutation"), **_errors(401, 409, 422, 503),
+                          "410": _json("Error", "The session was closed: unsynced changes are lost")}}},
+        "/sync/pull": {"get": _simple("Changes after the cursor (waiting up to `wait` s), or a snapshot", "Pull",
+                                      schema="Pull", params=[_query("cursor", "the last cursor applied"),
+                                                             _query("wait", "long-poll seconds (max 30)", "number"),
+                                                             *viewer])},
+        "/sync/events": {"get": {"summary": "Server-Sent Events: `snapshot` then `change` events, ids are cursors; "
+                                            "reconnect with Last-Event-ID", "parameters": viewer,
+                                 "responses": {"200": {"description": "text/event-stream"}, **_errors(401)}}},
+        "/tickets": {"get": _simple("The tickets this tablet may see", "Tickets",
+                                    params=[_query("status", "open"), *viewer])},
+        "/tickets/{ticket_id}": {"parameters": _path("ticket_id"),
+                                 "get": _simple("One ticket", "The ticket", (401, 404, 503), schema="Ticket")},
+        "/devices": {"get": _simple("Tablets and their sessions (manager)", "Devices", (401, 403, 503))},
+        "/sessions": {"post": _simple("Start this tablet's selling session", "The session", (401, 409, 503), "201")},
+        "/sessions/current": {"delete": {**_simple("Close it, once every mutation is in", "Closed", (401, 409, 503)),
+                                         "requestBody": {"content": {"application/json": {"schema": {
+                                             "type": "object", "properties": {
+                                                 "last_mutation_id": {"type": "integer"}}}}}}}},
+        "/sessions/{device_id}/force-close": {
+            "parameters": _path("device_id"),
+            "post": _simple("Force-close a tablet's session (manager)", "Closed", (401, 403, 404, 409, 503))},
+        "/register": {"get": _simple("The register's state", "Register")},
+        "/register/open": {"post": _simple("Open the register (manager)", "Register", (401, 403, 409, 503))},
+        "/register/close": {"post": _simple("Close the register (manager): the Z report, or 409 naming the "
+                                            "tablets still in session", "Z report", (401, 403, 409, 503))},
+    }
+
+
 @cache
 def document() -> dict:
     from appliance.printing.request import JobRequest
+    from appliance.sync.push import PushRequest
     from appliance.web.api import PairRequest
 
-    _, schemas = models_json_schema([(JobRequest, "validation"), (PairRequest, "validation")],
+    _, schemas = models_json_schema([(JobRequest, "validation"), (PairRequest, "validation"),
+                                     (PushRequest, "validation")],
                                     ref_template="#/components/schemas/{model}")
     components = {**schemas.get("$defs", {}), "Job": JOB, "Printer": PRINTER, "Error": ERROR,
-                  "Paired": PAIRED}
+                  "Paired": PAIRED, "Object": OBJECT, "Change": CHANGE, "Pull": PULL, "Pushed": PUSHED,
+                  "Ticket": TICKET}
     job_id = [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
     return {
         "openapi": "3.1.0",
@@ -119,5 +196,6 @@ def document() -> dict:
                            "responses": {"200": _json("Job", "Cancelled"), **_errors(401, 404, 409, 503)}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            **_sync_paths(),
         },
     }
