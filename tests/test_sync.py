@@ -122,6 +122,7 @@ def test_events_resume_after_last_event_id(shop: Shop) -> None:
     stream.close()
     # Offline for a while: two changes happen.
     writer.mutate("ticket.add_line", ticket_id=t, line_id="a", product="Tea", qty=1, unit_price=300)
+    writer.push()
     writer.mutate("ticket.add_line", ticket_id=t, line_id="b", product="Cake", qty=1, unit_price=500)
     writer.push()
     resumed = tablet.client.events(last_event_id=first_id)

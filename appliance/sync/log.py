@@ -40,10 +40,12 @@ def is_live(kind: str, data: dict | None) -> bool:
 
 
 def append(pipe: redis.client.Pipeline, kind: str, entity_id: str, data: dict | None, device_id: str = "",
-           mutation: str = "") -> None:
+           mutation: str = "", encoded: str | None = None) -> None:
     """Add a change to the log, inside the caller's transaction (MULTI): the change and its
-    log entry are written together or not at all."""
-    pipe.xadd(keys.sync_log(), {"kind": kind, "id": entity_id, "data": json.dumps(data) if data is not None else "",
+    log entry are written together or not at all. ``encoded``: ``data`` as JSON already."""
+    if encoded is None and data is not None:
+        encoded = json.dumps(data)
+    pipe.xadd(keys.sync_log(), {"kind": kind, "id": entity_id, "data": encoded or "",
                                 "live": int(is_live(kind, data)), "device": device_id, "mutation": mutation},
               maxlen=MAX_ENTRIES, approximate=True)
 

@@ -117,19 +117,26 @@ def push(r: redis.Redis, device_id: str, request: PushRequest) -> dict:
 
 def _write(pipe: redis.client.Pipeline, device_id: str, batch: _Batch, register_number: int) -> None:
     pipe.set(keys.sync_applied(device_id), batch.last)
+    encoded = {key: json.dumps(data) if data is not None else None for key, data in batch.writes.items()}
     for (kind, entity_id), data in batch.writes.items():
         if data is None:
             pipe.delete(keys.entity(kind, entity_id))
         else:
-            pipe.set(keys.entity(kind, entity_id), json.dumps(data))
+            pipe.set(keys.entity(kind, entity_id), encoded[(kind, entity_id)])
         if log.is_live(kind, data):
             pipe.sadd(keys.entities(kind), entity_id)
         else:
             pipe.srem(keys.entities(kind), entity_id)
+    # One log entry per entity the push changed, carrying its final state: intermediate
+    # states inside one batch tell a tablet nothing it needs.
+    names: dict[Key, list[str]] = {}
     for name, effects in batch.effects:
-        for (kind, entity_id), data in effects.changes.items():
-            log.append(pipe, kind, entity_id, data, device_id, name)
+        for key in effects.changes:
+            names.setdefault(key, []).append(name)
         for record in effects.records:
             pipe.xadd(keys.outbox(), {"record": json.dumps(record)})
         if effects.totals:
             sessions.add_totals(pipe, register_number, effects.totals)
+    for (kind, entity_id), data in batch.writes.items():
+        log.append(pipe, kind, entity_id, data, device_id, ",".join(dict.fromkeys(names[(kind, entity_id)])),
+                   encoded[(kind, entity_id)])
