@@ -81,6 +81,12 @@ def selling_tablet(box: Box, backoffice: BackOffice) -> Tablet:
     return tablet
 
 
+def manager_of(box: Box) -> Client:
+    manager = Client(box.url)
+    manager.pair(devices.new_pin(box.redis, "another boss", "manager"))
+    return manager
+
+
 def sell(tablet: Tablet, ticket_id: str, amount: int = 1500) -> None:
     tablet.mutate("ticket.open", ticket_id=ticket_id, label=ticket_id)
     tablet.mutate("ticket.add_line", ticket_id=ticket_id, line_id="l", product="Menu", qty=1, unit_price=amount)
@@ -100,7 +106,8 @@ def test_an_outage_loses_and_duplicates_nothing(box: Box, backoffice: BackOffice
     backoffice.start()  # it is back: the backlog drains by itself, oldest first
     wait_for(lambda: forwarder.status(box.redis)["backlog"] == 0, 30, "the backlog to drain")
     assert backoffice.sales() == sorted(f"sale:s{n}.1" for n in range(1, 40))
-    assert forwarder.status(box.redis)["last_success"] is not None
+    shown = manager_of(box).call("GET", "/api/v1/backoffice")
+    assert shown["backlog"] == 0 and shown["last_success"] is not None and shown["configured"]
 
 
 def test_a_rejected_record_goes_to_the_dead_letters_and_blocks_nothing(box: Box, backoffice: BackOffice) -> None:

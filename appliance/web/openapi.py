@@ -142,6 +142,8 @@ def _sync_paths() -> dict:
             "parameters": _path("device_id"),
             "post": _simple("Force-close a tablet's session (manager)", "Closed", (401, 403, 404, 409, 503))},
         "/register": {"get": _simple("The register's state", "Register")},
+        "/backoffice": {"get": _simple("Back office forwarding (manager): backlog, last success, last error, "
+                                       "dead letters", "Status", (401, 403, 503))},
         "/register/open": {"post": _simple("Open the register (manager)", "Register", (401, 403, 409, 503))},
         "/register/close": {"post": _simple("Close the register (manager): the Z report, or 409 naming the "
                                             "tablets still in session", "Z report", (401, 403, 409, 503))},

@@ -141,6 +141,14 @@ def force_close_session(device_id: str):
     return jsonify(sessions.force_close(_redis(), _manager(), device_id))
 
 
+@bp.get("/backoffice")
+def backoffice_status():
+    from appliance.sync import forwarder
+
+    _manager()
+    return jsonify(forwarder.status(_redis()))
+
+
 @bp.get("/register")
 def get_register():
     return jsonify(sessions.register_state(_redis()))
