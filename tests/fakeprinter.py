@@ -8,6 +8,7 @@ answers DLE EOT status requests, and can be switched unreachable, out of paper, 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -18,7 +19,10 @@ from appliance.printing.status import PrinterStatus
 
 
 class FakePrinter:
-    def __init__(self, columns: int = 48) -> None:
+    def __init__(self, columns: int = 48, unix_path: str | None = None) -> None:
+        """A TCP printer on loopback, or, with ``unix_path``, a stream socket standing in for a
+        Bluetooth RFCOMM link on machines without a radio."""
+        self.unix_path = unix_path
         self.emulator = Emulator(columns=columns, on_receipt=self._on_receipt)
         self.cond = threading.Condition()
         self.raw = bytearray()
@@ -34,9 +38,11 @@ class FakePrinter:
         self._listener: socket.socket | None = None
         self._clients: list[socket.socket] = []
         self._stopped = False
-        probe = socket.create_server(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self.port = 0
+        if unix_path is None:
+            probe = socket.create_server(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+            probe.close()
         self.reachable = True
 
     # -- switches -----------------------------------------------------------------------
@@ -53,9 +59,15 @@ class FakePrinter:
     def reachable(self, value: bool) -> None:
         """Unreachable: the port refuses connections and open ones are cut (printer off)."""
         if value and self._listener is None:
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", self.port))
+            if self.unix_path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.unix_path)
+                listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                listener.bind(self.unix_path)
+            else:
+                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(("127.0.0.1", self.port))
             listener.listen(8)
             self._listener = listener
             threading.Thread(target=self._accept, args=(listener,), daemon=True).start()

@@ -51,7 +51,6 @@ class Transport(abc.ABC):
 # (uri, its parts, printer profile, paper width in mm) -> transport
 Factory = Callable[[str, SplitResult, str, int], Transport]
 SCHEMES: dict[str, Factory] = {}
-PLANNED = {"bt": "Bluetooth", "usb": "USB"}
 
 
 def register(scheme: str) -> Callable[[Factory], Factory]:
@@ -63,15 +62,13 @@ def register(scheme: str) -> Callable[[Factory], Factory]:
 
 def load_all() -> None:
     """Import every transport module (each registers its scheme)."""
-    from appliance.printing.transports import file, tcp  # noqa: F401
+    from appliance.printing.transports import bluetooth, file, tcp, usb  # noqa: F401
 
 
 def for_uri(uri: str, profile: str = "default", width_mm: int = 80) -> Transport:
     """The transport for a printer URI; ValueError names what is wrong with the URI."""
     load_all()
     parts = urlsplit(uri)
-    if parts.scheme in PLANNED and parts.scheme not in SCHEMES:
-        raise ValueError(f"{PLANNED[parts.scheme]} printers ({parts.scheme}://) are not supported yet")
     if parts.scheme not in SCHEMES:
         known = ", ".join(f"{s}://" for s in sorted(SCHEMES))
         raise ValueError(f"unknown printer URI scheme in {uri!r}: use one of {known}")
