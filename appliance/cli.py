@@ -104,6 +104,9 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
     if args.action == "profiles":
         print("\n".join(known_profiles()))
         return
+    if args.action in ("discover", "scan"):
+        _discover(args)
+        return
     with _redis(settings) as r:
         if args.action == "add":
             roles = [role.strip() for role in args.roles.split(",") if role.strip()] if args.roles else []
@@ -125,6 +128,33 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
             job = jobs.submit(r, page).job
             print(f"test page queued as job {job['id']}")
             _await_job(r, job["id"], args.wait)
+
+
+def _discover(args: argparse.Namespace) -> None:
+    if args.action == "scan":
+        from appliance.discovery import bluetooth
+
+        try:
+            found = bluetooth.scan(args.seconds)
+        except bluetooth.Unavailable as exc:
+            raise SystemExit(f"error: {exc}") from None
+        _print_table(found, ["address", "name", "printer", "uri"])
+        return
+    from appliance.discovery import mdns, probe
+
+    chosen = mdns.interfaces_setting()
+    found = mdns.browse(args.seconds, chosen) if chosen is not None else []
+    for item in found:
+        item["uri"] = f"tcp://{item['address']}:{item['port']}"
+    if args.probe or args.subnet:
+        try:
+            addresses = probe.hosts(args.subnet or probe.local_subnets())
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        print(f"probing port {args.port} on {len(addresses)} addresses...", file=sys.stderr)
+        found += [{**item, "service": "port probe", "name": item["address"]}
+                  for item in probe.probe(addresses, args.port)]
+    _print_table(found, ["name", "address", "port", "model", "service", "uri"])
 
 
 def _await_job(r: redis.Redis, job_id: str, wait: float) -> None:
@@ -161,6 +191,9 @@ def cmd_shop(args: argparse.Namespace, settings: config.Settings) -> None:
         if args.action == "visibility":
             shop.set_visibility(r, args.mode)
             print(f"parked receipts: {args.mode}")
+        elif args.action == "name":
+            shop.set_name(r, args.name)
+            print(f"the box announces itself as {args.name!r}")
         elif args.action == "tables":
             labels = [f"Table {n}" for n in range(1, args.count + 1)] + list(args.extra)
             ids = shop.set_default_tickets(r, labels)
@@ -187,11 +220,11 @@ def cmd_backoffice(args: argparse.Namespace, settings: config.Settings) -> None:
             print(json.dumps(forwarder.dead_letters(r), indent=2))
 
 
-def cmd_forwarder(args: argparse.Namespace, settings: config.Settings) -> None:
-    from appliance.sync import forwarder
+def cmd_network(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance import network
 
     redis_server.wait_until_up(settings, 30)
-    forwarder.run(settings)
+    network.run(settings, args.port)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -230,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emulated-printer", action="store_true",
                    help="add the emulated printer when no printer is configured")
 
-    add("forwarder", cmd_forwarder, "run only the back office forwarder (systemd unit comptoir-forwarder)")
+    p = add("network", cmd_network, "run only the box's network presence: mDNS announcement and back office "
+                                    "forwarding (systemd unit comptoir-network)")
+    p.add_argument("--port", type=int, default=config.DEFAULT_PORT, help="the API's port, announced over mDNS")
 
     p = add("pair", cmd_pair, "print a one-time PIN for pairing a tablet")
     p.add_argument("--name", help="the tablet's name (it may also send one)")
@@ -258,9 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("name")
     pt.add_argument("--wait", type=float, default=15.0, help="seconds to wait for it to print")
     psub.add_parser("profiles", help="list the known printer profiles")
+    pd = psub.add_parser("discover", help="find network printers: mDNS, and a port 9100 probe if asked")
+    pd.add_argument("--seconds", type=float, default=3.0, help="how long to listen to mDNS")
+    pd.add_argument("--probe", action="store_true", help="also probe port 9100 on the local subnets")
+    pd.add_argument("--subnet", action="append", default=[], help="probe this subnet (CIDR; at most 1024 addresses)")
+    pd.add_argument("--port", type=int, default=9100)
+    ps = psub.add_parser("scan", help="find Bluetooth printers")
+    ps.add_argument("--bluetooth", action="store_true", required=True)
+    ps.add_argument("--seconds", type=int, default=8)
 
     p = add("shop", cmd_shop, "shop-wide settings: parked receipts' visibility, default tickets")
     ssub = p.add_subparsers(dest="action", required=True)
+    ssub.add_parser("name", help="the shop's name (tablets see it when they find the box)").add_argument("name")
     ssub.add_parser("visibility", help="who sees parked receipts").add_argument("mode", choices=("all", "own", "role"))
     st = ssub.add_parser("tables", help="named default tickets on every tablet: Table 1..N and others")
     st.add_argument("--count", type=int, default=0, help="Table 1 to Table COUNT")

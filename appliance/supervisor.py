@@ -56,7 +56,7 @@ class Supervisor:
         self.children = [
             Child("api", [*exe, "web", "--host", host, "--port", str(port)]),
             Child("workers", [*exe, "workers", *(["--emulated-printer"] if emulated_printer else [])]),
-            Child("forwarder", [*exe, "forwarder"]),
+            Child("network", [*exe, "network", "--port", str(port)]),
         ]
 
     def _spawn(self, child: Child) -> None:

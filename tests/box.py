@@ -107,7 +107,7 @@ class Box:
     # -- processes ------------------------------------------------------------------------
 
     def pids(self, role: str | None = None) -> list[int]:
-        """Processes of this box: role serve, web, workers, forwarder or redis (None: all)."""
+        """Processes of this box: role serve, web, workers, network or redis (None: all)."""
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -120,7 +120,7 @@ class Box:
             if state == "Z" or not any(str(self.data_dir).encode() in part for part in argv):
                 continue
             kind = "redis" if b"redis-server" in argv[0] else next(
-                (r for r in ("serve", "web", "workers", "forwarder") if r.encode() in argv), None)
+                (r for r in ("serve", "web", "workers", "network") if r.encode() in argv), None)
             if role is None or kind == role:
                 found.append(int(entry.name))
         return found

@@ -30,7 +30,7 @@ def test_units_verify(tmp_path: Path) -> None:
 
 
 def test_services_restart_and_notify() -> None:
-    for name in ("comptoir-redis", "comptoir-web", "comptoir-workers", "comptoir-forwarder"):
+    for name in ("comptoir-redis", "comptoir-web", "comptoir-workers", "comptoir-network"):
         text = (UNITS / f"{name}.service").read_text()
         assert "Restart=always" in text and "Type=notify" in text, name
     assert "WatchdogSec=" in (UNITS / "comptoir-workers.service").read_text()

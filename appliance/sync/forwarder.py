@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import time
 import urllib.error
 import urllib.request
@@ -22,10 +21,8 @@ from typing import Any
 
 import redis
 
-from appliance import keys, sdnotify
-from appliance.config import Settings
+from appliance import keys
 from appliance.errors import Invalid
-from appliance.redis_server import connect
 from appliance.sync import log
 
 logger = logging.getLogger(__name__)
@@ -140,9 +137,6 @@ class Forwarder:
         return self._interval(settings)
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        sdnotify.notify("READY=1")
         while not self.stopping:
             try:
                 pause = self.cycle()
@@ -151,12 +145,4 @@ class Forwarder:
                 pause = 1.0
             end = time.monotonic() + pause
             while not self.stopping and time.monotonic() < end:
-                sdnotify.notify("WATCHDOG=1")
                 time.sleep(min(0.2, pause))
-
-    def _stop(self, signum, frame) -> None:
-        self.stopping = True
-
-
-def run(settings: Settings) -> None:
-    Forwarder(connect(settings)).run()

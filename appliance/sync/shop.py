@@ -15,6 +15,22 @@ from appliance.sync import log
 from appliance.sync.mutations import new_ticket
 
 
+def set_name(r: redis.Redis, name: str) -> None:
+    if not name.strip() or len(name) > 60:
+        raise Invalid("the shop's name: 1 to 60 characters")
+    r.hset(keys.shop_settings(), "shop_name", name.strip())
+
+
+def name(r: redis.Redis) -> str:
+    value = r.hget(keys.shop_settings(), "shop_name")
+    return value.decode() if value else "Comptoir"
+
+
+def pairing_open(r: redis.Redis) -> bool:
+    """A PIN is waiting for a tablet (it lives 10 minutes)."""
+    return next(r.scan_iter(keys.pin("*"), count=100), None) is not None
+
+
 def set_visibility(r: redis.Redis, mode: str) -> None:
     """all: every tablet sees every parked receipt; own: a tablet sees those its staff
     member opened; role: those opened with the same role (waiters, bar...)."""

@@ -1,0 +1,171 @@
+"""mDNS with python-zeroconf: the box announces itself, and finds network printers.
+
+The box answers as ``comptoir.local`` and as the service ``_comptoir._tcp`` whose TXT record
+carries the API path, the version, the shop's name and whether pairing is open, so a tablet
+finds it without anyone typing an address. It follows address changes (a DHCP renewal, Wi-Fi
+coming up beside Ethernet) by announcing again on the new set, and withdraws the announcement
+when it stops.
+
+``APPLIANCE_MDNS_INTERFACES`` chooses where mDNS goes: ``all`` (the default, as on the box),
+``none`` (off: what the tests use outside their own network namespaces), or a comma-separated
+list of interface names or addresses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import ifaddr
+from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceInfo, ServiceStateChange, Zeroconf
+
+from appliance import __version__
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "_comptoir._tcp.local."
+HOST = "comptoir.local."
+PRINTER_SERVICES = ("_pdl-datastream._tcp.local.", "_printer._tcp.local.", "_ipp._tcp.local.")
+FOLLOW_EVERY = 5.0
+
+
+def interfaces_setting() -> list[str] | None:
+    """None: mDNS off. []: every interface. Else the addresses named by the setting."""
+    value = os.environ.get("APPLIANCE_MDNS_INTERFACES", "all").strip()
+    if value.lower() == "none":
+        return None
+    if value.lower() in ("", "all"):
+        return []
+    wanted = [part.strip() for part in value.split(",") if part.strip()]
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and (adapter.nice_name in wanted or ip.ip in wanted):
+                found.append(ip.ip)
+    return found
+
+
+def current_addresses(chosen: list[str]) -> list[str]:
+    """The IPv4 addresses mDNS answers with: the chosen ones, or every non-loopback one."""
+    if chosen:
+        return sorted(chosen)
+    return sorted(ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
+                  if isinstance(ip.ip, str) and not ip.ip.startswith("127."))
+
+
+class Announcer:
+    """Keeps the box announced on the current addresses, with a fresh TXT record."""
+
+    def __init__(self, port: int, txt: Callable[[], dict]) -> None:
+        self.port = port
+        self.txt = txt
+        self.zc: Zeroconf | None = None
+        self.info: ServiceInfo | None = None
+        self.addresses: list[str] = []
+        self.properties: dict = {}
+        self.stop = threading.Event()
+
+    def _info(self, addresses: list[str], properties: dict) -> ServiceInfo:
+        name = properties.get("shop") or "Comptoir"
+        return ServiceInfo(SERVICE, f"{name}.{SERVICE}", port=self.port, properties=properties, server=HOST,
+                           addresses=[socket.inet_aton(a) for a in addresses])
+
+    def announce(self, chosen: list[str]) -> None:
+        """Announce anew when the addresses changed, update the TXT record when it changed."""
+        addresses = current_addresses(chosen)
+        properties = self.txt()
+        renamed = properties.get("shop") != self.properties.get("shop")
+        if addresses != self.addresses or self.zc is None or renamed:
+            self.withdraw()
+            if not addresses:
+                return
+            self.zc = Zeroconf(interfaces=chosen or InterfaceChoice.All, ip_version=IPVersion.V4Only)
+            self.info = self._info(addresses, properties)
+            self.zc.register_service(self.info, allow_name_change=True)
+            self.addresses, self.properties = addresses, properties
+            logger.info("announced as %s on %s", HOST, ", ".join(addresses))
+        elif properties != self.properties and self.zc is not None:
+            self.info = self._info(addresses, properties)
+            self.zc.update_service(self.info)
+            self.properties = properties
+
+    def withdraw(self) -> None:
+        if self.zc is not None:
+            try:
+                if self.info is not None:
+                    self.zc.unregister_service(self.info)
+            finally:
+                self.zc.close()
+        self.zc, self.info, self.addresses = None, None, []
+
+    def run(self) -> None:
+        chosen = interfaces_setting()
+        if chosen is None:
+            logger.info("mDNS is off (APPLIANCE_MDNS_INTERFACES=none)")
+            return
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.announce(chosen)
+                except OSError as exc:
+                    logger.warning("mDNS announcement failed (%s); retrying", exc)
+                    self.withdraw()
+                self.stop.wait(FOLLOW_EVERY)
+        finally:
+            self.withdraw()
+
+
+def browse(seconds: float, chosen: list[str] | None = None) -> list[dict]:
+    """Network printers announced over mDNS, found within ``seconds``."""
+    zc = Zeroconf(interfaces=chosen or InterfaceChoice.All, ip_version=IPVersion.V4Only)
+    seen: list[tuple[str, str]] = []
+
+    def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
+        if state_change is ServiceStateChange.Added:
+            seen.append((service_type, name))
+
+    try:
+        ServiceBrowser(zc, list(PRINTER_SERVICES), handlers=[on_change])
+        time.sleep(seconds)
+        found = []
+        for service_type, name in seen:
+            info = zc.get_service_info(service_type, name, timeout=1500)
+            if info is None:
+                continue
+            props = {k.decode(): (v or b"").decode(errors="replace") for k, v in info.properties.items()}
+            for address in info.parsed_addresses(IPVersion.V4Only):
+                found.append({"name": name.removesuffix("." + service_type), "address": address, "port": info.port,
+                              "service": service_type.removesuffix(".local."),
+                              "model": props.get("ty") or props.get("product", "").strip("()") or None})
+        return found
+    finally:
+        zc.close()
+
+
+def find_box(seconds: float, chosen: list[str] | None = None) -> dict | None:
+    """What a tablet does: look for a Comptoir box, return its address and TXT data."""
+    zc = Zeroconf(interfaces=chosen or InterfaceChoice.All, ip_version=IPVersion.V4Only)
+    try:
+        end = time.monotonic() + seconds
+        names: list[str] = []
+        ServiceBrowser(zc, SERVICE, handlers=[lambda zeroconf, service_type, name, state_change: names.append(name)])
+        while time.monotonic() < end and not names:
+            time.sleep(0.05)
+        if not names:
+            return None
+        info = zc.get_service_info(SERVICE, names[0], timeout=3000)
+        if info is None:
+            return None
+        return {"name": names[0], "addresses": info.parsed_addresses(IPVersion.V4Only), "port": info.port,
+                "server": info.server,
+                "txt": {k.decode(): (v or b"").decode() for k, v in info.properties.items()}}
+    finally:
+        zc.close()
+
+
+def box_txt(shop: str, pairing_open: bool) -> dict:
+    return {"path": "/api/v1", "version": __version__, "shop": shop, "pairing": "open" if pairing_open else "closed"}

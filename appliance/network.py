@@ -1,0 +1,56 @@
+"""`appliance network`: the box's presence on the shop's network, one small process.
+
+- the mDNS announcement (discovery/mdns.py), refreshed as addresses, the shop's name or the
+  pairing state change;
+- the back office forwarder (sync/forwarder.py).
+
+Neither blocks the other: the announcer runs on its own thread. systemd's watchdog is fed
+while the forwarder's loop turns.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import redis
+
+from appliance import sdnotify
+from appliance.config import Settings
+from appliance.discovery import mdns
+from appliance.redis_server import connect
+from appliance.sync import forwarder, shop
+
+
+def run(settings: Settings, port: int) -> None:
+    r = connect(settings)
+
+    def txt() -> dict:
+        try:
+            return mdns.box_txt(shop.name(r), shop.pairing_open(r))
+        except redis.RedisError:
+            return mdns.box_txt("Comptoir", False)
+
+    announcer = mdns.Announcer(port, txt)
+    sender = forwarder.Forwarder(r)
+
+    def stop(signum, frame) -> None:
+        sender.stopping = True
+        announcer.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    announcing = threading.Thread(target=announcer.run, name="mdns", daemon=True)
+    announcing.start()
+    feeding = threading.Thread(target=_watchdog, args=(sender,), name="watchdog", daemon=True)
+    feeding.start()
+    sdnotify.notify("READY=1")
+    sender.run()
+    announcing.join(5)  # withdraws the announcement on the way out
+
+
+def _watchdog(sender: forwarder.Forwarder) -> None:
+    while not sender.stopping:
+        sdnotify.notify("WATCHDOG=1")
+        time.sleep(1.0)
