@@ -19,7 +19,8 @@ from appliance.printing.status import PrinterStatus
 
 
 class FakePrinter:
-    def __init__(self, columns: int = 48, unix_path: str | None = None) -> None:
+    def __init__(self, columns: int = 48, unix_path: str | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
         """A TCP printer on loopback, or, with ``unix_path``, a stream socket standing in for a
         Bluetooth RFCOMM link on machines without a radio."""
         self.unix_path = unix_path
@@ -38,9 +39,9 @@ class FakePrinter:
         self._listener: socket.socket | None = None
         self._clients: list[socket.socket] = []
         self._stopped = False
-        self.port = 0
-        if unix_path is None:
-            probe = socket.create_server(("127.0.0.1", 0))
+        self.host, self.port = host, port
+        if unix_path is None and not port:
+            probe = socket.create_server((host, 0))
             self.port = probe.getsockname()[1]
             probe.close()
         self.reachable = True
@@ -49,7 +50,7 @@ class FakePrinter:
 
     @property
     def uri(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
+        return f"tcp://{self.host}:{self.port}"
 
     @property
     def reachable(self) -> bool:
@@ -67,7 +68,7 @@ class FakePrinter:
             else:
                 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                listener.bind(("127.0.0.1", self.port))
+                listener.bind((self.host, self.port))
             listener.listen(8)
             self._listener = listener
             threading.Thread(target=self._accept, args=(listener,), daemon=True).start()

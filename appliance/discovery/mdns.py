@@ -103,14 +103,13 @@ class Announcer:
         self.zc, self.info, self.addresses = None, None, []
 
     def run(self) -> None:
-        chosen = interfaces_setting()
-        if chosen is None:
+        if interfaces_setting() is None:
             logger.info("mDNS is off (APPLIANCE_MDNS_INTERFACES=none)")
             return
         try:
             while not self.stop.is_set():
                 try:
-                    self.announce(chosen)
+                    self.announce(interfaces_setting() or [])  # names resolve anew: addresses move
                 except OSError as exc:
                     logger.warning("mDNS announcement failed (%s); retrying", exc)
                     self.withdraw()

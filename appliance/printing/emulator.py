@@ -64,7 +64,8 @@ class Emulator:
     state: printer_status.PrinterStatus = field(
         default_factory=lambda: printer_status.PrinterStatus(True, "ok", False, False))
     on_receipt: Callable[[Receipt], None] | None = None
-    printer_id: bytes = b"Comptoir emulated printer"
+    printer_id: bytes = b"Comptoir emulated printer"  # GS I 67: the model
+    maker: bytes = b"Comptoir"  # GS I 66: the manufacturer
 
     def __post_init__(self) -> None:
         code_pages = capabilities.get_profile(self.profile).codePages
@@ -296,5 +297,6 @@ class Emulator:
             self._style.double_width = bool(buf[i + 2] & 0x70)
         elif cmd == ord("I"):  # printer information: 65+ are text answers, the rest one byte
             arg = buf[i + 2]
-            self._answers += b"_" + self.printer_id + b"\x00" if arg >= 65 else b"\x20"
+            text = {66: self.maker, 67: self.printer_id}.get(arg, b"1.0")
+            self._answers += b"_" + text + b"\x00" if arg >= 65 else b"\x20"
         return 2 + params

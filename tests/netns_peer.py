@@ -1,0 +1,50 @@
+"""Runs inside a network namespace made by tests/test_discovery.py (never on the host's own
+network): the box's side (announce itself and a fake printer) or the tablet's side (find)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+
+from zeroconf import IPVersion, ServiceInfo, Zeroconf
+
+from appliance.discovery import mdns, probe
+from tests.fakeprinter import FakePrinter
+
+
+def box(address: str, printer_port: int) -> None:
+    printer = FakePrinter(host=address, port=printer_port)
+    printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-T20II"
+    zc = Zeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
+    announced = ServiceInfo("_pdl-datastream._tcp.local.", "Kitchen printer._pdl-datastream._tcp.local.",
+                            port=printer_port, addresses=[socket.inet_aton(address)],
+                            properties={"ty": "EPSON TM-T20II"}, server="kitchen-printer.local.")
+    zc.register_service(announced)
+    announcer = mdns.Announcer(8080, lambda: mdns.box_txt("Chez Marie", True))
+    print("ready", flush=True)
+    import threading
+
+    thread = threading.Thread(target=announcer.run, daemon=True)
+    thread.start()
+    sys.stdin.read()  # until the test closes our stdin
+    announcer.stop.set()
+    thread.join(10)
+    zc.unregister_service(announced)
+    zc.close()
+    printer.stop()
+
+
+def tablet(address: str, subnet: str, printer_port: int, seconds: float) -> None:
+    found = {"box": mdns.find_box(seconds, [address])}
+    if found["box"] is not None:
+        found["printers"] = mdns.browse(2.0, [address])
+        found["probe"] = probe.probe(probe.hosts([subnet]), printer_port)
+    print(json.dumps(found), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "box":
+        box(sys.argv[2], int(sys.argv[3]))
+    else:
+        tablet(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))

@@ -1,0 +1,105 @@
+"""mDNS and the 9100 probe, for real, but only inside two network namespaces this test makes
+(a veth pair between "the box" and "a tablet"): not one packet leaves this machine's own
+sandbox. Skipped, with the reason, where namespaces cannot be made."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from appliance.discovery import mdns
+from tests.box import ROOT, wait_for
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+@dataclass
+class Lan:
+    box_ns: str
+    tablet_ns: str
+    box_ip: str
+    tablet_ip: str
+    subnet: str
+    box_if: str
+
+    def run(self, ns: str, *args: str, **kwargs) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "APPLIANCE_MDNS_INTERFACES": self.box_if}
+        return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "tests.netns_peer", *args],
+                                cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, **kwargs)
+
+
+@pytest.fixture
+def lan() -> Iterator[Lan]:
+    tag = f"{os.getpid() % 10000}{random.randint(0, 99)}"
+    net = random.randint(10, 250)
+    box_ns, tablet_ns, box_if, tablet_if = f"cbox{tag}", f"ctab{tag}", f"vb{tag}", f"vt{tag}"
+    try:
+        ip("netns", "add", box_ns)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot make network namespaces here ({exc}); run as root with iproute2")
+    try:
+        ip("netns", "add", tablet_ns)
+        ip("link", "add", box_if, "netns", box_ns, "type", "veth", "peer", tablet_if, "netns", tablet_ns)
+        for ns, dev, address in ((box_ns, box_if, f"10.231.{net}.1/24"), (tablet_ns, tablet_if, f"10.231.{net}.2/24")):
+            ip("-n", ns, "addr", "add", address, "dev", dev)
+            ip("-n", ns, "link", "set", dev, "up", "multicast", "on")
+            ip("-n", ns, "link", "set", "lo", "up")
+        yield Lan(box_ns, tablet_ns, f"10.231.{net}.1", f"10.231.{net}.2", f"10.231.{net}.0/29", box_if)
+    finally:
+        for ns in (box_ns, tablet_ns):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_a_tablet_finds_the_box_and_its_printer(lan: Lan) -> None:
+    port = random.randint(20000, 30000)
+    box = lan.run(lan.box_ns, "box", lan.box_ip, str(port), stdin=subprocess.PIPE)
+    try:
+        assert box.stdout is not None and box.stdout.readline().strip() == "ready"
+        tablet = lan.run(lan.tablet_ns, "tablet", lan.tablet_ip, lan.subnet, str(port), "10")
+        out, _ = tablet.communicate(timeout=60)
+        found = json.loads(out)
+        assert found["box"] is not None, "the tablet did not find the box"
+        assert found["box"]["addresses"] == [lan.box_ip] and found["box"]["port"] == 8080
+        assert found["box"]["server"] == mdns.HOST
+        assert found["box"]["txt"] == {"path": "/api/v1", "version": mdns.box_txt("", False)["version"],
+                                       "shop": "Chez Marie", "pairing": "open"}
+        assert [(p["name"], p["address"], p["port"], p["model"]) for p in found["printers"]] == [
+            ("Kitchen printer", lan.box_ip, port, "EPSON TM-T20II")]
+        assert found["probe"] == [{"address": lan.box_ip, "port": port, "model": "EPSON TM-T20II",
+                                   "uri": f"tcp://{lan.box_ip}:{port}"}]
+    finally:
+        if box.stdin:
+            box.stdin.close()  # the box stops: it withdraws its announcement
+        box.wait(20)
+    gone = lan.run(lan.tablet_ns, "tablet", lan.tablet_ip, lan.subnet, str(port), "3")
+    out, _ = gone.communicate(timeout=30)
+    assert json.loads(out)["box"] is None
+
+
+def test_the_announcement_follows_a_new_address(lan: Lan) -> None:
+    box = lan.run(lan.box_ns, "box", lan.box_ip, str(random.randint(20000, 30000)), stdin=subprocess.PIPE)
+    try:
+        assert box.stdout is not None and box.stdout.readline().strip() == "ready"
+        second = lan.box_ip.rsplit(".", 1)[0] + ".5"
+        ip("-n", lan.box_ns, "addr", "add", f"{second}/24", "dev", lan.box_if)  # a DHCP renewal, a 2nd link
+
+        def announced_on_both() -> bool:
+            tablet = lan.run(lan.tablet_ns, "tablet", lan.tablet_ip, lan.subnet, "1", "5")
+            out, _ = tablet.communicate(timeout=30)
+            box_found = json.loads(out)["box"]
+            return box_found is not None and sorted(box_found["addresses"]) == sorted([lan.box_ip, second])
+
+        wait_for(announced_on_both, 40, "the announcement to carry the new address")
+    finally:
+        if box.stdin:
+            box.stdin.close()
+        box.wait(20)
