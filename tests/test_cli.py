@@ -109,3 +109,14 @@ def test_simulate_a_lunch_rush(tmp_path: Path) -> None:
         assert out.stdout.strip().endswith("OK")
     finally:
         box.stop()
+
+
+def test_discovery_commands_say_what_they_can_do_here(tmp_path: Path) -> None:
+    box = Box(tmp_path / "disc")
+    listing = run(box, "printers", "discover", "--seconds", "0.1")  # mDNS is off in tests: nothing to list
+    assert "(none)" in listing.stdout
+    too_big = run(box, "printers", "discover", "--subnet", "10.0.0.0/16", ok=False)
+    assert too_big.returncode != 0 and "at most 1024" in too_big.stderr
+    scan = run(box, "printers", "scan", "--bluetooth", "--seconds", "1", ok=False)
+    if scan.returncode != 0:  # no BlueZ here: said in words, not a traceback
+        assert "Bluetooth" in scan.stderr and "Traceback" not in scan.stderr
