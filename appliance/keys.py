@@ -69,7 +69,7 @@ def printer_pending(name: str) -> str:
 
 
 def printer_worker(name: str) -> str:
-    """String with a TTL: the pid of the live worker of one printer (its heartbeat)."""
+    """String with a TTL: the live worker of one printer, JSON {pid, worker} (its heartbeat)."""
     return f"{PREFIX}:printer:{name}:worker"
 
 

@@ -62,11 +62,14 @@ def write_config(settings: Settings) -> Path:
     return conf
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """A binary-safe client (rq needs bytes, and job payloads are raw ESC/POS)."""
+def connect(settings: Settings, socket_timeout: float | None = None) -> redis.Redis:
+    """A binary-safe client (rq needs bytes, and job payloads are raw ESC/POS). A client that
+    blocks on the server (a dequeue, an XREAD) needs a socket timeout longer than its block."""
     import redis
 
-    return redis.Redis.from_url(settings.redis_url)
+    if socket_timeout is None:
+        return redis.Redis.from_url(settings.redis_url)
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=socket_timeout)
 
 
 def is_up(settings: Settings) -> bool:

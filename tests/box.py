@@ -4,6 +4,7 @@ port, and the means to hurt it (kill -9 any of its processes) the way a power cu
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -130,6 +131,7 @@ class Box:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
-    def worker_pid(self, printer: str) -> int:
-        pid = wait_for(lambda: self.redis.get(keys.printer_worker(printer)), 10, f"worker of {printer}")
-        return int(pid)
+    def worker(self, printer: str) -> dict:
+        """The live worker of a printer: {"pid": the process it runs in, "worker": its name}."""
+        found = wait_for(lambda: self.redis.get(keys.printer_worker(printer)), 10, f"worker of {printer}")
+        return json.loads(found)

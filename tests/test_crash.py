@@ -54,9 +54,10 @@ def first_job_on_the_wire(box: Box, printer: FakePrinter, label: str, count: int
     return tablet, ids
 
 
-def test_worker_killed_mid_job_reprints_that_job_marked(box: Box, printer: FakePrinter) -> None:
+def test_workers_killed_mid_job_reprint_that_job_marked(box: Box, printer: FakePrinter) -> None:
+    """kill -9 of the process that runs the printer workers (every printer's thread)."""
     tablet, ids = first_job_on_the_wire(box, printer, "K", 3)
-    box.kill9(box.worker_pid("kitchen"))
+    box.kill9(box.worker("kitchen")["pid"])
     printer.bytes_per_second = None
     wait_printed(tablet, ids)
 

@@ -1,19 +1,23 @@
-"""The worker pool: one process per printer, started, restarted and stopped as printers come
-and go (``appliance printers add`` works while the box runs).
+"""The worker pool: one rq worker thread per printer, started, restarted and stopped as
+printers come and go (``appliance printers add`` works while the box runs).
 
-Workers are forked from this process, which has already imported rq, python-escpos and
-Pillow, so a new printer's worker starts in milliseconds and shares those pages.
+Threads, not processes: a printer's worker spends its life waiting on its printer or on
+Redis, which holds nobody else back, and four forked Python processes cost a Raspberry Pi
+3 some 35 MB more than four threads. A worker whose thread dies (Redis restarting, a bug)
+is started again with a backoff; one that the pool's process takes down with it (kill -9,
+power cut) puts its in-flight job back at the head of its queue when it starts again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import os
 import signal
+import threading
 import time
+from dataclasses import dataclass, field
 
 import redis
 
@@ -30,8 +34,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TTL = 5
 STOP_GRACE = 10.0
 RESTART_BACKOFF_CAP = 30.0
-
-
 EMULATED = "emulated"
 
 
@@ -45,77 +47,67 @@ def ensure_emulated_printer(settings: Settings, r: redis.Redis) -> None:
     jobs.submit(r, JobRequest.model_validate({"printer": EMULATED, "document": test_page("Comptoir", EMULATED)}))
 
 
+@dataclass
+class Running:
+    thread: threading.Thread
+    worker: printer_worker.PrinterWorker | None = None
+    crashes: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+
 class Pool:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.r = connect(settings)
-        self.children: dict[str, int] = {}
-        self.failures: dict[str, tuple[int, float]] = {}  # name -> (crashes in a row, retry at)
+        self.running: dict[str, Running] = {}
+        self.retry_at: dict[str, tuple[int, float]] = {}  # name -> (crashes in a row, not before)
         self.stopping = False
 
-    def _fork(self, name: str) -> None:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                printer_worker.run(connect(self.settings), name)
-                code = 0
-            except BaseException:
-                log.exception("worker of printer %s stopped", name)
-            finally:
-                logging.shutdown()
-                os._exit(code)
-        self.children[name] = pid
-        log.info("printer %s: worker %d started", name, pid)
+    def _start(self, name: str, crashes: int) -> None:
+        running = Running(threading.Thread(target=self._serve, args=(name,), name=f"printer-{name}", daemon=True),
+                          crashes=crashes)
+        self.running[name] = running
+        running.thread.start()
 
-    def _reap(self) -> None:
-        while self.children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            for name, child in list(self.children.items()):
-                if child == pid:
-                    del self.children[name]
-                    crashes = self.failures.get(name, (0, 0.0))[0] + 1
-                    delay = min(0.5 * 2 ** (crashes - 1), RESTART_BACKOFF_CAP)
-                    self.failures[name] = (crashes, time.monotonic() + delay)
-                    if not self.stopping:
-                        log.warning("printer %s: worker %d exited (%s), restart in %.1f s",
-                                    name, pid, status, delay)
+    def _serve(self, name: str) -> None:
+        def started(worker: printer_worker.PrinterWorker) -> None:
+            self.running[name].worker = worker
+            log.info("printer %s: worker started", name)
+
+        try:
+            printer_worker.run(connect(self.settings, socket_timeout=printer_worker.WORKER_TTL + 15), name, started)
+        except Exception:
+            if not self.stopping:
+                log.exception("worker of printer %s stopped", name)
 
     def reconcile(self) -> None:
         """Make the running workers match the configured printers."""
-        self._reap()
         wanted = {config.name for config in printers.all_configs(self.r)}
-        for name in set(self.children) - wanted:
-            os.kill(self.children[name], signal.SIGTERM)
-        for name in sorted(wanted - set(self.children)):
-            _, retry_at = self.failures.get(name, (0, 0.0))
-            if time.monotonic() >= retry_at:
-                self._fork(name)
-        for name, (_, retry_at) in list(self.failures.items()):
-            # A worker that has run a while since its last crash starts a fresh backoff.
-            if name in self.children and time.monotonic() - retry_at > 60:
-                del self.failures[name]
-        self.r.set(keys.pool_heartbeat(), json.dumps({"pid": os.getpid(), "workers": self.children}),
-                   ex=HEARTBEAT_TTL)
+        now = time.monotonic()
+        for name, running in list(self.running.items()):
+            if not running.thread.is_alive():
+                del self.running[name]
+                crashes = 1 if now - running.started_at > 60 else running.crashes + 1
+                delay = min(0.5 * 2 ** (crashes - 1), RESTART_BACKOFF_CAP)
+                self.retry_at[name] = (crashes, now + delay)
+                if name in wanted:
+                    log.warning("printer %s: worker stopped, restart in %.1f s", name, delay)
+            elif name not in wanted and running.worker is not None:
+                running.worker.request_stop_now()
+        for name in sorted(wanted - set(self.running)):
+            crashes, not_before = self.retry_at.get(name, (0, 0.0))
+            if now >= not_before:
+                self._start(name, crashes)
+        alive = {name: "running" for name, r in self.running.items() if r.thread.is_alive()}
+        self.r.set(keys.pool_heartbeat(), json.dumps({"pid": os.getpid(), "workers": alive}), ex=HEARTBEAT_TTL)
 
-    def stop_children(self) -> None:
-        for pid in self.children.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+    def stop_workers(self) -> None:
+        for running in self.running.values():
+            if running.worker is not None:
+                running.worker.request_stop_now()
         deadline = time.monotonic() + STOP_GRACE
-        while self.children and time.monotonic() < deadline:
-            self._reap()
-            time.sleep(0.02)
-        for pid in self.children.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for running in self.running.values():
+            running.thread.join(max(0.0, deadline - time.monotonic()))
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._request_stop)
@@ -136,9 +128,8 @@ class Pool:
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("Redis unreachable (%s); retrying", exc)
                 pubsub = None
-                self._reap()
                 time.sleep(0.5)
-        self.stop_children()
+        self.stop_workers()
         with contextlib.suppress(redis.RedisError):
             self.r.delete(keys.pool_heartbeat())
 
@@ -150,9 +141,5 @@ def run(settings: Settings, emulated_printer: bool = False) -> None:
     pool = Pool(settings)
     if emulated_printer:
         ensure_emulated_printer(settings, pool.r)
-    # Objects made so far are shared with the forked workers; frozen, the garbage
-    # collector leaves them alone and their pages stay shared instead of being copied.
     transports.load_all()
-    gc.collect()
-    gc.freeze()
     pool.run()

@@ -1,8 +1,9 @@
 """The worker of one printer: an rq worker that sends that printer's jobs, one at a time, in
 order, and only lets a job go once the printer has confirmed it.
 
-Each printer has its own process (see ``pool.py``), so a slow or broken printer never delays
-another. The queue is consumed strictly FIFO: a job whose printer is offline, out of paper or
+Each printer has its own worker thread (see ``pool.py``); a printer's work is waiting on its
+link, which never holds back another printer's thread, so a slow or broken printer never
+delays another. The queue is consumed strictly FIFO: a job whose printer is offline, out of paper or
 open stays at the head and is retried (backoff up to 30 s while the printer cannot be reached,
 every 2 s while it answers but needs a person: paper, cover), for as long as it takes.
 
@@ -13,10 +14,13 @@ of the queue, in acceptance order, and a job that was on the wire is marked REPR
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Literal
 
 import redis
@@ -42,6 +46,7 @@ NEEDS_A_PERSON_POLL = 2.0
 IDLE_POLL = 10.0  # status refresh while no job runs
 IDLE_CLOSE = 5.0  # a network printer's port is given back after this much idle time
 HEARTBEAT_TTL = 15
+WORKER_TTL = 20  # rq's: its dequeue blocks WORKER_TTL - 15 s at most
 STATUS_REFRESH = 5.0
 
 
@@ -168,20 +173,11 @@ class PrinterDriver:
         return "done"
 
 
-_driver: PrinterDriver | None = None
-
-
 def print_job(job_id: str) -> None:
-    """The rq entry point. The worker process serves one printer; its driver is set at start."""
-    if _driver is None:
-        raise RuntimeError("print_job runs only inside a printer worker")
-    try:
-        _driver.print(job_id)
-    except (Stopping, redis.RedisError):
-        raise
-    except Exception as exc:  # a bug: record it and let the queue move on
-        log.exception("job %s failed", job_id)
-        jobs.mark_failed(_driver.r, job_id, _driver.config.name, f"internal error: {exc!r}")
+    """The function rq records for every print job. Comptoir's printer workers run the job
+    themselves (PrinterWorker.execute_job); a stock rq worker pointed at a printer's queue
+    must not take its jobs."""
+    raise RuntimeError("print jobs run only in Comptoir's printer workers (appliance workers)")
 
 
 def recover(r: redis.Redis, name: str) -> list[str]:
@@ -214,8 +210,9 @@ def recover(r: redis.Redis, name: str) -> list[str]:
 
 
 class PrinterWorker(SimpleWorker):
-    """rq's in-process worker (no fork per job: a receipt must start printing within
-    milliseconds), without the per-job bookkeeping a print job does not need.
+    """rq's in-process worker for one printer (no fork per job: a receipt must start printing
+    within milliseconds), run on a thread of the pool process, without the per-job
+    bookkeeping a print job does not need.
 
     Measured here, a stock SimpleWorker spends about 58 Redis commands, 15 of them fsync'd
     writes, on every job: 5.7 ms before the printer sees a byte. The job record
@@ -227,6 +224,16 @@ class PrinterWorker(SimpleWorker):
     """
 
     heartbeat_every = 30.0
+
+    def __init__(self, driver: PrinterDriver) -> None:
+        name = driver.config.name
+        # A short dequeue block (worker_ttl - 15 s) so a stop request is seen within seconds.
+        super().__init__([printers.queue(driver.r, name)], connection=driver.r, worker_ttl=WORKER_TTL,
+                         name=f"{keys.printer_queue(name)}.{os.getpid()}.{threading.get_ident()}")
+        self.driver = driver
+
+    def _install_signal_handlers(self) -> None:
+        pass  # a thread: the pool process takes the signals and stops its workers
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         elapsed = (now() - self.last_heartbeat).total_seconds() if self.last_heartbeat else None
@@ -248,7 +255,7 @@ class PrinterWorker(SimpleWorker):
     def execute_job(self, job, queue) -> None:
         self.set_state(WorkerStatus.BUSY)
         try:
-            print_job(*job.args)
+            self._run(job.id)
         except Stopping:
             # Left in rq's intermediate list and the pending set: first in line next start.
             self._stop_requested = True
@@ -260,19 +267,28 @@ class PrinterWorker(SimpleWorker):
             pipe.delete(job.key)
             pipe.execute()
 
-    def request_stop(self, signum, frame) -> None:
-        if _driver is not None:
-            _driver.stop.set()
-        super().request_stop(signum, frame)
+    def _run(self, job_id: str) -> None:
+        try:
+            self.driver.print(job_id)
+        except (Stopping, redis.RedisError):
+            raise
+        except Exception as exc:  # a bug: record it and let the queue move on
+            log.exception("job %s failed", job_id)
+            jobs.mark_failed(self.driver.r, job_id, self.driver.config.name, f"internal error: {exc!r}")
+
+    def request_stop_now(self) -> None:
+        """Stop after the current job, or at once if the job only waits for its printer."""
+        self.driver.stop.set()
+        self._stop_requested = True
 
 
 def _background(driver: PrinterDriver, worker: PrinterWorker, worker_key: str) -> None:
     """Heartbeats (ours for /healthz, rq's for `rq info`, kept while a job waits for paper)
-    and idle status polls, on a thread beside rq's loop."""
+    and idle status polls, on a thread beside the worker's."""
     last_poll = 0.0
     while not driver.stop.is_set():
         try:
-            driver.r.set(worker_key, os.getpid(), ex=HEARTBEAT_TTL)
+            driver.r.set(worker_key, json.dumps({"pid": os.getpid(), "worker": worker.name}), ex=HEARTBEAT_TTL)
             if worker.last_heartbeat is not None:  # rq has registered it
                 worker.heartbeat()
             if time.monotonic() - last_poll >= IDLE_POLL:
@@ -283,23 +299,23 @@ def _background(driver: PrinterDriver, worker: PrinterWorker, worker_key: str) -
         driver.stop.wait(1.0)
 
 
-def run(r: redis.Redis, name: str) -> None:
-    """Serve one printer until stopped (SIGTERM) or until Redis goes away."""
-    global _driver
-    # The worker first: rq raises the client's socket timeout above its blocking dequeue
-    # time, which only connections opened afterwards get (redis-py's default is 5 s).
-    worker = PrinterWorker([printers.queue(r, name)], connection=r,
-                           name=f"{keys.printer_queue(name)}.{os.getpid()}")
+def run(r: redis.Redis, name: str, started: Callable[[PrinterWorker], None] = lambda worker: None) -> None:
+    """Serve one printer until asked to stop, or until Redis goes away (the pool restarts it).
+    ``r`` is this printer's own client, with a socket timeout above rq's dequeue block."""
     config = printers.get(r, name)
-    _driver = PrinterDriver(r, config)
+    driver = PrinterDriver(r, config)
+    worker = PrinterWorker(driver)
     recover(r, name)
-    thread = threading.Thread(target=_background, args=(_driver, worker, keys.printer_worker(name)),
+    started(worker)
+    thread = threading.Thread(target=_background, args=(driver, worker, keys.printer_worker(name)),
                               daemon=True, name=f"status-{name}")
     thread.start()
     try:
         worker.work(logging_level="WARNING", with_scheduler=False)
     finally:
-        _driver.stop.set()
-        with _driver.lock:
-            _driver.link.close()
-        r.delete(keys.printer_worker(name))
+        driver.stop.set()
+        with driver.lock:
+            driver.link.close()
+        thread.join(5)
+        with contextlib.suppress(redis.RedisError):
+            r.delete(keys.printer_worker(name))
