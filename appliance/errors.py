@@ -12,6 +12,11 @@ class ServiceError(Exception):
         self.details = details
 
 
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+
+
 class Invalid(ServiceError):
     status = 422
     code = "invalid"
@@ -35,3 +40,17 @@ class TooManyAttempts(ServiceError):
 class Malformed(ServiceError):
     status = 400
     code = "malformed_json"
+
+
+class NoSession(ServiceError):
+    """A tablet must start a selling session first."""
+
+    status = 409
+    code = "no_session"
+
+
+class SessionGone(ServiceError):
+    """The session was closed (or force-closed): what the tablet had not synced is lost."""
+
+    status = 410
+    code = "session_closed"

@@ -17,18 +17,8 @@ import uuid
 import redis
 
 from appliance import devices, keys
-from appliance.errors import Conflict, ServiceError
+from appliance.errors import Conflict, NoSession, SessionGone
 from appliance.sync import log
-
-
-class NoSession(ServiceError):
-    status = 409
-    code = "no_session"
-
-
-class SessionGone(ServiceError):
-    status = 410
-    code = "session_closed"
 
 
 def _decode(raw: dict[bytes, bytes]) -> dict:

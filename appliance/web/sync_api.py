@@ -9,7 +9,7 @@ import redis
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from appliance import keys
-from appliance.errors import Invalid, NotFound, ServiceError
+from appliance.errors import Forbidden, Invalid, NotFound
 from appliance.sync import feed, log, push, sessions
 from appliance.web import auth
 from appliance.web.api import body
@@ -18,11 +18,6 @@ bp = Blueprint("sync", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_device)
 
 SSE_KEEPALIVE = 15.0
-
-
-class Forbidden(ServiceError):
-    status = 403
-    code = "forbidden"
 
 
 def _redis() -> redis.Redis:
