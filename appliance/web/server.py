@@ -24,7 +24,8 @@ class _Server(BaseApplication):
 
     def load(self):
         app = create_app(self.settings)
-        # Keep the loaded app's pages shared with the forked workers (see printing/pool.py).
+        # Objects made so far are shared with the forked workers; frozen, the garbage collector
+        # leaves them alone and their pages stay shared instead of being copied.
         gc.collect()
         gc.freeze()
         return app
