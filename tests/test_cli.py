@@ -25,6 +25,7 @@ def test_fresh_box_prints_on_the_emulated_printer(tmp_path: Path) -> None:
         first = wait_for(lambda: sorted(receipts.glob("*.txt")), what="the test receipt")
         text = first[0].read_text(encoding="utf-8")
         assert "Crème brûlée" in text and "Żurek" in text and "Борщ" in text
+        assert first[0].with_suffix(".png").stat().st_size > 1000  # and a picture of it
         tablet = box.client()
         [emulated] = tablet.printers()
         assert emulated["name"] == "emulated" and set(emulated["roles"]) >= {"receipt", "kitchen", "bar"}

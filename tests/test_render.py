@@ -106,3 +106,22 @@ def test_invalid_documents_are_refused(doc: dict) -> None:
 def test_unknown_profile_is_a_render_error() -> None:
     with pytest.raises(RenderError):
         render(Document.model_validate({"lines": [{"text": "x"}]}), "no-such-printer")
+
+
+def test_the_emulated_printer_draws_a_picture_of_the_receipt() -> None:
+    from PIL import Image
+
+    from appliance.printing.emulator import Row
+    from appliance.printing.preview import render_png
+
+    emulator = Emulator()
+    emulator.feed(render(Document.model_validate({"lines": [
+        {"text": "Борщ", "size": "double", "align": "center"}, {"qr": "https://comptoir.example/r/1"}]})))
+    picture = Image.open(io.BytesIO(render_png(emulator.receipts[0])))
+    assert picture.width == 576 + 24 and picture.height > 200
+    assert picture.convert("L").getextrema()[0] == 0  # something is printed in black
+
+    def drawn(text: str) -> bytes:
+        return render_png(type(emulator.receipts[0])([text], b"", True, [Row("text", text)]))
+
+    assert drawn("Борщ") != drawn("????")  # Cyrillic letters are drawn, not replaced

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from escpos import capabilities
 from escpos.magicencode import Encoder
+from PIL import Image
 
 from appliance.printing import status as printer_status
 
@@ -35,12 +36,27 @@ _GS_FIXED = {
 
 
 @dataclass
+class Row:
+    """One printed row as it looks: text with its style, or a picture (raster, QR, barcode)."""
+
+    kind: str  # text, image, qr, barcode
+    text: str = ""
+    align: int = 0
+    bold: bool = False
+    double_width: bool = False
+    double_height: bool = False
+    invert: bool = False
+    image: Image.Image | None = None
+
+
+@dataclass
 class Receipt:
     """One cut-off piece of paper."""
 
     lines: list[str]
     raw: bytes
     cut: bool = True  # False: the paper was torn off (link lost, emulator flushed)
+    rows: list[Row] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -55,6 +71,8 @@ class _Style:
     align: int = 0
     bold: bool = False
     double_width: bool = False
+    double_height: bool = False
+    invert: bool = False
 
 
 @dataclass
@@ -76,6 +94,7 @@ class Emulator:
         self._raw = bytearray()
         self._line: list[str] = []
         self._lines: list[str] = []
+        self._rows: list[Row] = []
         self.receipts: list[Receipt] = []
         self.received = 0
         self._reset()
@@ -111,8 +130,8 @@ class Emulator:
         if not self._lines:
             self._raw.clear()
             return None
-        receipt = Receipt(self._lines, bytes(self._raw), cut)
-        self._lines, self._raw = [], bytearray()
+        receipt = Receipt(self._lines, bytes(self._raw), cut, self._rows)
+        self._lines, self._raw, self._rows = [], bytearray(), []
         self.receipts.append(receipt)
         if self.on_receipt:
             self.on_receipt(receipt)
@@ -143,11 +162,16 @@ class Emulator:
         elif self._style.align == 2:
             text = text.rjust(width)
         self._lines.append(text)
+        style = self._style
+        self._rows.append(Row("text", "".join(self._line), style.align, style.bold, style.double_width,
+                              style.double_height, style.invert))
         self._line = []
 
-    def _mark(self, text: str) -> None:
+    def _mark(self, text: str, row: Row) -> None:
         self._end_line(force=False)
         self._lines.append(text)
+        row.align = self._style.align
+        self._rows.append(row)
 
     def _run(self, buf: bytearray) -> int:
         """Interpret as many whole commands as ``buf`` holds; return how many bytes."""
@@ -226,9 +250,12 @@ class Emulator:
             self._style.bold = bool(arg & 1)
         elif cmd == ord("!"):
             self._style.double_width = bool(arg & 0x20)
+            self._style.double_height = bool(arg & 0x10)
+            self._style.bold = bool(arg & 0x08)
         elif cmd == ord("d"):
             self._end_line(force=False)
             self._lines.extend([""] * arg)
+            self._rows.extend(Row("text") for _ in range(arg))
         elif cmd in (ord("i"), ord("m")):
             self.flush(cut=True)
         return 2 + params
@@ -251,7 +278,8 @@ class Emulator:
             size = 8 + width * height
             if i + size > n:
                 return None
-            self._mark(f"[image {width * 8}x{height}]")
+            picture = Image.frombytes("1", (width * 8, height), bytes(buf[i + 8:i + size]), "raw", "1;I")
+            self._mark(f"[image {width * 8}x{height}]", Row("image", image=picture))
             return size
         if cmd in (ord("("), ord("8")):  # GS ( x pL pH ... / GS 8 L p1 p2 p3 p4 ...
             long = cmd == ord("8")
@@ -265,7 +293,8 @@ class Emulator:
                 return None
             body = bytes(buf[i + head:i + size])
             if not long and buf[i + 2] == ord("k") and body[:3] == b"1P0":
-                self._mark(f"[qr {body[3:].decode('latin-1')}]")
+                data = body[3:].decode("utf-8", errors="replace")
+                self._mark(f"[qr {body[3:].decode('latin-1')}]", Row("qr", text=data))
             return size
         if cmd == ord("k"):  # barcode
             if i + 2 >= n:
@@ -283,7 +312,7 @@ class Emulator:
                 if i + size > n:
                     return None
                 data = bytes(buf[i + 4:i + size])
-            self._mark(f"[barcode {data.decode('latin-1')}]")
+            self._mark(f"[barcode {data.decode('latin-1')}]", Row("barcode", text=data.decode("latin-1")))
             return size
         if cmd == ord("*"):  # downloaded bit image: x y data
             if i + 3 >= n:
@@ -295,6 +324,9 @@ class Emulator:
             return None
         if cmd == ord("!"):
             self._style.double_width = bool(buf[i + 2] & 0x70)
+            self._style.double_height = bool(buf[i + 2] & 0x07)
+        elif cmd == ord("B"):
+            self._style.invert = bool(buf[i + 2] & 1)
         elif cmd == ord("I"):  # printer information: 65+ are text answers, the rest one byte
             arg = buf[i + 2]
             text = {66: self.maker, 67: self.printer_id}.get(arg, b"1.0")

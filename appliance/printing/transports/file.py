@@ -1,8 +1,9 @@
 """``file://PATH`` printers.
 
 - PATH is a directory: the built-in emulated printer. It interprets the bytes like a real
-  ESC/POS printer, answers status requests, and writes each cut receipt as ``.txt`` (what
-  the paper says) and ``.bin`` (the exact bytes) into the directory.
+  ESC/POS printer, answers status requests, and writes each cut receipt into the directory
+  as ``.txt`` (what the paper says), ``.png`` (what it looks like) and ``.bin`` (the exact
+  bytes).
 - PATH is anything else (``/dev/usb/lp0``, a plain file): the bytes are appended to it. Such
   a link cannot carry answers, so a job counts as printed once it is written.
 """
@@ -10,19 +11,24 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 from pathlib import Path
 from urllib.parse import SplitResult, unquote
 
 from appliance.printing.emulator import Emulator, Receipt
+from appliance.printing.preview import render_png
 from appliance.printing.transports import Transport, TransportError, register
+
+log = logging.getLogger(__name__)
 
 
 class EmulatedTransport(Transport):
     def __init__(self, uri: str, directory: Path, profile: str = "default", columns: int = 48) -> None:
         super().__init__(uri)
         self.directory = directory
+        self.dots = 576 if columns == 48 else 384
         self.emulator = Emulator(profile=profile, columns=columns, on_receipt=self._save)
         self._open = False
         self._numbers = itertools.count(1)
@@ -41,6 +47,10 @@ class EmulatedTransport(Transport):
     def _save(self, receipt: Receipt) -> None:
         stem = self.directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(self._numbers):04d}"
         stem.with_suffix(".bin").write_bytes(receipt.raw)
+        try:
+            stem.with_suffix(".png").write_bytes(render_png(receipt, self.dots, self.emulator.columns))
+        except (OSError, ValueError) as exc:  # a picture is a nicety: the receipt itself is saved
+            log.warning("no preview for %s: %s", stem.name, exc)
         # Written last and renamed into place: a .txt that exists is complete.
         partial = stem.with_suffix(".txt.part")
         partial.write_text(receipt.text, encoding="utf-8")
