@@ -70,10 +70,19 @@ def _printer(profile: str, paper: Paper) -> Dummy:
 
 
 @functools.cache
+def _code_page_tables(profile: str) -> dict:
+    """Character tables of the profile's code pages, built once and kept: building them costs
+    more than rendering a whole receipt."""
+    return {}
+
+
 def _encoder(profile: str) -> Encoder:
-    """One code page encoder per profile, kept: it builds a character table per code page
-    on first use, which costs more than rendering a whole receipt."""
-    return Encoder(capabilities.get_profile(profile).get_code_pages())
+    """A code page chooser for one receipt. The tables are shared; the choices are not
+    (python-escpos prefers the code pages it used before, which would make a receipt's bytes
+    depend on the receipts rendered before it)."""
+    encoder = Encoder(capabilities.get_profile(profile).get_code_pages())
+    encoder.available_characters = _code_page_tables(profile)
+    return encoder
 
 
 _SIZES = {"normal": (1, 1), "wide": (2, 1), "tall": (1, 2), "double": (2, 2)}

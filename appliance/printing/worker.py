@@ -97,20 +97,24 @@ class PrinterDriver:
             printers.record_status(self.r, self.config.name, shown)
             self._shown, self._shown_at = shown, time.monotonic()
 
+    def _close_if_idle(self) -> None:
+        """Give an idle connection back: the printer may have dropped it meanwhile, and a
+        network printer's port is free for other software between jobs."""
+        if self.link.is_open and time.monotonic() - self.last_used > IDLE_CLOSE:
+            self.link.close()
+
     def poll_idle(self) -> None:
-        """Refresh the status shown to tablets, and give back an idle network connection."""
+        """Refresh the status shown to tablets while no job runs."""
         if not self.lock.acquire(blocking=False):
             return
         try:
-            if self.link.is_open and time.monotonic() - self.last_used > IDLE_CLOSE:
-                self.link.close()
+            self._close_if_idle()
             try:
                 self._record(self._query(PRE_CHECK_TIMEOUT))
             except (TransportError, printer_status.StatusError) as exc:
                 self._record(None, str(exc))
             finally:
-                if time.monotonic() - self.last_used > IDLE_CLOSE:
-                    self.link.close()
+                self._close_if_idle()
         finally:
             self.lock.release()
 
@@ -139,8 +143,7 @@ class PrinterDriver:
 
     def _try(self, job_id: str) -> Outcome:
         """One attempt. The job's record tells tablets why it waits."""
-        if self.link.is_open and time.monotonic() - self.last_used > IDLE_CLOSE:
-            self.link.close()  # the printer may have dropped an idle connection meanwhile
+        self._close_if_idle()
         try:
             state = self._query(PRE_CHECK_TIMEOUT)
         except (TransportError, printer_status.StatusError) as exc:
