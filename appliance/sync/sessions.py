@@ -145,11 +145,11 @@ def force_close(r: redis.Redis, manager: dict, device_id: str) -> dict:
 
 
 def _end(r: redis.Redis, device_id: str, state: str, by: str) -> dict:
+    """Close the session and log it in one transaction (a push in flight sees it: it
+    watches the session)."""
+    session = {**_session(r, device_id), "state": state, "closed_at": str(time.time()), "closed_by": by}
     with r.pipeline() as pipe:
-        pipe.hset(keys.session(device_id), mapping={"state": state, "closed_at": time.time(), "closed_by": by})
-        pipe.execute()
-    session = _session(r, device_id)
-    with r.pipeline() as pipe:
+        pipe.hset(keys.session(device_id), mapping=session)
         log.append(pipe, "session", device_id, session, by, f"session.{state}")
         pipe.execute()
     return session
