@@ -91,13 +91,20 @@ def _public(raw: dict[bytes, bytes]) -> dict:
     return data
 
 
+# Token -> device record in one round trip: every API call pays for it.
+_AUTHENTICATE = """
+local device_id = redis.call('HGET', KEYS[1], ARGV[1])
+if not device_id then return false end
+return redis.call('HGETALL', ARGV[2] .. device_id)
+"""
+
+
 def authenticate(r: redis.Redis, token: str) -> dict | None:
     """The device a bearer token belongs to, or None."""
-    device_id = r.hget(keys.tokens(), _hash(token))
-    if device_id is None:
+    found = r.register_script(_AUTHENTICATE)(keys=[keys.tokens()], args=[_hash(token), keys.device("")])
+    if not found:
         return None
-    raw = r.hgetall(keys.device(device_id.decode()))
-    return _public(raw) if raw else None
+    return _public(dict(zip(found[::2], found[1::2], strict=True)))
 
 
 def get(r: redis.Redis, device_id: str) -> dict:
