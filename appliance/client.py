@@ -48,7 +48,8 @@ class Client:
     def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
         """One call; returns (status, decoded JSON body, headers). Reconnects once when a
-        kept-alive connection was closed by the box meanwhile."""
+        kept-alive connection was closed by the box meanwhile. Any failure to get an answer is
+        an OSError (ConnectionError, TimeoutError...), so a caller retries on one exception."""
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         sent_headers = {"Content-Type": "application/json", **(headers or {})}
         if self.token:
@@ -60,10 +61,14 @@ class Client:
                 self._conn.request(method, path, body=payload, headers=sent_headers)
                 response = self._conn.getresponse()
                 data = response.read()
-            except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+            except (OSError, http.client.HTTPException) as exc:
+                # The box restarted, or the answer was cut: one more try when it is safe, then
+                # an OSError (ConnectionError...) whatever http.client raised.
                 self.close()
                 if attempt == 2 or (method not in ("GET", "DELETE") and not _idempotent(body)):
-                    raise
+                    if isinstance(exc, OSError):
+                        raise
+                    raise ConnectionError(f"the box's answer was cut: {exc!r}") from exc
                 continue
             if response.getheader("Connection", "").lower() == "close":
                 self.close()
