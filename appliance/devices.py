@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from appliance import keys
 from appliance.errors import Invalid, NotFound, TooManyAttempts
+from appliance.redis_server import decode_hash
 
 PIN_TTL = 600
 FAILURES_PER_CLIENT = 5
@@ -85,7 +86,8 @@ def pair(r: redis.Redis, code: str, name: str | None, client: str) -> dict:
 
 
 def _public(raw: dict[bytes, bytes]) -> dict:
-    data = {k.decode(): v.decode() for k, v in raw.items() if k != b"token_hash"}
+    data = decode_hash(raw)
+    data.pop("token_hash", None)
     data["paired_at"] = float(data["paired_at"])
     data["receipt_printer"] = data.get("receipt_printer") or None
     return data

@@ -72,6 +72,11 @@ def connect(settings: Settings, socket_timeout: float | None = None) -> redis.Re
     return redis.Redis.from_url(settings.redis_url, socket_timeout=socket_timeout)
 
 
+def decode_hash(raw: dict[bytes, bytes]) -> dict[str, str]:
+    """A hash as text: the client is binary (see connect), most hashes hold text."""
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
 def is_up(settings: Settings) -> bool:
     """Does the box's Redis answer PING? A bare RESP exchange, so `appliance serve`, which
     only watches processes, does not load a Redis client library to ask."""

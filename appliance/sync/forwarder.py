@@ -23,6 +23,7 @@ import redis
 
 from appliance import keys
 from appliance.errors import Invalid
+from appliance.redis_server import decode_hash
 from appliance.sync import log
 
 logger = logging.getLogger(__name__)
@@ -39,9 +40,13 @@ def link(r: redis.Redis, url: str, token: str) -> None:
     r.hset(keys.shop_settings(), mapping={"backoffice_url": url.rstrip("/"), "backoffice_token": token})
 
 
+def _settings(r: redis.Redis) -> dict[str, str]:
+    return decode_hash(r.hgetall(keys.shop_settings()))
+
+
 def status(r: redis.Redis) -> dict:
-    settings = {k.decode(): v.decode() for k, v in r.hgetall(keys.shop_settings()).items()}
-    state = {k.decode(): v.decode() for k, v in r.hgetall(keys.forwarder_status()).items()}
+    settings = _settings(r)
+    state = decode_hash(r.hgetall(keys.forwarder_status()))
     return {"configured": bool(settings.get("backoffice_url")), "url": settings.get("backoffice_url"),
             "backlog": r.xlen(keys.outbox()), "dead_letters": r.llen(keys.dead_letters()),
             "last_success": float(state["last_success"]) if state.get("last_success") else None,
@@ -60,9 +65,6 @@ class Forwarder:
     def __init__(self, r: redis.Redis) -> None:
         self.r = r
         self.stopping = False
-
-    def _settings(self) -> dict[str, str]:
-        return {k.decode(): v.decode() for k, v in self.r.hgetall(keys.shop_settings()).items()}
 
     def _call(self, settings: dict[str, str], method: str, path: str, body: Any = None) -> Any:
         request = urllib.request.Request(
@@ -124,7 +126,7 @@ class Forwarder:
 
     def cycle(self) -> float:
         """One round; returns how long to sleep before the next."""
-        settings = self._settings()
+        settings = _settings(self.r)
         if not settings.get("backoffice_url"):
             return 5.0
         try:

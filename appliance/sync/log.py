@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from appliance import keys
+from appliance.redis_server import decode_hash
 
 MAX_ENTRIES = 20_000
 KINDS_IN_SNAPSHOT = ("ticket", "kitchen", "customer", "stock", "product")
@@ -101,23 +102,23 @@ def filtered(changes: Iterable[dict], viewer: Viewer, mode: str) -> list[dict]:
     return [change for change in changes if visible(change, viewer, mode)]
 
 
-def snapshot(r: redis.Redis, viewer: Viewer) -> dict:
-    """Everything a tablet shows, and the cursor it is valid at, read in one transaction so
-    no change slips between the state and the cursor."""
+def snapshot(r: redis.Redis, viewer: Viewer, kinds: tuple[str, ...] = KINDS_IN_SNAPSHOT) -> dict:
+    """Everything a tablet shows (or only ``kinds`` of it), and the cursor it is valid at,
+    read in one transaction so no change slips between the state and the cursor."""
     with r.pipeline() as pipe:
         pipe.xrevrange(keys.sync_log(), count=1)
-        for kind in KINDS_IN_SNAPSHOT:
+        for kind in kinds:
             pipe.smembers(keys.entities(kind))
         pipe.hget(keys.shop_settings(), "visibility")
         pipe.hgetall(keys.register())
         last, *members, mode, register = pipe.execute()
     cursor = last[0][0].decode() if last else "0-0"
-    ids = {kind: sorted(m.decode() for m in found) for kind, found in zip(KINDS_IN_SNAPSHOT, members, strict=True)}
+    ids = {kind: sorted(m.decode() for m in found) for kind, found in zip(kinds, members, strict=True)}
     # Entities may have moved on since the cursor was read: that is fine, the changes after
     # the cursor (which the tablet reads next) carry them again.
     wanted = [(kind, entity_id) for kind, entity_ids in ids.items() for entity_id in entity_ids]
     values = r.mget([keys.entity(kind, entity_id) for kind, entity_id in wanted]) if wanted else []
-    state: dict[str, list[dict]] = {kind: [] for kind in KINDS_IN_SNAPSHOT}
+    state: dict[str, list[dict]] = {kind: [] for kind in kinds}
     mode_name = mode.decode() if mode else "all"
     for (kind, entity_id), value in zip(wanted, values, strict=True):
         if value is None:
@@ -126,4 +127,4 @@ def snapshot(r: redis.Redis, viewer: Viewer) -> dict:
         if visible({"kind": kind, "id": entity_id, "data": data}, viewer, mode_name):
             state[kind].append(data)
     return {"cursor": cursor, "state": state,
-            "register": {k.decode(): v.decode() for k, v in register.items()} or {"state": "closed"}}
+            "register": decode_hash(register) or {"state": "closed"}}

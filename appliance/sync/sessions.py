@@ -18,20 +18,17 @@ import redis
 
 from appliance import devices, keys
 from appliance.errors import Conflict, NoSession, SessionGone
+from appliance.redis_server import decode_hash
 from appliance.sync import log
 
 
-def _decode(raw: dict[bytes, bytes]) -> dict:
-    return {k.decode(): v.decode() for k, v in raw.items()}
-
-
 def register_state(r: redis.Redis) -> dict:
-    state = _decode(r.hgetall(keys.register()))
+    state = decode_hash(r.hgetall(keys.register()))
     return state or {"state": "closed", "number": "0"}
 
 
 def _session(r: redis.Redis | redis.client.Pipeline, device_id: str) -> dict:
-    return _decode(r.hgetall(keys.session(device_id)))
+    return decode_hash(r.hgetall(keys.session(device_id)))
 
 
 def open_sessions(r: redis.Redis) -> list[dict]:
@@ -46,7 +43,7 @@ def open_sessions(r: redis.Redis) -> list[dict]:
 def open_register(r: redis.Redis, manager: dict) -> dict:
     with r.pipeline() as pipe:
         pipe.watch(keys.register())
-        current = _decode(pipe.hgetall(keys.register()))
+        current = decode_hash(pipe.hgetall(keys.register()))
         if current.get("state") == "open":
             raise Conflict(f"the register is open already (number {current['number']})")
         number = int(current.get("number", 0)) + 1
@@ -84,7 +81,7 @@ def close_register(r: redis.Redis, manager: dict) -> dict:
     """The Z report, or a Conflict naming the tablets whose sessions are still open."""
     with r.pipeline() as pipe:
         pipe.watch(keys.register(), *(keys.session(d["device_id"]) for d in devices.list_all(r)))
-        register = _decode(pipe.hgetall(keys.register()))
+        register = decode_hash(pipe.hgetall(keys.register()))
         if register.get("state") != "open":
             raise Conflict("the register is not open")
         still_open = open_sessions(r)

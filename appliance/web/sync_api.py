@@ -97,7 +97,7 @@ def _public_ticket(ticket: dict) -> dict:
 
 @bp.get("/tickets")
 def list_tickets():
-    state = log.snapshot(_redis(), _viewer())
+    state = log.snapshot(_redis(), _viewer(), kinds=("ticket",))
     status = request.args.get("status")
     tickets = [_public_ticket(t) for t in state["state"]["ticket"] if status is None or t["status"] == status]
     return jsonify({"tickets": tickets, "cursor": state["cursor"]})
