@@ -110,14 +110,25 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
     with _redis(settings) as r:
         if args.action == "add":
             roles = [role.strip() for role in args.roles.split(",") if role.strip()] if args.roles else []
-            added = printers.add(r, printers.validate(args.name, args.uri, roles, args.width, args.profile))
-            print(f"added {added.name}: {added.uri}, roles {', '.join(added.roles) or '-'}, {added.width} mm")
+            added = printers.add(r, printers.validate(args.name, args.uri, roles, args.width, args.profile,
+                                                      args.backup, args.failover_after))
+            print(f"added {added.name}: {added.uri}, roles {', '.join(added.roles) or '-'}, {added.width} mm"
+                  + (f", backup {added.backup} after {added.failover_after:g} s" if added.backup else ""))
+            taken = printers.roles_taken_from_emulated(r, added)
+            if taken:
+                print(f"the emulated printer steps aside: jobs for {', '.join(taken)} now print on {added.name}")
+        elif args.action == "set":
+            changed = printers.update(r, args.name, backup=args.backup, failover_after=args.failover_after)
+            print(f"{changed.name}: backup {changed.backup or '-'}, failover after {changed.failover_after:g} s")
         elif args.action == "list":
             rows = printers.describe_all(r)
             for row in rows:
                 row["roles"] = ",".join(row["roles"]) or "-"
                 row["state"] = "ready" if row["ready"] else row["problem"]
-            _print_table(rows, ["name", "uri", "roles", "width", "state", "paper", "queue"])
+                if row["failover_to"]:
+                    row["state"] += f" (jobs go to {row['failover_to']})"
+                row["backup"] = row["backup"] or "-"
+            _print_table(rows, ["name", "uri", "roles", "width", "state", "paper", "confirmation", "backup", "queue"])
         elif args.action == "remove":
             printers.remove(r, args.name)
             print(f"removed {args.name}")
@@ -287,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--roles", default="", help="comma-separated, e.g. kitchen,bar")
     pa.add_argument("--width", type=int, default=80, choices=(58, 80), help="paper width in mm")
     pa.add_argument("--profile", default="default", help="python-escpos printer profile (see 'profiles')")
+    pset = psub.add_parser("set", help="change a printer's backup and failover delay")
+    for options in (pa, pset):
+        options.add_argument("--backup", help="printer that takes its waiting jobs when it cannot print")
+        options.add_argument("--failover-after", type=float, default=60.0, metavar="SECONDS",
+                            help="how long it may be unable to print before its jobs move (default 60)")
+    pset.add_argument("name")
     psub.add_parser("list", help="printers with status and queue length")
     psub.add_parser("remove", help="remove a printer with no job pending").add_argument("name")
     pt = psub.add_parser("test", help="print a test page")

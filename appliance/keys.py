@@ -5,6 +5,10 @@ hold it beside other data, and so ``redis-cli --scan --pattern 'comptoir:*'`` sh
 of it. rq keeps its own ``rq:*`` keys; we only name the rq queue of each printer here.
 """
 
+from rq import Queue
+from rq.intermediate_queue import IntermediateQueue
+from rq.job import Job
+
 PREFIX = "comptoir"
 
 
@@ -60,6 +64,22 @@ def printer_status(name: str) -> str:
 def printer_queue(name: str) -> str:
     """The rq queue name of one printer (rq derives its own ``rq:queue:...`` keys)."""
     return f"{PREFIX}.printer.{name}"
+
+
+def rq_queue(name: str) -> str:
+    """rq's list of one printer's queued job ids (rq's own naming, spelled by rq)."""
+    return Queue.redis_queue_namespace_prefix + printer_queue(name)
+
+
+def rq_intermediate(name: str) -> str:
+    """rq's list of the jobs a printer's worker has taken: the ones in the printer's hands."""
+    return IntermediateQueue.get_intermediate_queue_key(rq_queue(name))
+
+
+def rq_job(job_id: str) -> str:
+    """rq's hash for one print job: its queue entry's payload and rq status. Deleted in the
+    same transaction that ends the job."""
+    return Job.key_for(job_id)
 
 
 def printer_pending(name: str) -> str:

@@ -98,18 +98,6 @@ def test_paper_out_or_cover_open_holds_the_job_at_the_head(shared_box: Box, tabl
     assert labels(printer) == ["HEAD", "NEXT"]
 
 
-def test_printed_means_the_printer_answered_after_the_last_byte(shared_box: Box, tablet: Client,
-                                                               printer: FakePrinter) -> None:
-    name = add(shared_box, printer)
-    wait_for(lambda: next(p for p in tablet.printers() if p["name"] == name)["ready"], what="first status")
-    printer.hold_answers_after(3)  # answer the check before the job, not the one after it
-    job = tablet.print(printer=name, document=ticket("CONFIRM"))
-    printer.wait_receipts(1)
-    assert tablet.job(job["id"])["status"] == "printing"
-    printer.release()
-    assert tablet.wait_job(job["id"])["status"] == "printed"
-
-
 def test_near_end_paper_is_shown_and_still_prints(shared_box: Box, tablet: Client, printer: FakePrinter) -> None:
     name = add(shared_box, printer)
     printer.set_state(paper="near_end")

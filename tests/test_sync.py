@@ -215,3 +215,59 @@ def test_default_tables_appear_on_every_tablet(shop: Shop, shared_box: Box) -> N
     finally:
         shared_box.redis.hset(keys.shop_settings(), "visibility", "all")
     assert wait_for(lambda: shop.manager.ticket(ids[1])["label"] == "Terrasse 3")
+
+
+def test_the_z_report_adds_up_whatever_the_method_names(box: Box) -> None:
+    shop = Shop(box)
+    tablet = shop.tablet("zoe")
+    for ticket_id, method, amount in (("v", "carte:visa", 1000), ("m", "carte:mc", 500), ("e", "espèces", 700)):
+        tablet.mutate("ticket.open", ticket_id=ticket_id, label=ticket_id)
+        tablet.mutate("ticket.add_line", ticket_id=ticket_id, line_id="l", product="Plat", qty=1, unit_price=amount)
+        tablet.mutate("ticket.pay", ticket_id=ticket_id, payment_id=f"p-{ticket_id}", method=method, amount=amount)
+    tablet.push()
+    tablet.close()
+    z = shop.manager.close_register()
+    assert z["total"] == 2200 and z["sales"] == 3
+    assert z["by_method"] == {"carte:visa": 1000, "carte:mc": 500, "espèces": 700}
+    assert next(iter(z["by_device"].values()))["by_method"] == z["by_method"]
+
+
+def test_register_clicks_racing_tablets_never_fail_and_never_leave_a_session_on_a_closed_register(
+        redis_only) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from appliance.errors import Conflict, NoSession
+    from appliance.sync import sessions
+
+    r = redis_only
+    manager = devices.get(r, devices.pair(r, devices.new_pin(r, "boss", "manager"), None, "test")["device_id"])
+    tablets = [devices.get(r, devices.pair(r, devices.new_pin(r, f"t{n}"), None, "test")["device_id"])
+               for n in range(4)]
+    failures: list[BaseException] = []
+
+    def clicks() -> None:
+        for _ in range(40):
+            for action in (sessions.open_register, sessions.close_register):
+                try:
+                    action(r, manager)
+                except Conflict:
+                    pass
+                except BaseException as exc:
+                    failures.append(exc)
+
+    def selling(device: dict) -> None:
+        for _ in range(40):
+            try:
+                sessions.start(r, device)
+                sessions.close(r, device, 0)
+            except (Conflict, NoSession):
+                pass
+            except BaseException as exc:
+                failures.append(exc)
+
+    with ThreadPoolExecutor(6) as pool:
+        for future in [pool.submit(clicks), pool.submit(clicks), *(pool.submit(selling, t) for t in tablets)]:
+            future.result()
+    assert failures == []
+    if sessions.register_state(r)["state"] != "open":
+        assert sessions.open_sessions(r) == []

@@ -126,3 +126,21 @@ def test_points_and_stock_add_up() -> None:
 def test_bad_mutations_are_refused_with_a_reason(name: str, args: dict, reason: str) -> None:
     with pytest.raises(Rejected, match=reason):
         parse(name, args)
+
+
+def test_the_z_report_keeps_every_payment_method_whole() -> None:
+    from appliance.sync.sessions import z_report
+
+    view: dict = {}
+    run(view, "ticket.open", ticket_id="t9", label="Table 9")
+    run(view, "ticket.add_line", ticket_id="t9", line_id="a", product="Menu", qty=1, unit_price=2200)
+    totals: dict[str, int] = {}
+    for payment_id, method, amount in (("p1", "carte:visa", 1000), ("p2", "carte:mc", 500), ("p3", "espèces", 700)):
+        for name, value in run(view, "ticket.pay", ticket_id="t9", payment_id=payment_id, method=method,
+                               amount=amount).totals.items():
+            totals[name] = totals.get(name, 0) + value
+    report = z_report({"number": "3", "opened_at": "1.0"}, totals, {"dev-a": "Marie's tablet"}, 2.0)
+    assert report["by_method"] == {"carte:visa": 1000, "carte:mc": 500, "espèces": 700}
+    assert report["total"] == 2200 and report["sales"] == 1
+    assert report["by_device"] == {"dev-a": {"name": "Marie's tablet", "count": 1,
+                                             "by_method": {"carte:visa": 1000, "carte:mc": 500, "espèces": 700}}}

@@ -1,10 +1,12 @@
-"""An ESC/POS printer in software: it reads the byte stream a real printer would, answers
-status requests, and turns what it would have printed into text receipts.
+"""The print engine of an ESC/POS printer in software: it interprets the byte stream as the
+printer's engine does, in order, answers the in-order requests (GS r, GS ( H process IDs,
+GS I) when it reaches them, and turns what it would have printed into receipts.
 
-It backs the built-in emulated printer (``file://DIR``: receipts land in DIR so a newcomer
-sees one come out) and the fake network printer of the tests. Text is decoded with the code
-page the stream selected (ESC t n, numbered as in the printer's profile), so a receipt that
-says "Żurek" here printed "Żurek" on paper.
+Real-time commands (DLE EOT, DLE ENQ, DLE DC4) are not its business: a real printer answers
+them on arrival, ahead of everything in its buffer, and so does ``virtual.VirtualPrinter``,
+which wraps this engine with a receive buffer, a print speed and a power switch. Text is
+decoded with the code page the stream selected (ESC t n, numbered as in the printer's
+profile), so a receipt that says "Żurek" here printed "Żurek" on paper.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from PIL import Image
 from appliance.printing import status as printer_status
 
 ESC, GS, DLE, FS, LF = 0x1B, 0x1D, 0x10, 0x1C, 0x0A
+TEXT_ROW_DOTS = 30  # a text line and its spacing, in dots (8 dots per mm)
 
 # Parameter byte counts of the fixed-length commands python-escpos and tablets send.
 _ESC_FIXED = {
@@ -81,6 +84,8 @@ class Emulator:
     columns: int = 48
     state: printer_status.PrinterStatus = field(
         default_factory=lambda: printer_status.PrinterStatus(True, "ok", False, False))
+    answers_process_id: bool = True  # GS ( H fn 48: Epson TM and many compatibles
+    answers_paper_status: bool = True  # GS r 1: nearly every ESC/POS printer
     on_receipt: Callable[[Receipt], None] | None = None
     printer_id: bytes = b"Comptoir emulated printer"  # GS I 67: the model
     maker: bytes = b"Comptoir"  # GS I 66: the manufacturer
@@ -90,6 +95,7 @@ class Emulator:
         self._code_pages = {int(n): name for n, name in code_pages.items()}
         self._tables: dict[int, list[str]] = {}
         self._pending = bytearray()
+        self._kept = 0
         self._answers = bytearray()
         self._raw = bytearray()
         self._line: list[str] = []
@@ -97,6 +103,7 @@ class Emulator:
         self._rows: list[Row] = []
         self.receipts: list[Receipt] = []
         self.received = 0
+        self.dots_fed = 0  # paper moved so far, in dots (8 per mm): what printing takes time for
         self._reset()
 
     def _reset(self) -> None:
@@ -109,12 +116,13 @@ class Emulator:
         """Take bytes as the printer's receive buffer would; partial commands wait for more."""
         self.received += len(data)
         self._pending += data
+        self._kept = 0  # how much of _pending is in _raw already (a cut inside _run moves it)
         consumed = self._run(self._pending)
-        self._raw += self._pending[:consumed]
+        self._raw += self._pending[self._kept:consumed]
         del self._pending[:consumed]
 
     def take_answers(self) -> bytes:
-        """Bytes the printer sends back (status answers, printer id)."""
+        """Bytes the engine sends back (paper status, process IDs, printer id), in order."""
         answers = bytes(self._answers)
         self._answers.clear()
         return answers
@@ -124,8 +132,12 @@ class Emulator:
         self._pending.clear()
         return self.flush(cut=False)
 
-    def flush(self, cut: bool = False) -> Receipt | None:
-        """End the current receipt; without a cut, it was torn off by hand."""
+    def flush(self, cut: bool = False, upto: int | None = None) -> Receipt | None:
+        """End the current receipt; without a cut, it was torn off by hand. ``upto``: the end
+        of the cut command in the buffer being run, so the receipt's bytes are its own."""
+        if upto is not None:
+            self._raw += self._pending[self._kept:upto]
+            self._kept = upto
         self._end_line(force=False)
         if not self._lines:
             self._raw.clear()
@@ -162,16 +174,24 @@ class Emulator:
         elif self._style.align == 2:
             text = text.rjust(width)
         self._lines.append(text)
+        self.dots_fed += TEXT_ROW_DOTS * (2 if self._style.double_height else 1)
         style = self._style
         self._rows.append(Row("text", "".join(self._line), style.align, style.bold, style.double_width,
                               style.double_height, style.invert))
         self._line = []
 
-    def _mark(self, text: str, row: Row) -> None:
+    def _mark(self, text: str, row: Row, dots: int = 0) -> None:
         self._end_line(force=False)
         self._lines.append(text)
+        self.dots_fed += dots or TEXT_ROW_DOTS
         row.align = self._style.align
         self._rows.append(row)
+
+    def _not_paper(self, i: int, size: int) -> None:
+        """Questions between receipts (status, process IDs) are no part of the next one: a
+        receipt's bytes start with its first command that prints or sets up printing."""
+        if not self._raw and self._kept == i:
+            self._kept = i + size
 
     def _run(self, buf: bytearray) -> int:
         """Interpret as many whole commands as ``buf`` holds; return how many bytes."""
@@ -184,19 +204,19 @@ class Emulator:
             elif b == DLE:
                 if i + 2 >= n:
                     return i
-                if buf[i + 1] == 0x04:  # DLE EOT n: real-time status
-                    self._answer_status(buf[i + 2])
-                    i += 3
-                elif buf[i + 1] == 0x14:  # DLE DC4 fn m t
-                    if i + 4 >= n:
-                        return i
-                    i += 5
-                else:
-                    i += 3
+                # Real-time commands: answered on arrival by the printer around the engine;
+                # the engine only steps over them.
+                size = (10 if buf[i + 2] == 8 else 5) if buf[i + 1] == 0x14 else 3  # DLE DC4 / EOT, ENQ
+                if i + size > n:
+                    return i
+                self._not_paper(i, size)
+                i += size
             elif b in (ESC, GS, FS):
                 used = self._command(buf, i) if i + 1 < n else None
                 if used is None:
                     return i
+                if b == GS and (buf[i + 1] in (ord("r"), ord("I")) or bytes(buf[i + 1:i + 3]) == b"(H"):
+                    self._not_paper(i, used)
                 i += used
             elif b < 0x20:
                 i += 1
@@ -219,10 +239,6 @@ class Emulator:
         else:
             size = {ord("p"): 4, ord("C"): 3}.get(cmd, 2)
         return size if i + size <= len(buf) else None
-
-    def _answer_status(self, n: int) -> None:
-        answer = printer_status.encode(self.state)
-        self._answers.append({1: answer[0], 2: answer[1], 4: answer[2]}.get(n, 0x12))
 
     def _esc(self, buf: bytearray, i: int) -> int | None:
         cmd, n = buf[i + 1], len(buf)
@@ -257,7 +273,7 @@ class Emulator:
             self._lines.extend([""] * arg)
             self._rows.extend(Row("text") for _ in range(arg))
         elif cmd in (ord("i"), ord("m")):
-            self.flush(cut=True)
+            self.flush(cut=True, upto=i + 2 + params)
         return 2 + params
 
     def _gs(self, buf: bytearray, i: int) -> int | None:
@@ -268,7 +284,7 @@ class Emulator:
             size = 4 if buf[i + 2] in (65, 66, 97, 98, 103, 104) else 3
             if i + size > n:
                 return None
-            self.flush(cut=True)
+            self.flush(cut=True, upto=i + size)
             return size
         if cmd == ord("v"):  # GS v 0 m xL xH yL yH data: raster image
             if i + 7 >= n:
@@ -279,7 +295,7 @@ class Emulator:
             if i + size > n:
                 return None
             picture = Image.frombytes("1", (width * 8, height), bytes(buf[i + 8:i + size]), "raw", "1;I")
-            self._mark(f"[image {width * 8}x{height}]", Row("image", image=picture))
+            self._mark(f"[image {width * 8}x{height}]", Row("image", image=picture), dots=height)
             return size
         if cmd in (ord("("), ord("8")):  # GS ( x pL pH ... / GS 8 L p1 p2 p3 p4 ...
             long = cmd == ord("8")
@@ -294,7 +310,10 @@ class Emulator:
             body = bytes(buf[i + head:i + size])
             if not long and buf[i + 2] == ord("k") and body[:3] == b"1P0":
                 data = body[3:].decode("utf-8", errors="replace")
-                self._mark(f"[qr {body[3:].decode('latin-1')}]", Row("qr", text=data))
+                self._mark(f"[qr {body[3:].decode('latin-1')}]", Row("qr", text=data), dots=200)
+            elif (not long and buf[i + 2] == ord("H") and body[:2] == b"00" and len(body) == 6
+                  and self.answers_process_id):  # answered once everything before it is on paper
+                self._answers += printer_status.process_id_response(body[2:])
             return size
         if cmd == ord("k"):  # barcode
             if i + 2 >= n:
@@ -327,6 +346,8 @@ class Emulator:
             self._style.double_height = bool(buf[i + 2] & 0x07)
         elif cmd == ord("B"):
             self._style.invert = bool(buf[i + 2] & 1)
+        elif cmd == ord("r") and self.answers_paper_status and buf[i + 2] in (1, 49):
+            self._answers.append(printer_status.paper_status_byte(self.state))
         elif cmd == ord("I"):  # printer information: 65+ are text answers, the rest one byte
             arg = buf[i + 2]
             text = {66: self.maker, 67: self.printer_id}.get(arg, b"1.0")

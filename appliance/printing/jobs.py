@@ -3,14 +3,20 @@
 A job's record (``keys.job``) is the truth shown to tablets; rq only carries the "print
 this id next" message through each printer's queue. Life cycle::
 
-    queued -> printing -> printed
+    queued -> printing -> printed  (the printer confirmed it: see driver.py)
        |         |
-       |         +-> queued again (link lost mid-send: reprinted whole, marked REPRINT)
+       |         +-> queued again (link or power lost before the confirmation: reprinted
+       |                           whole at the head of the queue, marked REPRINT)
        +-> cancelled          (any state) -> failed (a bug, never a printer problem)
+       +-> queued on another printer (failover: ``printer`` says where, ``moved_from`` whence)
 
-A job waits at the head of its printer's queue for as long as the printer needs: no job is
-ever dropped for waiting too long. Records are kept RETENTION seconds after they end, which
-is also how long an id stays an idempotency key.
+A job waits at the head of its printer's queue for as long as the printer needs, unless the
+printer has a stand-in: no job is ever dropped for waiting too long. Records are kept
+RETENTION seconds after they end, which is also how long an id stays an idempotency key.
+
+rq carries the "print this id next" message: its job hash and queue entries live while the
+job is queued or in the printer's hands, and every change of state that ends or moves a job
+cleans rq's share in the same transaction, so a crash never strands one without the other.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
 from rq import Queue
@@ -31,8 +38,8 @@ from appliance.printing.request import JobRequest
 RETENTION = 7 * 24 * 3600
 FINAL = ("printed", "failed", "cancelled")
 PRINT_FUNCTION = "appliance.printing.worker.print_job"
-PUBLIC_FIELDS = ("id", "status", "printer", "attempts", "last_error", "reprint", "copies", "drawer",
-                 "device_id", "created_at", "updated_at", "printed_at")
+PUBLIC_FIELDS = ("id", "status", "printer", "moved_from", "role", "attempts", "last_error", "reprint", "copies",
+                 "drawer", "device_id", "created_at", "updated_at", "printed_at")
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,8 @@ def _view(raw: dict[bytes, bytes]) -> dict:
     view["drawer"] = view["drawer"] == "1"
     for stamp in ("created_at", "updated_at", "printed_at"):
         view[stamp] = float(view[stamp]) if view[stamp] else None
-    view["last_error"] = view["last_error"] or None
+    for optional in ("last_error", "moved_from", "role"):
+        view[optional] = view[optional] or None
     return view
 
 
@@ -96,7 +104,8 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
             payload = _payload(request, target)
             now = time.time()
             record = {
-                "id": job_id, "status": "queued", "printer": target.name, "attempts": 0, "last_error": "",
+                "id": job_id, "status": "queued", "printer": target.name, "role": request.role or "",
+                "moved_from": "", "attempts": 0, "last_error": "",
                 "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
                 "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
             }
@@ -150,7 +159,7 @@ def cancel(r: redis.Redis, job_id: str) -> dict:
                 name = printer.decode()
                 pipe.multi()
                 _finish(pipe, job_id, name, "cancelled")
-                printers.queue(r, name).remove(job_id, pipeline=pipe)
+                pipe.lrem(keys.rq_queue(name), 0, job_id)
                 pipe.execute()
                 return get(r, job_id)
             except redis.WatchError:
@@ -158,11 +167,14 @@ def cancel(r: redis.Redis, job_id: str) -> dict:
 
 
 def _finish(pipe: redis.client.Pipeline, job_id: str, printer: str, status: str, **fields) -> None:
+    """End a job: its record says how, and rq forgets it, in the caller's transaction."""
     now = time.time()
     pipe.hset(keys.job(job_id), mapping={"status": status, "updated_at": now, **fields})
     pipe.hdel(keys.job(job_id), "payload")
     pipe.zrem(keys.printer_pending(printer), job_id)
     pipe.expire(keys.job(job_id), RETENTION)
+    pipe.lrem(keys.rq_intermediate(printer), 0, job_id)
+    pipe.delete(keys.rq_job(job_id))
 
 
 # -- the worker's side of the life cycle -----------------------------------------------------
@@ -177,9 +189,11 @@ class Attempt:
     copies: int
     drawer: bool
     reprint: bool
+    moved_from: str | None
 
 
-# Atomic, one round trip: the attempt starts only if the job is still wanted.
+# Atomic, one round trip: the attempt starts only if the job is still wanted; rq's job and
+# worker say "started" and "busy" with it.
 _BEGIN_ATTEMPT = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'printed' or status == 'failed' or status == 'cancelled' then
@@ -187,18 +201,27 @@ if not status or status == 'printed' or status == 'failed' or status == 'cancell
 end
 redis.call('HSET', KEYS[1], 'status', 'printing', 'updated_at', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return redis.call('HMGET', KEYS[1], 'payload', 'copies', 'drawer', 'reprint')
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'status', 'started', 'started_at', ARGV[2])
+end
+if KEYS[3] ~= '' then
+  redis.call('HSET', KEYS[3], 'state', 'busy', 'current_job', ARGV[3])
+end
+return redis.call('HMGET', KEYS[1], 'payload', 'copies', 'drawer', 'reprint', 'moved_from')
 """
 
 
-def begin_attempt(r: redis.Redis, job_id: str) -> Attempt | None:
+def begin_attempt(r: redis.Redis, job_id: str, worker_key: str | None = None) -> Attempt | None:
     """Mark the job as on its way to the paper. None when it must not print (cancelled,
     finished, or gone). From here on, a crash means the paper may already show it."""
-    found = r.register_script(_BEGIN_ATTEMPT)(keys=[keys.job(job_id)], args=[time.time()])
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    found = r.register_script(_BEGIN_ATTEMPT)(keys=[keys.job(job_id), keys.rq_job(job_id), worker_key or ""],
+                                              args=[time.time(), started, job_id])
     if not found:
         return None
-    payload, copies, drawer, reprint = found
-    return Attempt(job_id, payload, int(copies), drawer == b"1", reprint == b"1")
+    payload, copies, drawer, reprint, moved_from = found
+    return Attempt(job_id, payload, int(copies), drawer == b"1", reprint == b"1",
+                   moved_from.decode() if moved_from else None)
 
 
 def status_of(r: redis.Redis, job_id: str) -> str | None:
@@ -207,19 +230,62 @@ def status_of(r: redis.Redis, job_id: str) -> str | None:
 
 
 def note_waiting(r: redis.Redis, job_id: str, problem: str) -> None:
-    """The printer is not ready: say why, keep the job queued (only if it still is)."""
+    """The printer is not ready: say why; the job keeps its place."""
     r.hset(keys.job(job_id), mapping={"last_error": problem, "updated_at": time.time()})
 
 
-def back_to_queue(r: redis.Redis, job_id: str, problem: str) -> None:
-    """The attempt broke off after bytes may have reached the paper: print again, marked."""
-    r.hset(keys.job(job_id), mapping={"status": "queued", "reprint": 1, "last_error": problem,
-                                      "updated_at": time.time()})
+def requeue(r: redis.Redis, printer: str, job_ids: list[str], problem: str) -> None:
+    """Jobs that may have reached the paper, in the order they were sent, go back to the
+    head of their queue, to print again whole under the REPRINT banner."""
+    queue = printers.queue(r, printer)
+    with r.pipeline() as pipe:
+        pipe.multi()
+        for job_id in job_ids:
+            pipe.hset(keys.job(job_id), mapping={"status": "queued", "reprint": 1, "last_error": problem,
+                                                 "updated_at": time.time()})
+            pipe.lrem(keys.rq_intermediate(printer), 0, job_id)
+        for job_id in reversed(job_ids):
+            enqueue(pipe, queue, job_id, at_front=True)
+        pipe.execute()
 
 
-def mark_printed(r: redis.Redis, job_id: str, printer: str, warning: str = "") -> None:
+def move_waiting(r: redis.Redis, source: str, target: str, current: str | None) -> int:
+    """Failover: ``current`` (the job the source's worker holds, if any) and every job queued
+    for ``source`` move, in order, to the end of ``target``'s queue, in one transaction."""
+    target_queue = printers.queue(r, target)
+    with r.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(keys.rq_queue(source))
+                queued = [member.decode() for member in pipe.lrange(keys.rq_queue(source), 0, -1)]
+                ids = [*([current] if current else []), *queued]
+                if not ids:
+                    pipe.reset()
+                    return 0
+                now = time.time()
+                pipe.multi()
+                for index, job_id in enumerate(ids):
+                    pipe.hset(keys.job(job_id), mapping={"printer": target, "moved_from": source, "updated_at": now,
+                                                         "last_error": f"moved from {source}"})
+                    pipe.zrem(keys.printer_pending(source), job_id)
+                    pipe.zadd(keys.printer_pending(target), {job_id: now + index * 1e-6})
+                    pipe.lrem(keys.rq_intermediate(source), 0, job_id)
+                    pipe.lrem(keys.rq_queue(source), 0, job_id)
+                    enqueue(pipe, target_queue, job_id)
+                pipe.execute()
+                return len(ids)
+            except redis.WatchError:
+                continue
+
+
+def mark_printed(r: redis.Redis, job_id: str, printer: str, warning: str = "",
+                 idle_worker: str | None = None) -> None:
+    """The printer confirmed the job. ``idle_worker``: rq's hash of a worker that has nothing
+    more in the printer's hands, to say "idle" in the same transaction."""
     with r.pipeline() as pipe:
         _finish(pipe, job_id, printer, "printed", printed_at=time.time(), last_error=warning)
+        if idle_worker:
+            pipe.hset(idle_worker, mapping={"state": "idle", "current_job": ""})
         pipe.execute()
 
 

@@ -44,7 +44,7 @@ def ensure_emulated_printer(settings: Settings, r: redis.Redis) -> None:
     if printers.all_configs(r):
         return
     uri = f"file://{settings.receipts_dir}/"
-    printers.add(r, printers.validate(EMULATED, uri, ["receipt", "kitchen", "bar"]))
+    printers.add(r, printers.validate(EMULATED, uri, ["receipt", "kitchen", "bar"], emulated=True))
     jobs.submit(r, JobRequest.model_validate({"printer": EMULATED, "document": test_page("Comptoir", EMULATED)}))
 
 

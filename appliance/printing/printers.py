@@ -3,7 +3,9 @@
 Role rule (documented in docs/printing.md): a job for a role goes to the device's own
 receipt printer when the role is ``receipt`` and the device has one; otherwise to the first
 printer, by name, that holds the role and was ready at its last status check; when none is
-ready, to the first by name, where the job waits at the head of the queue until it is.
+ready, to the first by name, where the job waits at the head of the queue until it is (or
+until its stand-in takes it over: see ``stand_in``). The emulated printer, there to try the
+box with no printer, steps aside for every role a real printer holds.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from appliance.printing import transports
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 WIDTHS = (58, 80)
+FAILOVER_AFTER = 60.0
+FAILOVER_RANGE = (5.0, 3600.0)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,9 @@ class PrinterConfig:
     roles: tuple[str, ...] = ()
     width: int = 80
     profile: str = "default"
+    backup: str | None = None  # the printer its waiting jobs move to when it cannot print
+    failover_after: float = FAILOVER_AFTER  # seconds unable to print before they move
+    emulated: bool = False  # the built-in emulated printer (steps aside for real ones)
 
     def transport(self) -> transports.Transport:
         return transports.for_uri(self.uri, profile=self.profile, width_mm=self.width)
@@ -44,10 +51,19 @@ def _check_name(kind: str, value: str) -> str:
 
 
 def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width: int = 80,
-             profile: str = "default") -> PrinterConfig:
+             profile: str = "default", backup: str | None = None, failover_after: float = FAILOVER_AFTER,
+             emulated: bool = False) -> PrinterConfig:
     _check_name("printer name", name)
     for role in roles:
         _check_name("role", role)
+    if backup is not None:
+        _check_name("backup printer", backup)
+        if backup == name:
+            raise Invalid("a printer cannot be its own backup", backup=backup)
+    low, high = FAILOVER_RANGE
+    if not low <= failover_after <= high:
+        raise Invalid(f"failover delay {failover_after:g} s: use {low:g} to {high:g} seconds",
+                      failover_after=failover_after)
     if width not in WIDTHS:
         raise Invalid(f"paper width {width}: use 58 or 80 (mm)")
     if profile not in capabilities.CAPABILITIES["profiles"]:
@@ -56,7 +72,8 @@ def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width
         transports.for_uri(uri, profile=profile, width_mm=width)
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
-    return PrinterConfig(name, uri, tuple(dict.fromkeys(roles)), width, profile)
+    return PrinterConfig(name, uri, tuple(dict.fromkeys(roles)), width, profile, backup, float(failover_after),
+                         emulated)
 
 
 def add(r: redis.Redis, config: PrinterConfig) -> PrinterConfig:
@@ -64,6 +81,24 @@ def add(r: redis.Redis, config: PrinterConfig) -> PrinterConfig:
         raise Conflict(f"a printer named {config.name!r} exists already")
     r.publish(keys.printers_changed(), config.name)
     return config
+
+
+def update(r: redis.Redis, name: str, *, backup: str | None, failover_after: float) -> PrinterConfig:
+    """Change a printer's backup and failover delay (its worker reads them when it needs
+    them: no restart)."""
+    current = get(r, name)
+    changed = validate(current.name, current.uri, current.roles, current.width, current.profile,
+                       backup or None, failover_after, current.emulated)
+    r.hset(keys.printers(), name, json.dumps(asdict(changed)))
+    return changed
+
+
+def roles_taken_from_emulated(r: redis.Redis, added: PrinterConfig) -> list[str]:
+    """The roles the emulated printer held that ``added``, a real printer, now takes."""
+    if added.emulated:
+        return []
+    held = {role for c in all_configs(r) if c.emulated for role in c.roles}
+    return [role for role in added.roles if role in held]
 
 
 def all_configs(r: redis.Redis) -> list[PrinterConfig]:
@@ -129,12 +164,25 @@ def describe(r: redis.Redis, config: PrinterConfig) -> dict:
         "cover_open": status.get("cover_open", False),
         "problem": status.get("problem", "status not read yet"),
         "checked_at": status.get("checked_at"),
+        "confirmation": status.get("confirmation", "unknown"),
+        "failover_to": status.get("failover_to"),
         "queue": pending_count(r, config.name),
     }
 
 
 def describe_all(r: redis.Redis) -> list[dict]:
     return [describe(r, config) for config in all_configs(r)]
+
+
+def _ready(r: redis.Redis, name: str) -> bool:
+    return bool((last_status(r, name) or {}).get("ready"))
+
+
+def _for_role(configs: list[PrinterConfig], role: str) -> list[PrinterConfig]:
+    """The printers holding ``role``, by name; the emulated one only if no real one does."""
+    holders = [c for c in configs if role in c.roles]
+    real = [c for c in holders if not c.emulated]
+    return real or holders
 
 
 def choose(r: redis.Redis, role: str, own_receipt_printer: str | None = None) -> PrinterConfig:
@@ -144,10 +192,24 @@ def choose(r: redis.Redis, role: str, own_receipt_printer: str | None = None) ->
         for config in configs:
             if config.name == own_receipt_printer:
                 return config
-    candidates = [c for c in configs if role in c.roles]
+    candidates = _for_role(configs, role)
     if not candidates:
         raise Invalid(f"no printer has the role {role!r}", role=role)
     for config in candidates:
-        if (last_status(r, config.name) or {}).get("ready"):
+        if _ready(r, config.name):
             return config
     return candidates[0]
+
+
+def stand_in(r: redis.Redis, failed: PrinterConfig) -> PrinterConfig | None:
+    """Where the waiting jobs of a printer that cannot print go: its backup if that is
+    ready, else the first ready printer sharing one of its roles; None when no printer is
+    ready to take them (they stay, rather than bounce between broken printers)."""
+    configs = [c for c in all_configs(r) if c.name != failed.name]
+    wanted = [c for c in configs if c.name == failed.backup]
+    for role in failed.roles:
+        wanted += _for_role(configs, role)
+    for config in wanted:
+        if _ready(r, config.name):
+            return config
+    return None

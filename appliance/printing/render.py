@@ -200,8 +200,22 @@ def reprint_banner(profile: str = "default") -> bytes:
     return INIT + p.output
 
 
-def compose(payload: bytes, *, copies: int, drawer: bool, reprint: bool, profile: str) -> bytes:
-    """Everything one job sends: optional REPRINT mark, drawer pulse first (so the drawer
-    opens while the receipt prints), then the copies."""
+def moved_banner(source: str, profile: str = "default") -> bytes:
+    """The line above a job its own printer could not print, so the kitchen knows where it
+    was meant to come out."""
+    p = _printer(profile, Paper(80))
+    _set(p, bold=True)
+    _text(p, f"moved from {source}\n")
+    _set(p)
+    p.close()
+    return p.output
+
+
+def compose(payload: bytes, *, copies: int, drawer: bool, reprint: bool, profile: str,
+            moved_from: str | None = None) -> bytes:
+    """Everything one job sends: optional REPRINT and "moved from" marks, drawer pulse first
+    (so the drawer opens while the receipt prints), then the copies."""
     head = reprint_banner(profile) if reprint else INIT
+    if moved_from:
+        head += moved_banner(moved_from, profile)
     return head + (DRAWER_KICK if drawer else b"") + payload * copies

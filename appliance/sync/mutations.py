@@ -282,8 +282,8 @@ def ticket_pay(view: View, a: TicketPay, ctx: Context) -> Effects:
     totals["count"] = 1
     totals[f"device:{ctx.device_id}:count"] = 1
     for payment in ticket["payments"]:
-        for scope in ("shop", f"device:{ctx.device_id}"):
-            name = f"{scope}:method:{payment['method']}"
+        for device_id in (None, ctx.device_id):
+            name = total_field(device_id, payment["method"])
             totals[name] = totals.get(name, 0) + payment["amount"]
     if ticket["default"]:  # the table is free again
         effects.changes[("ticket", ticket["id"])] = new_ticket(
@@ -293,6 +293,12 @@ def ticket_pay(view: View, a: TicketPay, ctx: Context) -> Effects:
         ticket["status"] = "paid"
         ticket["lease"] = None
     return effects
+
+
+def total_field(device_id: str | None, method: str) -> str:
+    """The register totals' field for one payment method, shop-wide (no device) or for one
+    tablet. The method name comes last and whole: it may hold ":" or any letter."""
+    return f"{'shop' if device_id is None else f'device:{device_id}'}:method:{method}"
 
 
 def _move_lines(source: dict, target: dict, line_ids: set[str]) -> None:

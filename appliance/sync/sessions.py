@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 
 import redis
 
@@ -40,9 +41,20 @@ def open_sessions(r: redis.Redis) -> list[dict]:
     return found
 
 
-def open_register(r: redis.Redis, manager: dict) -> dict:
+def _retrying(r: redis.Redis, watched: Callable[[], list[str]], body: Callable[[redis.client.Pipeline], dict]) -> dict:
+    """Run ``body`` as an optimistic transaction over the keys ``watched()`` names, again
+    whenever another client changed one of them first (a manager's click racing tablets)."""
     with r.pipeline() as pipe:
-        pipe.watch(keys.register())
+        while True:
+            try:
+                pipe.watch(*watched())
+                return body(pipe)
+            except redis.WatchError:
+                continue
+
+
+def open_register(r: redis.Redis, manager: dict) -> dict:
+    def body(pipe: redis.client.Pipeline) -> dict:
         current = decode_hash(pipe.hgetall(keys.register()))
         if current.get("state") == "open":
             raise Conflict(f"the register is open already (number {current['number']})")
@@ -53,25 +65,30 @@ def open_register(r: redis.Redis, manager: dict) -> dict:
         log.append(pipe, "register", "current", {k: str(v) for k, v in state.items()}, manager["device_id"],
                    "register.open")
         pipe.execute()
+        return state
+
+    _retrying(r, lambda: [keys.register()], body)
     return register_state(r)
 
 
-def _report(r: redis.Redis, register: dict, closed_at: float) -> dict:
-    totals = {k.decode(): int(v) for k, v in r.hgetall(keys.register_totals(int(register["number"]))).items()}
-    names = {d["device_id"]: d["name"] for d in devices.list_all(r)}
+def z_report(register: dict, totals: dict[str, int], names: dict[str, str], closed_at: float) -> dict:
+    """The closing report of one register period, from its running totals (see
+    ``mutations.total_field``). Pure. Payment method names are kept whole, whatever they hold
+    (``carte:visa``, ``espèces``), and the total is the sum of the payments."""
     by_device: dict[str, dict] = {}
     by_method: dict[str, int] = {}
     for name, value in totals.items():
-        parts = name.split(":")
-        if parts[0] == "shop" and parts[1] == "method":
-            by_method[parts[2]] = value
-        elif parts[0] == "device":
-            entry = by_device.setdefault(parts[1], {"name": names.get(parts[1], parts[1]), "count": 0,
-                                                    "by_method": {}})
-            if parts[2] == "count":
+        scope, _, rest = name.partition(":")
+        if scope == "shop":
+            by_method[rest.removeprefix("method:")] = value
+        elif scope == "device":
+            device_id, _, what = rest.partition(":")
+            entry = by_device.setdefault(device_id, {"name": names.get(device_id, device_id), "count": 0,
+                                                     "by_method": {}})
+            if what == "count":
                 entry["count"] = value
             else:
-                entry["by_method"][parts[3]] = value
+                entry["by_method"][what.removeprefix("method:")] = value
     return {"number": int(register["number"]), "opened_at": float(register["opened_at"]), "closed_at": closed_at,
             "sales": totals.get("count", 0), "total": sum(by_method.values()), "by_method": by_method,
             "by_device": by_device}
@@ -79,8 +96,10 @@ def _report(r: redis.Redis, register: dict, closed_at: float) -> dict:
 
 def close_register(r: redis.Redis, manager: dict) -> dict:
     """The Z report, or a Conflict naming the tablets whose sessions are still open."""
-    with r.pipeline() as pipe:
-        pipe.watch(keys.register(), *(keys.session(d["device_id"]) for d in devices.list_all(r)))
+    def watched() -> list[str]:
+        return [keys.register(), *(keys.session(d["device_id"]) for d in devices.list_all(r))]
+
+    def body(pipe: redis.client.Pipeline) -> dict:
         register = decode_hash(pipe.hgetall(keys.register()))
         if register.get("state") != "open":
             raise Conflict("the register is not open")
@@ -88,7 +107,9 @@ def close_register(r: redis.Redis, manager: dict) -> dict:
         if still_open:
             names = ", ".join(s["name"] for s in still_open)
             raise Conflict(f"tablets still have open sessions: {names}", sessions=still_open)
-        report = _report(r, register, time.time())
+        totals = {k.decode(): int(v) for k, v in r.hgetall(keys.register_totals(int(register["number"]))).items()}
+        names = {d["device_id"]: d["name"] for d in devices.list_all(r)}
+        report = z_report(register, totals, names, time.time())
         pipe.multi()
         pipe.hset(keys.register(), mapping={"state": "closed", "closed_at": report["closed_at"]})
         pipe.set(keys.entity("closing", str(report["number"])), json.dumps(report))
@@ -98,7 +119,9 @@ def close_register(r: redis.Redis, manager: dict) -> dict:
                    manager["device_id"], "register.close")
         log.append(pipe, "closing", str(report["number"]), report, manager["device_id"], "register.close")
         pipe.execute()
-    return report
+        return report
+
+    return _retrying(r, watched, body)
 
 
 def add_totals(pipe: redis.client.Pipeline, number: int, totals: dict[str, int]) -> None:
@@ -107,19 +130,25 @@ def add_totals(pipe: redis.client.Pipeline, number: int, totals: dict[str, int])
 
 
 def start(r: redis.Redis, device: dict) -> dict:
-    """Start (or return) the tablet's selling session. The register must be open."""
-    if register_state(r)["state"] != "open":
-        raise Conflict("the register is closed: a manager opens it first")
-    current = _session(r, device["device_id"])
-    if current.get("state") == "open":
-        return current
-    session = {"id": uuid.uuid4().hex, "state": "open", "started_at": str(time.time())}
-    with r.pipeline() as pipe:
-        pipe.delete(keys.session(device["device_id"]))
-        pipe.hset(keys.session(device["device_id"]), mapping=session)
+    """Start (or return) the tablet's selling session. The register must be open, and stay
+    open until the session is written: closing it watches the sessions, this watches it."""
+    session_key = keys.session(device["device_id"])
+
+    def body(pipe: redis.client.Pipeline) -> dict:
+        if decode_hash(pipe.hgetall(keys.register())).get("state") != "open":
+            raise Conflict("the register is closed: a manager opens it first")
+        current = _session(pipe, device["device_id"])
+        if current.get("state") == "open":
+            return current
+        session = {"id": uuid.uuid4().hex, "state": "open", "started_at": str(time.time())}
+        pipe.multi()
+        pipe.delete(session_key)
+        pipe.hset(session_key, mapping=session)
         log.append(pipe, "session", device["device_id"], session, device["device_id"], "session.start")
         pipe.execute()
-    return session
+        return session
+
+    return _retrying(r, lambda: [keys.register(), session_key], body)
 
 
 def close(r: redis.Redis, device: dict, last_mutation_id: int) -> dict:

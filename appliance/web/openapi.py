@@ -16,8 +16,11 @@ JOB = {
     "type": "object",
     "properties": {
         "id": {"type": "string", "format": "uuid"},
-        "status": {"enum": ["queued", "printing", "printed", "failed", "cancelled"]},
-        "printer": {"type": "string"},
+        "status": {"enum": ["queued", "printing", "printed", "failed", "cancelled"],
+                   "description": "printed: confirmed on paper where the printer's confirmation is 'paper'"},
+        "printer": {"type": "string", "description": "where it prints (another printer after a failover)"},
+        "moved_from": {"type": ["string", "null"], "description": "the printer it was meant for, if it moved"},
+        "role": {"type": ["string", "null"]},
         "attempts": {"type": "integer"},
         "last_error": {"type": ["string", "null"]},
         "reprint": {"type": "boolean", "description": "prints again with a REPRINT mark"},
@@ -36,6 +39,13 @@ PRINTER = {
         "name": {"type": "string"}, "uri": {"type": "string"},
         "roles": {"type": "array", "items": {"type": "string"}},
         "width": {"enum": [58, 80]}, "profile": {"type": "string"},
+        "backup": {"type": ["string", "null"], "description": "where its waiting jobs go when it cannot print"},
+        "failover_after": {"type": "number", "description": "seconds unable to print before they go"},
+        "emulated": {"type": "boolean", "description": "the built-in emulated printer"},
+        "confirmation": {"enum": ["paper", "received", "none", "unknown"], "description":
+                         "paper: jobs confirmed printed by the printer; received: it answers real-time "
+                         "requests only (printed = every byte received); none: a write-only link"},
+        "failover_to": {"type": ["string", "null"], "description": "where its jobs go while it cannot print"},
         "online": {"type": "boolean"}, "ready": {"type": "boolean"},
         "paper": {"enum": ["ok", "near_end", "out", "unknown"]}, "cover_open": {"type": "boolean"},
         "problem": {"type": ["string", "null"]}, "checked_at": {"type": ["number", "null"]},

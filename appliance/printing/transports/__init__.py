@@ -28,8 +28,10 @@ class Transport(abc.ABC):
         """Connect; raise TransportError when the printer cannot be reached."""
 
     @abc.abstractmethod
-    def write(self, data: bytes) -> None:
-        """Send all of ``data`` or raise TransportError."""
+    def write(self, data: bytes, on_input: Callable[[bytes], None] | None = None) -> None:
+        """Send all of ``data`` or raise TransportError. A link that can, hands what the
+        printer says meanwhile to ``on_input`` (a long receipt into a full buffer must not
+        hold up the confirmations of the receipts before it)."""
 
     @abc.abstractmethod
     def read(self, size: int, timeout: float) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from urllib.parse import SplitResult
 
 from appliance.printing.transports import Transport, TransportError, register
@@ -61,7 +62,7 @@ class UsbTransport(Transport):
         self.close()
         return TransportError(f"USB {what} failed (unplugged?): {exc}")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, on_input: Callable[[bytes], None] | None = None) -> None:
         if self._printer is None:
             raise TransportError("not connected")
         try:

@@ -1,0 +1,430 @@
+"""The conversation with one printer: send a job, and let it go only once the paper shows it.
+
+After each job the driver asks an in-order question (see ``status.py``): a process ID where
+the printer answers GS ( H, else GS r. The printer answers when its engine gets there, so the
+answer proves the paper. What a printer can do is learnt when its link opens for the first
+time and after every failure, and shown as its confirmation level:
+
+- ``paper``: in-order answers; a job is ``printed`` once its answer is back;
+- ``received``: the printer answers real-time requests only; ``printed`` means it took every
+  byte (a power cut before the paper may still lose the receipt);
+- ``none``: a write-only link (``/dev/usb/lp0``); ``printed`` means written.
+
+With process IDs the driver sends the next job while the previous one prints (up to WINDOW
+jobs in the printer's hands) and confirms each by its own ID, so in a rush the printer never
+waits for the box. A job whose bytes went out but whose answer did not come back is lost
+with the link: every such job goes back to the head of the queue, in order, and prints again
+under the REPRINT banner. A printer that stops (paper, cover) keeps its jobs: the job says
+why it waits, and is confirmed when the printer finishes it. When the printer has been unable
+to print for ``failover_after`` seconds, the jobs it does not hold yet move to its backup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import redis
+
+from appliance.errors import NotFound
+from appliance.printing import jobs, printers
+from appliance.printing import status as printer_status
+from appliance.printing.render import compose
+from appliance.printing.transports import Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+STATUS_TIMEOUT = 3.0
+PROBE_TIMEOUT = 1.5  # an idle printer answers an in-order request at once
+WINDOW = 3  # jobs sent ahead of their confirmation (process IDs only)
+STATUS_EVERY = 1.0  # while jobs are in the printer's hands: how often to ask how it is
+# A ready printer that confirms nothing for this long has lost what it held (it was reset
+# without dropping the link): print it again.
+LOST_AFTER = 60.0
+BACKOFF_START, BACKOFF_CAP = 0.5, 30.0
+NEEDS_A_PERSON_POLL = 2.0
+IDLE_CLOSE = 5.0  # a network printer's port is given back after this much idle time
+STATUS_REFRESH = 5.0
+
+Method = Literal["process_id", "paper_status", "status", "none"]
+LEVELS: dict[Method | None, str] = {"process_id": "paper", "paper_status": "paper", "status": "received",
+                                    "none": "none", None: "unknown"}
+Outcome = Literal["sent", "done", "requeued", "moved", "needs a person", "unreachable"]
+
+
+class Stopping(Exception):
+    """The worker was asked to stop while a job waited: the job stays pending and goes back to
+    the head of the queue on the next start."""
+
+
+@dataclass
+class Sent:
+    """A job in the printer's hands, waiting for its answer."""
+
+    job_id: str
+    pid: str | None  # the process ID asked after it (None: confirmed by order)
+
+
+class PrinterDriver:
+    """Owns the link to one printer. The job thread and the idle status poller share it
+    under one lock; whoever holds the lock reads the printer's answers."""
+
+    def __init__(self, r: redis.Redis, config: printers.PrinterConfig) -> None:
+        self.r = r
+        self.config = config
+        self.link: Transport = config.transport()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.last_used = 0.0
+        self.method: Method | None = None
+        self.in_flight: deque[Sent] = deque()
+        self.unable_since: float | None = None  # since when it cannot print (failover clock)
+        self.failover_to: str | None = None
+        self.worker_key: str | None = None  # rq's worker hash, its busy/idle state kept true
+        self._reader = printer_status.AnswerReader()
+        self._realtime: deque[int] = deque()
+        self._asked = False  # a real-time status question is out, unanswered
+        self._paper_answers = 0
+        self._probe: str | None = None  # the process ID asked while learning
+        self._settled_at = 0.0  # last sign of progress from the printer, for LOST_AFTER
+        self._pids = itertools.count()
+        self._delay = BACKOFF_START
+        self._next_try = 0.0
+        self._shown: dict | None = None
+        self._shown_at = 0.0
+
+    @property
+    def confirmation(self) -> str:
+        return LEVELS[self.method]
+
+    # -- reading what the printer says ------------------------------------------------------
+
+    def _take(self, data: bytes) -> None:
+        for answer in self._reader.feed(data):
+            if answer.kind == "realtime":
+                self._realtime.append(answer.byte)
+            elif answer.kind == "process_id" and answer.text == self._probe:
+                self._probe = None
+            elif answer.kind == "process_id":
+                self._confirm(lambda sent, pid=answer.text: sent.pid == pid)
+            elif answer.kind == "paper":
+                self._paper_answers += 1
+                if self.method == "paper_status" and self.in_flight:
+                    self._confirm(lambda sent: sent is self.in_flight[0])
+
+    def _confirm(self, match) -> None:
+        """An in-order answer: the matching job, and any sent before it, are on paper."""
+        for index, sent in enumerate(self.in_flight):
+            if match(sent):
+                for _ in range(index + 1):
+                    done = self.in_flight.popleft()
+                    jobs.mark_printed(self.r, done.job_id, self.config.name,
+                                      idle_worker=None if self.in_flight else self.worker_key)
+                self._settled_at = time.monotonic()
+                self.unable_since = None
+                return
+
+    def _pump(self, timeout: float) -> None:
+        """Read what the printer says: wait up to ``timeout`` for a first byte, then take
+        whatever else is there."""
+        first = self.link.read(1, timeout)
+        if first:
+            self._take(first + self.link.read(4096, 0))
+
+    def _status(self, timeout: float = STATUS_TIMEOUT) -> printer_status.PrinterStatus:
+        """DLE EOT, real time: answered ahead of what the buffer holds, unless the buffer is
+        full: then the question waits its turn to be read, and is not asked twice."""
+        if not self.link.answers_status:
+            return printer_status.PrinterStatus(True, "ok", False, False)
+        if not self._asked:
+            self._realtime.clear()
+            self.link.write(printer_status.QUERY, on_input=self._take)
+            self._asked = True
+        deadline = time.monotonic() + timeout
+        while len(self._realtime) < printer_status.ANSWER_LENGTH and time.monotonic() < deadline:
+            self._pump(deadline - time.monotonic())
+        if len(self._realtime) < printer_status.ANSWER_LENGTH:
+            raise printer_status.StatusError(f"no status answer within {timeout:.1f} s")
+        answer = bytes(self._realtime)[:printer_status.ANSWER_LENGTH]
+        self._realtime.clear()
+        self._asked = False
+        return printer_status.parse(answer)
+
+    def _ask(self, request: bytes, answered: Callable[[], bool]) -> bool:
+        self.link.write(request, on_input=self._take)
+        deadline = time.monotonic() + PROBE_TIMEOUT
+        while not answered() and time.monotonic() < deadline:
+            self._pump(deadline - time.monotonic())
+        return answered()
+
+    def _learn(self) -> None:
+        """What confirmation the printer gives, asked while it is idle and ready."""
+        if not self.link.answers_status:
+            self.method = "none"
+            return
+        self._probe = self._next_pid()
+        before = self._paper_answers
+        if self._ask(printer_status.process_id_request(self._probe), lambda: self._probe is None):
+            self.method = "process_id"
+        elif self._ask(printer_status.PAPER_STATUS_REQUEST, lambda: self._paper_answers > before):
+            self.method = "paper_status"
+        else:
+            self.method = "status"
+        self._probe = None
+        log.info("printer %s confirms jobs: %s", self.config.name, self.confirmation)
+
+    def _next_pid(self) -> str:
+        n = next(self._pids) % 95 ** 4
+        return "".join(chr(32 + (n // 95 ** k) % 95) for k in range(4))
+
+    # -- the link -----------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if not self.link.is_open:
+            self.link.open()
+            self._reader = printer_status.AnswerReader()
+            self._realtime.clear()
+            self._asked = False
+
+    def _drop(self, problem: str) -> None:
+        """The link failed. Every job in the printer's hands goes back to the head of the
+        queue, in order, marked REPRINT: it may be on paper, in part or whole."""
+        self.link.close()
+        self.method = None  # learn again: it may be another printer, or rebooted
+        self._record(None, problem)
+        ids = [sent.job_id for sent in self.in_flight]
+        self.in_flight.clear()
+        if ids:
+            jobs.requeue(self.r, self.config.name, ids, f"interrupted while printing: {problem}")
+            log.warning("printer %s: %d job(s) back at the head of the queue (%s)", self.config.name,
+                        len(ids), problem)
+
+    def _record(self, state: printer_status.PrinterStatus | None, problem: str | None = None) -> None:
+        """Publish the status for tablets; written only when it changes (or every
+        STATUS_REFRESH seconds, so its time stays fresh), not twice per job."""
+        if state is None:
+            shown = {"online": False, "ready": False, "paper": "unknown", "cover_open": False,
+                     "error": False, "problem": problem or "unreachable"}
+        else:
+            shown = state.as_dict()
+            if problem:
+                shown["problem"] = problem
+        self._publish(shown)
+
+    def _publish(self, shown: dict) -> None:
+        shown = {**shown, "confirmation": self.confirmation, "failover_to": self.failover_to}
+        if shown != self._shown or time.monotonic() - self._shown_at > STATUS_REFRESH:
+            printers.record_status(self.r, self.config.name, shown)
+            self._shown, self._shown_at = shown, time.monotonic()
+
+    def _close_if_idle(self) -> None:
+        """Give an idle connection back: the printer may have dropped it meanwhile, and a
+        network printer's port is free for other software between jobs."""
+        if self.link.is_open and not self.in_flight and time.monotonic() - self.last_used > IDLE_CLOSE:
+            self.link.close()
+
+    def _healthy(self, state: printer_status.PrinterStatus) -> None:
+        if state.ready:
+            self.unable_since = None
+            self.failover_to = None
+
+    def _unable(self) -> None:
+        self.unable_since = self.unable_since or time.monotonic()
+
+    def poll_idle(self) -> None:
+        """Between jobs: refresh the status shown to tablets, learn what a new printer can
+        do, and read the answers of jobs still printing."""
+        if not self.lock.acquire(blocking=False):
+            return
+        try:
+            if self.in_flight:
+                try:
+                    self._pump(0)
+                except TransportError as exc:
+                    self._drop(str(exc))
+                return
+            self._close_if_idle()
+            try:
+                self._open()
+                state = self._status()
+                if state.ready and self.method is None:
+                    self._learn()
+                self._healthy(state)
+                self._record(state)
+            except (TransportError, printer_status.StatusError) as exc:
+                self.link.close()
+                self._record(None, str(exc))
+            finally:
+                self._close_if_idle()
+        finally:
+            self.lock.release()
+
+    # -- printing --------------------------------------------------------------------
+
+    def _wait(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise Stopping()
+
+    def print(self, job_id: str, queued: Callable[[], bool]) -> None:
+        """Send one job; return once it is in the printer's hands (or done with). ``queued()``
+        says whether more jobs wait behind it, to send them while this one prints."""
+        while True:
+            self._wait(max(0.0, self._next_try - time.monotonic()))
+            if self._failover_due() and self._move_waiting(job_id):
+                return
+            with self.lock:
+                outcome = self._try(job_id, queued)
+            self.last_used = time.monotonic()
+            if outcome in ("sent", "done", "requeued", "moved"):
+                if outcome == "sent":
+                    self._delay = BACKOFF_START
+                return
+            self._unable()
+            if outcome == "needs a person":
+                self._next_try = time.monotonic() + NEEDS_A_PERSON_POLL
+                self._delay = BACKOFF_START
+            else:
+                self._next_try = time.monotonic() + self._delay
+                self._delay = min(self._delay * 2, BACKOFF_CAP)
+            if jobs.status_of(self.r, job_id) in (*jobs.FINAL, None):
+                return  # cancelled while it waited
+
+    def _try(self, job_id: str, queued: Callable[[], bool]) -> Outcome:
+        """One attempt. The job's record tells tablets why it waits. With jobs already in the
+        printer's hands, the last status stands: a question now would queue behind them."""
+        self._close_if_idle()
+        if not self.in_flight:
+            try:
+                self._open()
+                state = self._status()
+            except (TransportError, printer_status.StatusError) as exc:
+                self._drop(str(exc))
+                jobs.note_waiting(self.r, job_id, f"printer unreachable: {exc}")
+                return "unreachable"
+            self._healthy(state)
+            self._record(state)
+            if not state.ready:
+                jobs.note_waiting(self.r, job_id, state.problem or "printer not ready")
+                return "needs a person"
+        else:
+            state = printer_status.PrinterStatus(True, "ok", False, False)
+        try:
+            if self.method is None:
+                self._learn()
+        except (TransportError, printer_status.StatusError) as exc:
+            self._drop(str(exc))
+            jobs.note_waiting(self.r, job_id, f"printer unreachable: {exc}")
+            return "unreachable"
+        attempt = jobs.begin_attempt(self.r, job_id, self.worker_key)
+        if attempt is None:
+            return "done"  # cancelled meanwhile
+        sent = Sent(job_id, self._next_pid() if self.method == "process_id" else None)
+        data = compose(attempt.payload, copies=attempt.copies, drawer=attempt.drawer, reprint=attempt.reprint,
+                       moved_from=attempt.moved_from, profile=self.config.profile)
+        if sent.pid is not None:
+            data += printer_status.process_id_request(sent.pid)
+        elif self.method == "paper_status":
+            data += printer_status.PAPER_STATUS_REQUEST
+        self.in_flight.append(sent)
+        try:
+            self.link.write(data, on_input=self._take)
+            self._settled_at = time.monotonic()
+            if self.method in ("process_id", "paper_status"):
+                self._settle(queued)
+            else:
+                self._confirm_received(state)
+        except (TransportError, printer_status.StatusError) as exc:
+            self._drop(str(exc))
+            return "requeued"
+        return "sent"
+
+    def _confirm_received(self, before: printer_status.PrinterStatus) -> None:
+        """No in-order answers: a job counts once the printer has taken every byte (it
+        answers a real-time request sent after them), or once written on a write-only link."""
+        after = self._status(STATUS_TIMEOUT * 10) if self.method == "status" else before
+        self._record(after)
+        sent = self.in_flight.popleft()
+        jobs.mark_printed(self.r, sent.job_id, self.config.name, warning=after.problem or "",
+                          idle_worker=self.worker_key)
+
+    def _settle(self, queued: Callable[[], bool]) -> None:
+        """Wait for answers until the printer may take another job: fewer than WINDOW in its
+        hands and another queued (it prints one while we send the next), or none left."""
+        window = WINDOW if self.method == "process_id" else 1
+        asked = time.monotonic()
+        while self.in_flight:
+            if len(self.in_flight) < window and queued():
+                return
+            self._pump(0.1 if len(self.in_flight) < window else 0.5)
+            if not self.in_flight or time.monotonic() - asked < STATUS_EVERY:
+                continue
+            asked = time.monotonic()
+            self._check_while_printing()
+
+    def _check_while_printing(self) -> None:
+        """Jobs are in the printer's hands: say why it stops, notice when it lost them."""
+        oldest = self.in_flight[0].job_id
+        try:
+            state = self._status(0.5)
+        except printer_status.StatusError:
+            # Its buffer is full and it is not reading: printing, or stopped mid-receipt.
+            if time.monotonic() - self._settled_at > NEEDS_A_PERSON_POLL * 2:
+                jobs.note_waiting(self.r, oldest, "the printer stopped taking data mid-receipt (paper? cover?)")
+                self._unable()
+                self._move_if_due()
+            return
+        self._record(state)
+        if not state.ready:
+            jobs.note_waiting(self.r, oldest, f"{state.problem}: printing resumes when it is fixed")
+            self._settled_at = time.monotonic()
+            self._unable()
+            self._move_if_due()
+        elif time.monotonic() - self._settled_at > LOST_AFTER:
+            raise TransportError(f"the printer confirmed nothing for {LOST_AFTER:.0f} s while ready")
+
+    # -- failover --------------------------------------------------------------------
+
+    def _failover_due(self) -> bool:
+        if self.unable_since is None:
+            return False
+        with contextlib.suppress(NotFound):  # backup and delay may have changed meanwhile
+            self.config = printers.get(self.r, self.config.name)
+        return time.monotonic() - self.unable_since >= self.config.failover_after
+
+    def _move_if_due(self) -> None:
+        if self._failover_due():
+            self._move_waiting(None)
+
+    def _move_waiting(self, current: str | None) -> bool:
+        """Move ``current`` and every queued job, in order, to a ready printer that can stand
+        in. Jobs the printer holds stay: they print here when it is back."""
+        target = printers.stand_in(self.r, self.config)
+        if target is None:
+            return False
+        moved = jobs.move_waiting(self.r, self.config.name, target.name, current)
+        if moved:
+            log.warning("printer %s: %d job(s) moved to %s", self.config.name, moved, target.name)
+        self.failover_to = target.name
+        self._publish(self._shown or {"online": False, "ready": False, "problem": "cannot print"})
+        return current is not None
+
+    # -- stopping --------------------------------------------------------------------
+
+    def finish(self, grace: float) -> None:
+        """Before the worker stops: collect the answers of the jobs the printer holds, for a
+        little while; what is not confirmed by then is printed again after the restart."""
+        deadline = time.monotonic() + grace
+        with self.lock:
+            try:
+                while self.in_flight and time.monotonic() < deadline and self.link.is_open:
+                    self._pump(0.1)
+            except TransportError:
+                pass
+            self.link.close()
