@@ -15,7 +15,7 @@ from pathlib import Path
 
 from appliance.printing.document import Document
 from appliance.printing.render import render
-from bench.stats import percentile
+from bench.stats import busy_share, cpu_seconds, percentile
 from tests.box import wait_for
 from tests.fakeprinter import FakePrinter
 
@@ -78,14 +78,43 @@ def _lp(env: dict[str, str], queue: str, path: Path) -> None:
     subprocess.run(["lp", "-d", queue, "-o", "raw", str(path)], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-def measure(tmp: Path, ticket: dict, sequential: int, burst: int, clients: int = 20) -> dict:
+def _queues(env: dict[str, str], prefix: str, fakes: list[FakePrinter]) -> None:
+    for i, fake in enumerate(fakes):
+        subprocess.run(["lpadmin", "-p", f"{prefix}{i}", "-E", "-v", f"socket://127.0.0.1:{fake.port}", "-m", "raw"],
+                       env=env, check=True, capture_output=True)
+
+
+def _rush(root: Path, env: dict[str, str], ticket: dict, speed: float, per_printer: int, clients: int = 8) -> float:
+    """The real-speed rush through CUPS: the worst printer's busy share."""
+    fakes = [FakePrinter(speed_mm_s=speed) for _ in range(4)]
+    try:
+        _queues(env, "rush", fakes)
+        job = root / "rush.bin"
+        job.write_bytes(render(Document.model_validate(ticket)))
+
+        def run(index: int) -> None:
+            for n in range(index, per_printer * len(fakes), clients):
+                _lp(env, f"rush{n % len(fakes)}", job)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_for(lambda: all(len(f.cut_times) >= per_printer for f in fakes), 60 + per_printer * 2, "the CUPS rush")
+        return min(busy_share(fakes))
+    finally:
+        for fake in fakes:
+            fake.stop()
+
+
+def measure(tmp: Path, ticket: dict, sequential: int, burst: int, clients: int = 20,
+            rush: tuple[dict, float, int] | None = None) -> dict:
     root = tmp / "cups"
     process, env = _cupsd(root)
     fakes = [FakePrinter() for _ in range(4)]
     try:
-        for i, fake in enumerate(fakes):
-            subprocess.run(["lpadmin", "-p", f"bench{i}", "-E", "-v", f"socket://127.0.0.1:{fake.port}", "-m", "raw"],
-                           env=env, check=True, capture_output=True)
+        _queues(env, "bench", fakes)
         job = root / "ticket.bin"
         job.write_bytes(render(Document.model_validate(ticket)))
 
@@ -107,6 +136,7 @@ def measure(tmp: Path, ticket: dict, sequential: int, burst: int, clients: int =
                 _lp(env, f"bench{(index + k) % len(fakes)}", job)
 
         threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+        cpu_before = cpu_seconds([process.pid], children=True)
         start = time.monotonic()
         for thread in threads:
             thread.start()
@@ -115,8 +145,15 @@ def measure(tmp: Path, ticket: dict, sequential: int, burst: int, clients: int =
         wait_for(lambda: sum(len(f.cut_times) for f in fakes) - before >= per_client * clients, 300,
                  "CUPS to print the burst")
         end = max(f.cut_times[-1] for f in fakes)
-        return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
-                "jobs_per_s": per_client * clients / (end - start)}
+        wait_for(lambda: not subprocess.run(["lpstat", "-o"], env=env, capture_output=True, text=True).stdout,
+                 60, "CUPS to finish its jobs")
+        cpu = cpu_seconds([process.pid], children=True) - cpu_before
+        figures = {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
+                   "jobs_per_s": per_client * clients / (end - start),
+                   "cpu_ms_per_job": cpu * 1000 / (per_client * clients)}
+        if rush is not None:
+            figures["rush_busy_min"] = _rush(root, env, *rush)
+        return figures
     finally:
         process.terminate()
         process.wait(10)

@@ -7,6 +7,10 @@ network printers on loopback, and prints:
 - latency, one job at a time: p50 / p99 from the POST to the receipt's last byte (the cut);
 - throughput: a burst from 20 concurrent tablets over 4 printers, jobs/s until the last cut;
 - resident memory of all the box's processes (RSS and PSS), idle and during the burst;
+- CPU time per job during the burst: user + system of every process of the box, Redis
+  included (CUPS: cupsd and its children), divided by the jobs;
+- a rush at a real printing speed (a 30-line receipt takes about 0.5 s): the share of the
+  time each printer spends printing, every job confirmed on paper;
 - time from `appliance serve` to a healthy /healthz;
 - when cupsd and lp are installed, the same jobs through a CUPS raw queue, side by side.
 """
@@ -27,8 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from appliance import keys
+from appliance.printing import printers
 from bench import cups
-from bench.stats import percentile
+from bench.stats import busy_share, cpu_seconds, percentile
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter
 
@@ -40,6 +46,12 @@ TICKET = {"lines": [
     {"rule": True},
     {"columns": ["TOTAL", "36.00"], "bold": True},
 ]}
+
+
+RUSH_TICKET = {"lines": [{"text": "Table 7", "size": "double"},
+                         *({"columns": [f"{n}x Plat du jour", "14.50"]} for n in range(1, 29)),
+                         {"columns": ["TOTAL", "406.00"], "bold": True}]}
+RUSH_SPEED = 250.0  # mm/s: about 0.5 s for RUSH_TICKET, a real thermal printer's pace
 
 
 def memory(box: Box) -> tuple[float, float]:
@@ -102,6 +114,7 @@ def burst(box: Box, printers: list[tuple[str, FakePrinter]], total: int, clients
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(tablets)]
+    cpu_before = cpu_seconds(box.pids())
     start = time.monotonic()
     for thread in threads:
         thread.start()
@@ -111,18 +124,58 @@ def burst(box: Box, printers: list[tuple[str, FakePrinter]], total: int, clients
     wait_for(lambda: sum(len(p.cut_times) for _, p in printers) - before >= per_client * clients, 120,
              "the burst to print")
     end = max(p.cut_times[-1] for _, p in printers)
+    done = per_client * clients
+    wait_for(lambda: not any(box.redis.zcard(keys.printer_pending(n)) for n, _ in printers), 30,
+             "the last confirmations")
+    cpu = cpu_seconds(box.pids()) - cpu_before
     stop.set()
     sampler.join()
-    done = per_client * clients
     return {"jobs": done, "clients": clients, "printers": len(printers),
             "accept_per_s": done / (accepted - start), "jobs_per_s": done / (end - start),
+            "cpu_ms_per_job": cpu * 1000 / done,
             "rss_mb": max(s[0] for s in samples), "pss_mb": max(s[1] for s in samples)}
+
+
+def rush(box: Box, per_printer: int, clients: int = 8) -> dict:
+    """Tablets post a lunch rush faster than four real-speed printers can print it; how busy
+    is each printer, and is every job confirmed on paper?"""
+    fakes = [FakePrinter(speed_mm_s=RUSH_SPEED) for _ in range(4)]
+    names = [f"rush{i}" for i in range(len(fakes))]
+    try:
+        for name, fake in zip(names, fakes, strict=True):
+            box.add_printer(name, fake.uri)
+        wait_for(lambda: all((printers.last_status(box.redis, n) or {}).get("confirmation") == "paper"
+                             for n in names), 20,
+                 "the rush printers to be known")
+        tablets = [box.client(f"rush-{i}") for i in range(clients)]
+        ids: list[str] = []
+
+        def run(index: int) -> None:
+            for n in range(index, per_printer * len(fakes), clients):
+                ids.append(tablets[index].print(printer=names[n % len(fakes)], document=RUSH_TICKET)["id"])
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_for(lambda: all(len(f.cut_times) >= per_printer for f in fakes), 60 + per_printer * 2, "the rush")
+        confirmed = wait_for(lambda: (s := [tablets[0].job(i)["status"] for i in ids]).count("printed") == len(ids)
+                             and s, 30, "every job confirmed")
+        shares = busy_share(fakes)
+        seconds = statistics.mean(f.cut_times[-1] - f.device.first_printed_at for f in fakes)
+        return {"jobs": len(confirmed), "per_printer": per_printer, "receipt_s": seconds / per_printer,
+                "busy_min": min(shares), "busy_mean": statistics.mean(shares)}
+    finally:
+        for fake in fakes:
+            fake.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2000, help="jobs in the burst")
     parser.add_argument("--sequential", type=int, default=300, help="jobs timed one at a time")
+    parser.add_argument("--rush", type=int, default=30, help="jobs per printer in the real-speed rush")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -138,18 +191,21 @@ def main() -> None:
             for i, fake in enumerate(fakes):
                 box.add_printer(f"bench{i}", fake.uri)
                 names.append((f"bench{i}", fake))
-            wait_for(lambda: all(box.redis.exists(f"comptoir:printer:{n}:status") for n, _ in names))
+            wait_for(lambda: all(box.redis.exists(keys.printer_status(n)) for n, _ in names))
             time.sleep(1)  # let start-up work settle before measuring idle memory
             results["idle_rss_mb"], results["idle_pss_mb"] = memory(box)
             lat = sequential(box, fakes[0], "bench0", args.sequential)
             results["latency_ms"] = {"p50": percentile(lat, 50), "p99": percentile(lat, 99),
                                      "count": len(lat)}
             results["burst"] = burst(box, names, args.jobs)
+            results["rush"] = rush(box, args.rush)
         finally:
             box.stop()
             for fake in fakes:
                 fake.stop()
-        results["cups"] = cups.measure(tmp, TICKET, args.sequential, args.jobs) if cups.available() else None
+        rush_args = (RUSH_TICKET, RUSH_SPEED, args.rush)
+        results["cups"] = cups.measure(tmp, TICKET, args.sequential, args.jobs, rush=rush_args) \
+            if cups.available() else None
 
     report(results)
     if args.json:
@@ -165,6 +221,13 @@ def report(r: dict) -> None:
     cups_rate = (c or {}).get("jobs_per_s", float("nan"))
     print(f"{'burst jobs/s (20 clients, 4 prn)':34}{b['jobs_per_s']:>12.0f}{cups_rate:>12.0f}")
     print(f"  accepted/s during the burst: {b['accept_per_s']:.0f}")
+    cups_cpu = (c or {}).get("cpu_ms_per_job", float("nan"))
+    print(f"{'CPU per job (ms, all processes)':34}{b['cpu_ms_per_job']:>12.2f}{cups_cpu:>12.2f}")
+    rush_ = r["rush"]
+    cups_busy = (c or {}).get("rush_busy_min", float("nan"))
+    print(f"{'rush: printer busy, worst (%)':34}{rush_['busy_min'] * 100:>12.1f}{cups_busy * 100:>12.1f}")
+    print(f"  rush: {rush_['jobs']} jobs confirmed on paper over 4 printers, {rush_['receipt_s']:.2f} s a receipt, "
+          f"mean busy {rush_['busy_mean'] * 100:.1f} %")
     print(f"memory idle: RSS {r['idle_rss_mb']:.0f} MB, PSS {r['idle_pss_mb']:.0f} MB; "
           f"during burst: RSS {b['rss_mb']:.0f} MB, PSS {b['pss_mb']:.0f} MB")
     print(f"serve -> healthy: {r['startup_s']:.2f} s (median of 3)")

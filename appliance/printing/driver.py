@@ -360,6 +360,8 @@ class PrinterDriver:
         window = WINDOW if self.method == "process_id" else 1
         asked = time.monotonic()
         while self.in_flight:
+            if self.stop.is_set():
+                raise Stopping()  # finish() collects what answers come in the grace time
             if len(self.in_flight) < window and queued():
                 return
             self._pump(0.1 if len(self.in_flight) < window else 0.5)

@@ -20,6 +20,7 @@ import re
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -40,9 +41,14 @@ class VirtualPrinter:
         self.link_bytes_per_second: float | None = None  # a slow link (serial, weak Bluetooth)
         self.mute = False  # takes bytes, never answers (a write-only port)
         self.cond = threading.Condition()  # guards the buffer, the engine and the receipts
-        self.buffer = bytearray()
+        # The receive buffer: chunks as they came, and None where a link ended (the engine
+        # then drops a command cut in half, as a printer's receive timeout does).
+        self.buffer: deque[bytes | None] = deque()
+        self.buffered = 0  # bytes in the buffer
         self.raw = bytearray()  # every byte received, for tests
         self.cut_times: list[float] = []
+        self.printing_seconds = 0.0  # time the engine spent moving paper (the bench's busy share)
+        self.first_printed_at: float | None = None  # monotonic time the engine first moved paper
         self._on_receipt = on_receipt
         self._conn: socket.socket | None = None
         self._send_lock = threading.Lock()
@@ -75,6 +81,7 @@ class VirtualPrinter:
         self._hang_up()
         with self.cond:
             self.buffer.clear()
+            self.buffered = 0
             self.engine.disconnect()
             self.cond.notify_all()
 
@@ -105,8 +112,8 @@ class VirtualPrinter:
         try:
             while self.powered:
                 with self.cond:
-                    self.cond.wait_for(lambda: len(self.buffer) < self.buffer_size or not self.powered)
-                    room = self.buffer_size - len(self.buffer)
+                    self.cond.wait_for(lambda: self.buffered < self.buffer_size or not self.powered)
+                    room = self.buffer_size - self.buffered
                 if not self.powered:
                     return
                 if self.link_bytes_per_second:
@@ -124,14 +131,15 @@ class VirtualPrinter:
                 tail = window[-2:]
                 with self.cond:
                     self.raw += data
-                    self.buffer += data
+                    self.buffer.append(data)
+                    self.buffered += len(data)
                     self.cond.notify_all()
                 self._send(conn, answers)
         finally:
             with self.cond:
                 if self._conn is conn:
                     self._conn = None
-                    self.engine.disconnect()  # a command cut in half by the link is dropped
+                    self.buffer.append(None)  # what it received still prints
                 self.cond.notify_all()
             with contextlib.suppress(OSError):
                 conn.close()
@@ -161,18 +169,29 @@ class VirtualPrinter:
             with self.cond:
                 if not self.cond.wait_for(self._printing_possible, timeout=0.5):
                     continue
-                chunk_size = 256 if self.speed_mm_s else 8192
-                chunk = bytes(self.buffer[:chunk_size])
-                del self.buffer[:chunk_size]
+                chunk = self.buffer.popleft()
+                if chunk is None:
+                    self.engine.disconnect()
+                    continue
+                size = 256 if self.speed_mm_s else 8192
+                if len(chunk) > size:
+                    self.buffer.appendleft(chunk[size:])
+                    chunk = chunk[:size]
+                self.buffered -= len(chunk)
                 before = self.engine.dots_fed
                 self.engine.feed(chunk)
                 answers = self.engine.take_answers()
                 moved = self.engine.dots_fed - before
                 conn = self._conn
                 self.cond.notify_all()  # room in the buffer: reception goes on
+            if moved:
+                self.first_printed_at = self.first_printed_at or time.monotonic()
             # Printing takes time; a power cut meanwhile loses the answers too.
-            if self.speed_mm_s and moved and self._off.wait(moved / DOTS_PER_MM / self.speed_mm_s):
-                continue
+            if self.speed_mm_s and moved:
+                seconds = moved / DOTS_PER_MM / self.speed_mm_s
+                if self._off.wait(seconds):
+                    continue
+                self.printing_seconds += seconds
             self._send(conn, answers)
 
     def _printed(self, receipt: Receipt) -> None:
