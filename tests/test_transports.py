@@ -3,20 +3,24 @@ socket where there is no radio), USB (what can be checked without a device), URI
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
-from appliance.printing import jobs, printers, transports
+from appliance.printing import jobs, printers, transports, worker
 from appliance.printing import status as printer_status
+from appliance.printing.driver import PrinterDriver
 from appliance.printing.request import JobRequest
 from appliance.printing.transports import TransportError
 from appliance.printing.transports.bluetooth import BluetoothTransport, available
 from appliance.printing.transports.usb import UsbTransport
-from appliance.printing.worker import PrinterDriver
+from appliance.printing.worker import PrinterWorker
 from tests.box import wait_for
 from tests.fakeprinter import FakePrinter
 from tests.test_printing import big_ticket
@@ -74,39 +78,52 @@ def test_no_bluetooth_is_said_clearly() -> None:
         link.open()
 
 
+@contextlib.contextmanager
+def bluetooth_worker(r, name: str, mac: str, printer: FakePrinter) -> Iterator[None]:
+    """The printer's real rq worker, its link dialled through the stand-in socket."""
+    printers.add(r, printers.validate(name, f"bt://{mac}/1"))
+    # The worker's own client waits longer than rq's blocking dequeue, as in the pool.
+    pool = r.connection_pool
+    r = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class,
+        **{**pool.connection_kwargs, "socket_timeout": worker.WORKER_TTL + 15}))
+    driver = PrinterDriver(r, printers.get(r, name))
+    driver.link = BluetoothTransport(driver.config.uri, mac, 1, dial=stand_in(printer.unix_path))
+    running: list[PrinterWorker] = []
+    thread = threading.Thread(target=worker.run, args=(r, name, running.append, driver), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        wait_for(lambda: running, what="the worker to start")
+        running[0].request_stop_now()
+        thread.join(30)
+
+
 def test_a_dropped_bluetooth_link_reconnects_and_reprints_whole(redis_only, bt_printer: FakePrinter) -> None:
-    config = printers.add(redis_only, printers.validate("bt1", "bt://00:11:22:33:44:55/1"))
-    driver = PrinterDriver(redis_only, config)
-    driver.link = BluetoothTransport(config.uri, "00:11:22:33:44:55", 1, dial=stand_in(bt_printer.unix_path))
-    job = jobs.submit(redis_only, JobRequest.model_validate({"printer": "bt1", "document": big_ticket("BT1")})).job
-    bt_printer.bytes_per_second = 4000
-    worker = threading.Thread(target=driver.print, args=(job["id"],))
-    worker.start()
-    wait_for(lambda: len(bt_printer.raw) > 3000, what="the job to be half sent")
-    bt_printer.reachable = False  # the printer drops the link (it went to sleep, or out of range)
-    bt_printer.bytes_per_second = None
-    bt_printer.reachable = True
-    worker.join(60)
+    with bluetooth_worker(redis_only, "bt1", "00:11:22:33:44:55", bt_printer):
+        bt_printer.bytes_per_second = 4000
+        job = jobs.submit(redis_only, JobRequest.model_validate({"printer": "bt1", "document": big_ticket("BT1")})).job
+        wait_for(lambda: len(bt_printer.raw) > 3000, what="the job to be half sent")
+        bt_printer.reachable = False  # the printer drops the link (it went to sleep, or out of range)
+        bt_printer.bytes_per_second = None
+        bt_printer.reachable = True
+        wait_for(lambda: jobs.get(redis_only, job["id"])["status"] == "printed", 60, "the job to print")
     final = jobs.get(redis_only, job["id"])
-    assert final["status"] == "printed" and final["reprint"] and final["attempts"] == 2
+    assert final["reprint"] and final["attempts"] == 2
     whole = [r for r in bt_printer.receipts if r.cut]
     assert [r.text.split()[0] for r in whole] == ["REPRINT"] and "BT1" in whole[0].text
 
 
 def test_a_switched_off_bluetooth_printer_keeps_its_job(redis_only, bt_printer: FakePrinter) -> None:
-    config = printers.add(redis_only, printers.validate("bt2", "bt://00:11:22:33:44:66/1"))
-    driver = PrinterDriver(redis_only, config)
-    driver.link = BluetoothTransport(config.uri, "00:11:22:33:44:66", 1, dial=stand_in(bt_printer.unix_path))
     bt_printer.reachable = False
-    job = jobs.submit(redis_only, JobRequest.model_validate({"printer": "bt2", "document": {
-        "lines": [{"text": "later"}]}})).job
-    worker = threading.Thread(target=driver.print, args=(job["id"],))
-    worker.start()
-    wait_for(lambda: "unreachable" in (jobs.get(redis_only, job["id"])["last_error"] or ""), what="the wait")
-    assert jobs.get(redis_only, job["id"])["status"] == "queued"
-    bt_printer.reachable = True
-    worker.join(60)
-    assert jobs.get(redis_only, job["id"])["status"] == "printed"
+    with bluetooth_worker(redis_only, "bt2", "00:11:22:33:44:66", bt_printer):
+        job = jobs.submit(redis_only, JobRequest.model_validate({"printer": "bt2", "document": {
+            "lines": [{"text": "later"}]}})).job
+        wait_for(lambda: "unreachable" in (jobs.get(redis_only, job["id"])["last_error"] or ""), what="the wait")
+        assert jobs.get(redis_only, job["id"])["status"] == "queued"
+        bt_printer.reachable = True
+        wait_for(lambda: jobs.get(redis_only, job["id"])["status"] == "printed", 60, "the job to print")
 
 
 def test_a_usb_printer_that_is_not_plugged_in_is_an_error_not_a_crash() -> None:

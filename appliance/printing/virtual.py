@@ -130,6 +130,8 @@ class VirtualPrinter:
                                 for m in _REALTIME_STATUS.finditer(window) if m.end() > len(tail))
                 tail = window[-2:]
                 with self.cond:
+                    if self._conn is not conn:  # the power went while this was on its way
+                        return
                     self.raw += data
                     self.buffer.append(data)
                     self.buffered += len(data)

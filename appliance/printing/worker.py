@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TTL = 15
 WORKER_TTL = 20  # rq's: its dequeue blocks WORKER_TTL - 15 s at most
 IDLE_POLL = 10.0  # status refresh while no job runs
-STOP_GRACE = 5.0  # answers still collected for the jobs the printer holds when asked to stop
+STOP_GRACE = 5.0
+STOP_POLL = 2  # seconds a dequeue blocks before the worker looks whether it must stop  # answers still collected for the jobs the printer holds when asked to stop
 
 
 def print_job(job_id: str) -> None:
@@ -109,7 +110,6 @@ class PrinterWorker(SimpleWorker):
 
     def __init__(self, driver: PrinterDriver) -> None:
         name = driver.config.name
-        # A short dequeue block (worker_ttl - 15 s) so a stop request is seen within seconds.
         # A name of its own at every start: the previous worker's key may outlive it (kill -9,
         # Redis restarted) and rq refuses a name that looks alive.
         super().__init__([printers.queue(driver.r, name)], connection=driver.r, worker_ttl=WORKER_TTL,
@@ -136,6 +136,15 @@ class PrinterWorker(SimpleWorker):
             self._state = state
             return
         super().set_state(state, pipeline)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
+        """rq's dequeue, in short blocks, so a stop request is seen within STOP_POLL seconds
+        (rq's own loop waits for the next job, however long that takes)."""
+        while not self._stop_requested:
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=STOP_POLL)
+            if result is not None:
+                return result
+        return None
 
     def run_maintenance_tasks(self) -> None:
         # rq's registry cleaning would declare a job that waits an hour for paper "stuck in
@@ -181,11 +190,12 @@ def _background(driver: PrinterDriver, worker: PrinterWorker, worker_key: str) -
         driver.stop.wait(1.0)
 
 
-def run(r: redis.Redis, name: str, started: Callable[[PrinterWorker], None] = lambda worker: None) -> None:
+def run(r: redis.Redis, name: str, started: Callable[[PrinterWorker], None] = lambda worker: None,
+        driver: PrinterDriver | None = None) -> None:
     """Serve one printer until asked to stop, or until Redis goes away (the pool restarts it).
-    ``r`` is this printer's own client, with a socket timeout above rq's dequeue block."""
-    config = printers.get(r, name)
-    driver = PrinterDriver(r, config)
+    ``r`` is this printer's own client, with a socket timeout above rq's dequeue block.
+    ``driver``: one made by the caller (a link through a stand-in socket, in tests)."""
+    driver = driver or PrinterDriver(r, printers.get(r, name))
     worker = PrinterWorker(driver)
     recover(r, name)
     started(worker)
