@@ -5,10 +5,6 @@ hold it beside other data, and so ``redis-cli --scan --pattern 'comptoir:*'`` sh
 of it. rq keeps its own ``rq:*`` keys; we only name the rq queue of each printer here.
 """
 
-from rq import Queue
-from rq.intermediate_queue import IntermediateQueue
-from rq.job import Job
-
 PREFIX = "comptoir"
 
 
@@ -66,19 +62,28 @@ def printer_queue(name: str) -> str:
     return f"{PREFIX}.printer.{name}"
 
 
+# rq's keys are spelled by rq itself, imported only where they are used: the processes that
+# never touch a print queue (the supervisor, the network process) stay without rq.
+
 def rq_queue(name: str) -> str:
-    """rq's list of one printer's queued job ids (rq's own naming, spelled by rq)."""
+    """rq's list of one printer's queued job ids."""
+    from rq import Queue
+
     return Queue.redis_queue_namespace_prefix + printer_queue(name)
 
 
 def rq_intermediate(name: str) -> str:
     """rq's list of the jobs a printer's worker has taken: the ones in the printer's hands."""
+    from rq.intermediate_queue import IntermediateQueue
+
     return IntermediateQueue.get_intermediate_queue_key(rq_queue(name))
 
 
 def rq_job(job_id: str) -> str:
     """rq's hash for one print job: its queue entry's payload and rq status. Deleted in the
     same transaction that ends the job."""
+    from rq.job import Job
+
     return Job.key_for(job_id)
 
 

@@ -37,10 +37,10 @@ from appliance.printing.driver import PrinterDriver, Stopping
 log = logging.getLogger(__name__)
 
 HEARTBEAT_TTL = 15
-WORKER_TTL = 20  # rq's: its dequeue blocks WORKER_TTL - 15 s at most
+WORKER_TTL = 20  # rq's worker key lives this long (+ 60 s) without a heartbeat
 IDLE_POLL = 10.0  # status refresh while no job runs
-STOP_GRACE = 5.0
-STOP_POLL = 2  # seconds a dequeue blocks before the worker looks whether it must stop  # answers still collected for the jobs the printer holds when asked to stop
+STOP_GRACE = 5.0  # answers still collected for the jobs the printer holds when asked to stop
+STOP_POLL = 2  # seconds a dequeue blocks before the worker looks whether it must stop
 
 
 def print_job(job_id: str) -> None:
