@@ -212,5 +212,9 @@ def test_the_emulated_printer_steps_aside_for_a_real_one(tmp_path: Path, printer
         assert tablet.wait_job(job["id"])["status"] == "printed" and whole(printer) == ["KITCHEN"]
         receipt = tablet.print(role="receipt", document=ticket("TILL", 2))
         assert receipt["printer"] == "emulated"  # no real printer holds that role yet
+        listed = subprocess.run(box.argv("printers", "list"), capture_output=True, text=True, check=True).stdout
+        header, *rows = listed.splitlines()
+        assert "CONFIRMATION" in header
+        assert all(" paper " in f" {row} " for row in rows if row.split()[0] in ("kitchen", "emulated"))
     finally:
         box.stop()
