@@ -15,7 +15,7 @@ from pathlib import Path
 
 from appliance.printing.document import Document
 from appliance.printing.render import render
-from bench.stats import busy_share, cpu_seconds, percentile
+from bench.stats import busy_share, cpu_seconds, percentile, rush
 from tests.box import wait_for
 from tests.fakeprinter import FakePrinter
 
@@ -92,16 +92,7 @@ def _rush(root: Path, env: dict[str, str], ticket: dict, speed: float, per_print
         job = root / "rush.bin"
         job.write_bytes(render(Document.model_validate(ticket)))
 
-        def run(index: int) -> None:
-            for n in range(index, per_printer * len(fakes), clients):
-                _lp(env, f"rush{n % len(fakes)}", job)
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wait_for(lambda: all(len(f.cut_times) >= per_printer for f in fakes), 60 + per_printer * 2, "the CUPS rush")
+        rush(fakes, per_printer, clients, lambda index, n: _lp(env, f"rush{n % len(fakes)}", job))
         return min(busy_share(fakes))
     finally:
         for fake in fakes:
@@ -109,7 +100,7 @@ def _rush(root: Path, env: dict[str, str], ticket: dict, speed: float, per_print
 
 
 def measure(tmp: Path, ticket: dict, sequential: int, burst: int, clients: int = 20,
-            rush: tuple[dict, float, int] | None = None) -> dict:
+            real_speed: tuple[dict, float, int] | None = None) -> dict:
     root = tmp / "cups"
     process, env = _cupsd(root)
     fakes = [FakePrinter() for _ in range(4)]
@@ -151,8 +142,8 @@ def measure(tmp: Path, ticket: dict, sequential: int, burst: int, clients: int =
         figures = {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
                    "jobs_per_s": per_client * clients / (end - start),
                    "cpu_ms_per_job": cpu * 1000 / (per_client * clients)}
-        if rush is not None:
-            figures["rush_busy_min"] = _rush(root, env, *rush)
+        if real_speed is not None:
+            figures["rush_busy_min"] = _rush(root, env, *real_speed)
         return figures
     finally:
         process.terminate()

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance import keys
 from appliance.printing import printers
-from bench import cups
+from bench import cups, stats
 from bench.stats import busy_share, cpu_seconds, percentile
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter
@@ -150,16 +150,8 @@ def rush(box: Box, per_printer: int, clients: int = 8) -> dict:
         tablets = [box.client(f"rush-{i}") for i in range(clients)]
         ids: list[str] = []
 
-        def run(index: int) -> None:
-            for n in range(index, per_printer * len(fakes), clients):
-                ids.append(tablets[index].print(printer=names[n % len(fakes)], document=RUSH_TICKET)["id"])
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wait_for(lambda: all(len(f.cut_times) >= per_printer for f in fakes), 60 + per_printer * 2, "the rush")
+        stats.rush(fakes, per_printer, clients, lambda index, n: ids.append(
+            tablets[index].print(printer=names[n % len(fakes)], document=RUSH_TICKET)["id"]))
         confirmed = wait_for(lambda: (s := [tablets[0].job(i)["status"] for i in ids]).count("printed") == len(ids)
                              and s, 30, "every job confirmed")
         shares = busy_share(fakes)
@@ -204,7 +196,7 @@ def main() -> None:
             for fake in fakes:
                 fake.stop()
         rush_args = (RUSH_TICKET, RUSH_SPEED, args.rush)
-        results["cups"] = cups.measure(tmp, TICKET, args.sequential, args.jobs, rush=rush_args) \
+        results["cups"] = cups.measure(tmp, TICKET, args.sequential, args.jobs, real_speed=rush_args) \
             if cups.available() else None
 
     report(results)

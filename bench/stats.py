@@ -32,3 +32,23 @@ def busy_share(printers: list) -> list[float]:
     """For each fake printer: the share of the time from its first dot to its last cut that
     its engine spent printing (the rest it waited for data)."""
     return [p.device.printing_seconds / (p.cut_times[-1] - p.device.first_printed_at) for p in printers]
+
+
+def rush(printers: list, per_printer: int, clients: int, submit) -> None:
+    """``clients`` threads post ``per_printer`` jobs for each printer, as fast as they can
+    (``submit(client, n)`` sends job n, for printer n % len(printers)); returns once every
+    printer has cut that many receipts."""
+    import threading
+
+    from tests.box import wait_for
+
+    def run(index: int) -> None:
+        for n in range(index, per_printer * len(printers), clients):
+            submit(index, n)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wait_for(lambda: all(len(p.cut_times) >= per_printer for p in printers), 60 + per_printer * 2, "the rush")
