@@ -59,9 +59,13 @@ def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> None:
 
 
 def cmd_web(args: argparse.Namespace, settings: config.Settings) -> None:
+    # gevent first, before Redis, sockets or the app are imported (see web/server.py).
+    from gevent import monkey
+
+    monkey.patch_all()
     from appliance.web.server import run
 
-    run(settings, args.host, args.port, workers=args.workers, threads=args.threads)
+    run(settings, args.host, args.port, workers=args.workers)
 
 
 def cmd_workers(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -74,9 +78,13 @@ def cmd_workers(args: argparse.Namespace, settings: config.Settings) -> None:
 def cmd_pair(args: argparse.Namespace, settings: config.Settings) -> None:
     with _redis(settings) as r:
         code = devices.new_pin(r, args.name, args.role)
+        locked = devices.pairing_locked(r)
     minutes = devices.PIN_TTL // 60
     print(f"PIN: {code}  (valid {minutes} minutes, once{'; role ' + args.role if args.role != 'staff' else ''})")
     print(f'On the tablet: POST /api/v1/pair {{"pin": "{code}", "name": "..."}}')
+    if locked:
+        print(f"warning: pairing is locked for {locked} s: someone on the network tried "
+              f"{devices.FAILURES_ALL} wrong PINs in a minute; the PIN works once the lock ends", file=sys.stderr)
 
 
 def cmd_devices(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -268,7 +276,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=64, help="per worker; each event stream holds one")
 
     p = add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")
     p.add_argument("--emulated-printer", action="store_true",

@@ -128,8 +128,8 @@ class Client:
         return self.call("POST", "/api/v1/sync/push", {"session": session, "staff": staff, "role": role,
                                                       "mutations": mutations})
 
-    def pull(self, cursor: str | None = None, wait: float = 0, staff: str = "", role: str = "") -> dict:
-        query = {k: v for k, v in (("cursor", cursor), ("wait", wait), ("staff", staff), ("role", role)) if v}
+    def pull(self, cursor: str | None = None, wait: float = 0) -> dict:
+        query = {k: v for k, v in (("cursor", cursor), ("wait", wait)) if v}
         return self.call("GET", "/api/v1/sync/pull" + (f"?{urlencode(query)}" if query else ""))
 
     def events(self, last_event_id: str | None = None, timeout: float = 60) -> Iterator[tuple[str, str, dict]]:
@@ -162,8 +162,9 @@ class Client:
         finally:
             conn.close()
 
-    def start_session(self) -> dict:
-        return self.call("POST", "/api/v1/sessions")
+    def start_session(self, staff: str = "", role: str = "") -> dict:
+        """Who uses the tablet decides what the box shows it (ticket visibility)."""
+        return self.call("POST", "/api/v1/sessions", {"staff": staff, "role": role})
 
     def close_session(self, last_mutation_id: int) -> dict:
         return self.call("DELETE", "/api/v1/sessions/current", {"last_mutation_id": last_mutation_id})
@@ -197,8 +198,8 @@ class Tablet:
         self.replica = Replica()
 
     def start(self) -> None:
-        self.session = self.client.start_session()["id"]
-        self.replica.apply(self.client.pull(staff=self.staff, role=self.role))
+        self.session = self.client.start_session(self.staff, self.role)["id"]
+        self.replica.apply(self.client.pull())
         # After a restart of this tablet, continue numbering after what the box has.
         self.next_id = max(self.next_id, self.replica.last_mutation_id + 1)
 
@@ -222,7 +223,7 @@ class Tablet:
         return answer
 
     def pull(self, wait: float = 0) -> None:
-        self.replica.apply(self.client.pull(self.replica.cursor, wait, self.staff, self.role))
+        self.replica.apply(self.client.pull(self.replica.cursor, wait))
 
     def sync(self) -> None:
         self.push()

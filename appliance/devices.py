@@ -44,27 +44,41 @@ def new_pin(r: redis.Redis, name: str | None = None, role: str = "staff") -> str
             return code
 
 
-def _count_failure(r: redis.Redis, client: str) -> None:
-    with r.pipeline() as pipe:
-        for key in (keys.pair_failures(client), keys.pair_failures_all()):
-            pipe.set(key, 0, ex=FAILURE_WINDOW, nx=True)  # the window opens at the first failure
-            pipe.incr(key)
-        pipe.execute()
+# One atomic step: the limits, the PIN and the failure count, so concurrent guesses cannot
+# all pass the check before any of them is counted.
+_PAIR = """
+local mine = tonumber(redis.call('GET', KEYS[1]) or '0')
+local everyone = tonumber(redis.call('GET', KEYS[2]) or '0')
+if mine >= tonumber(ARGV[1]) or everyone >= tonumber(ARGV[2]) then
+  return {'locked', math.max(redis.call('TTL', KEYS[1]), redis.call('TTL', KEYS[2]), 1)}
+end
+local grant = redis.call('GETDEL', KEYS[3])
+if grant then return {'ok', grant} end
+for i = 1, 2 do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[3], 'NX')  -- the window opens at the first failure
+  redis.call('INCR', KEYS[i])
+end
+return {'wrong', 0}
+"""
 
 
-def _check_rate(r: redis.Redis, client: str) -> None:
-    mine, everyone = r.mget(keys.pair_failures(client), keys.pair_failures_all())
-    if int(mine or 0) >= FAILURES_PER_CLIENT or int(everyone or 0) >= FAILURES_ALL:
-        raise TooManyAttempts("too many wrong PINs; wait a minute and try again",
-                              retry_after=FAILURE_WINDOW)
+def pairing_locked(r: redis.Redis) -> int:
+    """Seconds pairing stays closed to everybody after too many wrong PINs (0: open), for
+    the owner to see: a PIN that "does not work" may only be waiting out someone's guesses."""
+    if int(r.get(keys.pair_failures_all()) or 0) < FAILURES_ALL:
+        return 0
+    return max(r.ttl(keys.pair_failures_all()), 1)
 
 
 def pair(r: redis.Redis, code: str, name: str | None, client: str) -> dict:
     """Exchange a PIN for a device id and token (the only time the token is shown)."""
-    _check_rate(r, client)
-    grant = r.getdel(keys.pin(code)) if code.isdigit() and len(code) == 6 else None
-    if grant is None:
-        _count_failure(r, client)
+    pin_key = keys.pin(code if code.isdigit() and len(code) == 6 else "malformed")
+    outcome, grant = r.register_script(_PAIR)(
+        keys=[keys.pair_failures(client), keys.pair_failures_all(), pin_key],
+        args=[FAILURES_PER_CLIENT, FAILURES_ALL, FAILURE_WINDOW])
+    if outcome == b"locked":
+        raise TooManyAttempts(f"too many wrong PINs; pairing reopens in {int(grant)} s", retry_after=int(grant))
+    if outcome == b"wrong":
         raise Invalid("wrong or expired PIN")
     granted = json.loads(grant)
     device_id = str(uuid.uuid4())
@@ -131,7 +145,10 @@ def find(r: redis.Redis, id_or_name: str) -> dict:
 
 
 def revoke(r: redis.Redis, device_id: str) -> None:
-    """The tablet's token stops working at once."""
+    """The tablet's token stops working at once, and its open event streams close: the
+    revocation is a change in the sync log, which every stream is watching anyway."""
+    from appliance.sync import log
+
     token_hash = r.hget(keys.device(device_id), "token_hash")
     if token_hash is None:
         raise NotFound(f"no device {device_id}")
@@ -139,6 +156,7 @@ def revoke(r: redis.Redis, device_id: str) -> None:
         pipe.hdel(keys.tokens(), token_hash)
         pipe.delete(keys.device(device_id))
         pipe.zrem(keys.devices(), device_id)
+        log.append(pipe, "device", device_id, {"revoked": True})
         pipe.execute()
 
 

@@ -42,6 +42,35 @@ class Malformed(ServiceError):
     code = "malformed_json"
 
 
+class TooSlow(ServiceError):
+    """The client took too long to send its request."""
+
+    status = 408
+    code = "request_timeout"
+
+
+class Unavailable(ServiceError):
+    """The box cannot serve this now; nothing was stored. Retry."""
+
+    status = 503
+    code = "unavailable"
+
+
+class OutcomeUnknown(ServiceError):
+    """The box's storage failed while writing: the job may or may not be stored. Only the
+    same id, sent again, settles it (the box answers the job it has, or takes it now)."""
+
+    status = 503
+    code = "outcome_unknown"
+
+
+class StorageFull(ServiceError):
+    """The card is full: nothing more can be stored until room is made."""
+
+    status = 507
+    code = "storage_full"
+
+
 class NoSession(ServiceError):
     """A tablet must start a selling session first."""
 

@@ -107,6 +107,12 @@ def job(job_id: str) -> str:
 
 # Processes -----------------------------------------------------------------------------
 
+def health_probe() -> str:
+    """String with a TTL: written by /healthz to prove Redis takes writes (a full card or a
+    failed disk make Redis refuse them while it still answers PING)."""
+    return f"{PREFIX}:health:probe"
+
+
 def pool_heartbeat() -> str:
     """String with a TTL: the worker pool is alive (read by /healthz)."""
     return f"{PREFIX}:pool:heartbeat"

@@ -52,6 +52,7 @@ class Supervisor:
         self.host, self.port = host, port
         self.stopping = False
         self.redis: subprocess.Popen | None = None
+        self._redis_child = Child("redis", [])  # its restart backoff
         exe = [sys.executable, "-m", "appliance", "--data-dir", str(settings.data_dir)]
         self.children = [
             Child("api", [*exe, "web", "--host", host, "--port", str(port)]),
@@ -67,6 +68,7 @@ class Supervisor:
     def _start_redis(self) -> None:
         if self.settings.private_redis:
             self.redis = redis_server.start(self.settings)
+            self._redis_child.started = time.monotonic()
 
     def start(self) -> None:
         if self.settings.private_redis and redis_server.is_up(self.settings):
@@ -100,27 +102,37 @@ class Supervisor:
         raise SystemExit(f"the box did not become healthy within {deadline_s} s")
 
     def watch(self) -> None:
-        """Restart what dies, with a backoff, until asked to stop."""
+        """Restart what dies, with a backoff (a Redis that cannot write to a full card must
+        not crash-loop), until asked to stop."""
         while not self.stopping:
             now = time.monotonic()
             if self.redis is not None and self.redis.poll() is not None:
-                log.warning("Redis exited (%s); restarting it", self.redis.returncode)
-                try:
-                    self._start_redis()
-                except RuntimeError as exc:
-                    log.error("%s", exc)
+                if self._redis_child.restart_at == 0.0:
+                    self._backoff(self._redis_child, now, self.redis.returncode)
+                elif now >= self._redis_child.restart_at:
+                    self._redis_child.restart_at = 0.0
+                    try:
+                        self._start_redis()
+                    except RuntimeError as exc:
+                        log.error("%s", exc)
+                        self._backoff(self._redis_child, now, None)
             for child in self.children:
                 if child.process is None or child.process.poll() is None:
                     continue
                 if child.restart_at == 0.0:
-                    lived = now - child.started
-                    child.crashes = 1 if lived > 60 else child.crashes + 1
-                    child.restart_at = now + min(0.2 * 2 ** (child.crashes - 1), 10)
-                    log.warning("%s exited (%s); restarting", child.name, child.process.returncode)
+                    self._backoff(child, now, child.process.returncode)
                 elif now >= child.restart_at:
                     child.restart_at = 0.0
                     self._spawn(child)
             time.sleep(0.1)
+
+    @staticmethod
+    def _backoff(child: Child, now: float, code: int | None) -> None:
+        lived = now - child.started
+        child.crashes = 1 if lived > 60 else child.crashes + 1
+        delay = min(0.2 * 2 ** (child.crashes - 1), 10)
+        child.restart_at = now + delay
+        log.warning("%s exited (%s); restarting in %.1f s", child.name, code, delay)
 
     def stop(self) -> None:
         for child in self.children:  # the API first: nothing new is accepted

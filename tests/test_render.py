@@ -80,7 +80,9 @@ def test_cut_is_optional() -> None:
 
 def test_compose_marks_reprints_and_kicks_the_drawer_once() -> None:
     payload = render(Document.model_validate({"lines": [{"text": "Ticket"}]}))
-    data = compose(payload, copies=3, drawer=True, reprint=True, profile="default")
+    pieces = compose(payload, copies=3, drawer=True, reprint=True, profile="default")
+    assert all(copy is payload for copy in pieces[1:])  # the same bytes, not three of them
+    data = b"".join(pieces)
     assert data.count(b"\x1bp\x00") == 1
     emulator = Emulator()
     emulator.feed(data)

@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 MAX_LINES = 2000
 MAX_IMAGE_PIXELS = 2048 * 4096
 MAX_IMAGE_SIDE = 4096
+# What one document may cost, checked before anything is decoded or stored: its pictures,
+# scaled to the widest paper (576 dots, 8 dots a mm), may take 2 m of paper in all.
+PAPER_DOTS = 576
+MAX_IMAGE_PAPER_MM = 2000
 
 Align = Literal["left", "center", "right"]
 Size = Literal["normal", "wide", "tall", "double"]
@@ -106,6 +110,13 @@ class ImageLine(_Line):
     image: bytes
     align: Align = "center"
 
+    @property
+    def paper_mm(self) -> float:
+        """How much paper it takes at most (on 80 mm paper), read from its header only."""
+        with Image.open(io.BytesIO(self.image)) as img:
+            width, height = img.size
+        return height * min(1.0, PAPER_DOTS / width) / 8
+
     @field_validator("image", mode="before")
     @classmethod
     def _decode(cls, value: Any) -> bytes:
@@ -172,3 +183,13 @@ class Document(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     lines: list[Line] = Field(min_length=1, max_length=MAX_LINES)
     cut: bool = True
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Document:
+        """A few metres of pictures at most: a 1 MiB body of tiny PNGs of huge blank pictures
+        must not cost the box hundreds of MB to render."""
+        total = sum(line.paper_mm for line in self.lines if isinstance(line, ImageLine))
+        if total > MAX_IMAGE_PAPER_MM:
+            raise ValueError(f"the images take {total / 1000:.1f} m of paper; at most "
+                             f"{MAX_IMAGE_PAPER_MM / 1000:.0f} m in one document")
+        return self

@@ -326,15 +326,16 @@ class PrinterDriver:
         if attempt is None:
             return "done"  # cancelled meanwhile
         sent = Sent(job_id, self._next_pid() if self.method == "process_id" else None)
-        data = compose(attempt.payload, copies=attempt.copies, drawer=attempt.drawer, reprint=attempt.reprint,
-                       moved_from=attempt.moved_from, profile=self.config.profile)
+        pieces = compose(attempt.payload, copies=attempt.copies, drawer=attempt.drawer, reprint=attempt.reprint,
+                         moved_from=attempt.moved_from, profile=self.config.profile)
         if sent.pid is not None:
-            data += printer_status.process_id_request(sent.pid)
+            pieces.append(printer_status.process_id_request(sent.pid))
         elif self.method == "paper_status":
-            data += printer_status.PAPER_STATUS_REQUEST
+            pieces.append(printer_status.PAPER_STATUS_REQUEST)
         self.in_flight.append(sent)
         try:
-            self.link.write(data, on_input=self._take)
+            for piece in pieces:
+                self.link.write(piece, on_input=self._take)
             self._settled_at = time.monotonic()
             if self.method in ("process_id", "paper_status"):
                 self._settle(queued)

@@ -30,7 +30,7 @@ import redis
 from rq import Queue
 
 from appliance import keys
-from appliance.errors import Conflict, Invalid, NotFound
+from appliance.errors import Conflict, Forbidden, Invalid, NotFound, OutcomeUnknown
 from appliance.printing import printers
 from appliance.printing.render import RenderError, render
 from appliance.printing.request import JobRequest
@@ -96,28 +96,34 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
     job_id = str(request.id or uuid.uuid4())
     fingerprint = request.fingerprint()
     with r.pipeline() as pipe:
-        try:
-            pipe.watch(keys.job(job_id))
-            if replay := _existing(pipe, job_id, fingerprint):
-                return replay
-            target = _target(r, request, receipt_printer)
-            payload = _payload(request, target)
-            now = time.time()
-            record = {
-                "id": job_id, "status": "queued", "printer": target.name, "role": request.role or "",
-                "moved_from": "", "attempts": 0, "last_error": "",
-                "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
-                "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
-            }
-            pipe.multi()
-            pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
-            pipe.zadd(keys.printer_pending(target.name), {job_id: now})
-            enqueue(pipe, printers.queue(r, target.name), job_id)
-            pipe.execute()
-        except redis.WatchError:  # the same id, posted twice at the same moment
-            replay = _existing(r, job_id, fingerprint)
-            assert replay is not None
-            return replay
+        while True:
+            try:
+                pipe.watch(keys.job(job_id))
+                if replay := _existing(pipe, job_id, fingerprint):
+                    return replay
+                target = _target(r, request, receipt_printer)
+                payload = _payload(request, target)
+                now = time.time()
+                record = {
+                    "id": job_id, "status": "queued", "printer": target.name, "role": request.role or "",
+                    "moved_from": "", "attempts": 0, "last_error": "",
+                    "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
+                    "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
+                }
+                pipe.multi()
+                pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
+                pipe.zadd(keys.printer_pending(target.name), {job_id: now})
+                enqueue(pipe, printers.queue(r, target.name), job_id)
+                try:
+                    pipe.execute()
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    # Redis may have written the transaction and died before answering.
+                    raise OutcomeUnknown(
+                        "the box's storage failed while storing this job: it may or may not be queued; "
+                        "send it again with the same id (it will never print twice)", id=job_id) from exc
+                break
+            except redis.WatchError:  # the same id, posted twice at the same moment: look again
+                continue
     return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
 
 
@@ -139,17 +145,19 @@ def enqueue(pipe: redis.client.Pipeline, queue: Queue, job_id: str, at_front: bo
                        pipeline=pipe)
 
 
-def cancel(r: redis.Redis, job_id: str) -> dict:
-    """Cancel a job that has not started printing. A job on the wire cannot be called back."""
+def cancel(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
+    """Cancel a job that has not started printing. A job on the wire cannot be called back.
+    ``by``: the tablet asking; it may cancel its own jobs, a manager's any (None: the CLI)."""
     key = keys.job(job_id)
     with r.pipeline() as pipe:
         while True:
             try:
                 pipe.watch(key)
-                status = pipe.hget(key, "status")
-                printer = pipe.hget(key, "printer")
+                status, printer, owner = pipe.hmget(key, "status", "printer", "device_id")
                 if status is None:
                     raise NotFound(f"no job {job_id}")
+                if by is not None and by.get("role") != "manager" and (owner or b"").decode() != by["device_id"]:
+                    raise Forbidden("a tablet cancels only its own jobs (a manager's tablet cancels any)")
                 state = status.decode()
                 if state == "cancelled":
                     pipe.reset()

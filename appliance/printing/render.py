@@ -171,8 +171,12 @@ def _line(p: Dummy, line, paper: Paper) -> None:
             p.ln(line.feed)
 
 
+MAX_RENDERED = 2 * 1024 * 1024  # bytes of one copy: a few metres of paper
+
+
 def render(doc: Document, profile: str = "default", width_mm: int = 80) -> bytes:
-    """The bytes of one copy of ``doc``, starting from the printer's reset state."""
+    """The bytes of one copy of ``doc``, starting from the printer's reset state; RenderError
+    past MAX_RENDERED (the document's own limits keep it far below)."""
     paper = Paper(width_mm)
     p = _printer(profile, paper)
     try:
@@ -186,6 +190,8 @@ def render(doc: Document, profile: str = "default", width_mm: int = 80) -> bytes
             p.cut()
     finally:
         p.close()
+    if len(p.output) > MAX_RENDERED:
+        raise RenderError(f"the receipt renders to {len(p.output)} bytes; at most {MAX_RENDERED}")
     return INIT + p.output
 
 
@@ -212,10 +218,11 @@ def moved_banner(source: str, profile: str = "default") -> bytes:
 
 
 def compose(payload: bytes, *, copies: int, drawer: bool, reprint: bool, profile: str,
-            moved_from: str | None = None) -> bytes:
-    """Everything one job sends: optional REPRINT and "moved from" marks, drawer pulse first
-    (so the drawer opens while the receipt prints), then the copies."""
+            moved_from: str | None = None) -> list[bytes]:
+    """Everything one job sends, in pieces written one after the other (the copies are the
+    same bytes, never multiplied in memory): optional REPRINT and "moved from" marks, drawer
+    pulse first (so the drawer opens while the receipt prints), then the copies."""
     head = reprint_banner(profile) if reprint else INIT
     if moved_from:
         head += moved_banner(moved_from, profile)
-    return head + (DRAWER_KICK if drawer else b"") + payload * copies
+    return [head + (DRAWER_KICK if drawer else b""), *([payload] * copies)]

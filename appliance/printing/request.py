@@ -24,8 +24,8 @@ class JobRequest(BaseModel):
     printer: str | None = Field(default=None, description="Print on this printer, by name")
     document: Document | None = None
     raw: bytes | None = Field(default=None, description="Base64 ESC/POS bytes rendered by the tablet")
-    copies: int = Field(default=1, ge=1, le=10)
-    drawer: bool = Field(default=False, description="Kick the cash drawer")
+    copies: int = Field(default=1, ge=1, le=10, strict=True)
+    drawer: bool = Field(default=False, strict=True, description="Kick the cash drawer")
 
     @field_validator("raw", mode="before")
     @classmethod

@@ -4,12 +4,20 @@ Server-Sent Events, so both tell the same story."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+
 import redis
 
 from appliance import keys
 from appliance.sync import broadcast, log
 
 MAX_WAIT = 30.0
+WAKE = 1.0  # an event stream looks this often whether its tablet is still there
+KEEPALIVE = 15.0  # a comment line after this much silence keeps proxies and Wi-Fi from idling out
+_ENCODED: OrderedDict[str, str] = OrderedDict()  # the last changes as SSE text: encoded once, sent to many
 
 
 def changes_after(r: redis.Redis, cursor: str, wait: float) -> list[dict] | None:
@@ -34,3 +42,52 @@ def pull(r: redis.Redis, viewer: log.Viewer, cursor: str | None, wait: float) ->
     next_cursor = found[-1]["cursor"] if found else cursor
     return {"snapshot": False, "changes": log.filtered(found, viewer, mode), "cursor": next_cursor,
             "last_mutation_id": applied}
+
+
+def _event(name: str, cursor: str, data: dict) -> str:
+    return f"id: {cursor}\nevent: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _change_event(change: dict) -> str:
+    text = _ENCODED.get(change["cursor"])
+    if text is None:
+        text = _ENCODED[change["cursor"]] = _event("change", change["cursor"], change)
+        if len(_ENCODED) > broadcast.BUFFER:
+            _ENCODED.popitem(last=False)
+    return text
+
+
+def events(r: redis.Redis, viewer: Callable[[], log.Viewer], cursor: str | None,
+           gone: Callable[[], bool]) -> Iterator[str]:
+    """Server-Sent Events: one ``change`` event per change, its id the cursor. A tablet that
+    reconnects with Last-Event-ID resumes right after it; without one, or too far behind, it
+    first gets a ``snapshot`` event.
+
+    The stream ends within WAKE seconds of its tablet going away (``gone``), and as soon as
+    the tablet's token is revoked (the revocation is a change in the log). Who reads is asked
+    of ``viewer`` again every few seconds: staff change on a tablet without reconnecting."""
+    yield "retry: 1000\n\n"
+    seen_by, mode, read_at = viewer(), log.visibility(r), time.monotonic()
+    said_at = time.monotonic()
+    while True:
+        found = changes_after(r, cursor, WAKE) if cursor else None
+        if found is None:
+            state = log.snapshot(r, seen_by)
+            cursor = state["cursor"]
+            yield _event("snapshot", cursor, state)
+            continue
+        if any(c["kind"] == "device" and c["id"] == seen_by.device_id for c in found):
+            return  # revoked
+        if time.monotonic() - read_at > 5:
+            seen_by, mode, read_at = viewer(), log.visibility(r), time.monotonic()
+        shown = [_change_event(change) for change in found if log.visible(change, seen_by, mode)]
+        if found:
+            cursor = found[-1]["cursor"]
+        if shown:
+            yield "".join(shown)
+            said_at = time.monotonic()
+        elif gone():
+            return
+        elif time.monotonic() - said_at >= KEEPALIVE:
+            yield ": keepalive\n\n"
+            said_at = time.monotonic()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from appliance import keys
+from appliance.errors import NotFound
 from appliance.redis_server import decode_hash
 
 MAX_ENTRIES = 20_000
@@ -67,7 +68,10 @@ def parse_cursor(cursor: str) -> tuple[int, int]:
 
 def visible(change: dict, viewer: Viewer, mode: str) -> bool:
     """Parked receipts: own tickets only, all, or those of the same role. Default tickets
-    (the shop's tables) and everything that is not a ticket are seen by all."""
+    (the shop's tables) and everything else are seen by all, but ``device`` changes: those
+    are the box's own signals (a revoked tablet), shown to nobody."""
+    if change["kind"] == "device":
+        return False
     if change["kind"] != "ticket" or mode == "all" or change["data"] is None:
         return True
     ticket = change["data"]
@@ -96,6 +100,15 @@ def read(r: redis.Redis, cursor: str, count: int = 1000) -> list[dict] | None:
         return None  # entries after the cursor may have been trimmed: the tablet needs a snapshot
     entries = r.xrange(keys.sync_log(), min=f"({cursor}", count=count)
     return [decode(entry_id, fields) for entry_id, fields in entries]
+
+
+def entity_for(r: redis.Redis, kind: str, entity_id: str, viewer: Viewer) -> dict:
+    """One entity, if it exists and ``viewer`` may see it (the same rule as the feeds)."""
+    value = r.get(keys.entity(kind, entity_id))
+    data = json.loads(value) if value is not None else None
+    if data is None or not visible({"kind": kind, "data": data}, viewer, visibility(r)):
+        raise NotFound(f"no {kind} {entity_id}")
+    return data
 
 
 def filtered(changes: Iterable[dict], viewer: Viewer, mode: str) -> list[dict]:

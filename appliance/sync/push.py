@@ -108,6 +108,7 @@ def push(r: redis.Redis, device_id: str, request: PushRequest) -> dict:
                     return {"results": batch.results, "last_mutation_id": last}
                 pipe.multi()
                 _write(pipe, device_id, batch, int(register.get(b"number", 0)))
+                sessions.who(pipe, device_id, request.staff, request.role)
                 pipe.execute()
                 return {"results": batch.results, "last_mutation_id": batch.last}
             except redis.WatchError:

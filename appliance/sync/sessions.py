@@ -16,11 +16,27 @@ import uuid
 from collections.abc import Callable
 
 import redis
+from pydantic import BaseModel, ConfigDict, Field
 
 from appliance import devices, keys
 from appliance.errors import Conflict, NoSession, SessionGone
 from appliance.redis_server import decode_hash
 from appliance.sync import log
+
+
+class StartRequest(BaseModel):
+    """POST /api/v1/sessions: who uses the tablet (optional; a push may say it later)."""
+
+    model_config = ConfigDict(extra="forbid")
+    staff: str = Field(default="", max_length=64)
+    role: str = Field(default="", max_length=64)
+
+
+class CloseRequest(BaseModel):
+    """DELETE /api/v1/sessions/current: the id of the tablet's last mutation."""
+
+    model_config = ConfigDict(extra="forbid")
+    last_mutation_id: int = Field(default=0, ge=0, strict=True)
 
 
 def register_state(r: redis.Redis) -> dict:
@@ -129,8 +145,9 @@ def add_totals(pipe: redis.client.Pipeline, number: int, totals: dict[str, int])
         pipe.hincrby(keys.register_totals(number), name, value)
 
 
-def start(r: redis.Redis, device: dict) -> dict:
-    """Start (or return) the tablet's selling session. The register must be open, and stay
+def start(r: redis.Redis, device: dict, staff: str = "", role: str = "") -> dict:
+    """Start (or return) the tablet's selling session, used by ``staff`` in ``role`` (what
+    the box shows them depends on it: see ``viewer``). The register must be open, and stay
     open until the session is written: closing it watches the sessions, this watches it."""
     session_key = keys.session(device["device_id"])
 
@@ -139,8 +156,14 @@ def start(r: redis.Redis, device: dict) -> dict:
             raise Conflict("the register is closed: a manager opens it first")
         current = _session(pipe, device["device_id"])
         if current.get("state") == "open":
+            if (staff or role) and (current.get("staff"), current.get("role")) != (staff, role):
+                pipe.multi()
+                pipe.hset(session_key, mapping={"staff": staff, "role": role})
+                pipe.execute()
+                current.update(staff=staff, role=role)
             return current
-        session = {"id": uuid.uuid4().hex, "state": "open", "started_at": str(time.time())}
+        session = {"id": uuid.uuid4().hex, "state": "open", "started_at": str(time.time()), "staff": staff,
+                   "role": role}
         pipe.multi()
         pipe.delete(session_key)
         pipe.hset(session_key, mapping=session)
@@ -179,6 +202,19 @@ def _end(r: redis.Redis, device_id: str, state: str, by: str) -> dict:
         log.append(pipe, "session", device_id, session, by, f"session.{state}")
         pipe.execute()
     return session
+
+
+def who(pipe: redis.client.Pipeline, device_id: str, staff: str, role: str) -> None:
+    """A push says who uses the tablet now: the session keeps it, inside the push's
+    transaction, for what the box shows that tablet afterwards."""
+    if staff or role:
+        pipe.hset(keys.session(device_id), mapping={"staff": staff, "role": role})
+
+
+def viewer(r: redis.Redis, device_id: str) -> log.Viewer:
+    """Who reads, as the box knows it (the session), never as the request claims it."""
+    staff, role = r.hmget(keys.session(device_id), "staff", "role")
+    return log.Viewer(device_id, (staff or b"").decode(), (role or b"").decode())
 
 
 def check_push(r: redis.Redis | redis.client.Pipeline, device_id: str, session_id: str) -> None:

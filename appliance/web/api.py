@@ -9,10 +9,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance import devices
-from appliance.errors import Invalid, Malformed, NotFound
+from appliance.errors import NotFound
 from appliance.printing import jobs, printers
 from appliance.printing.request import JobRequest
 from appliance.web import auth, openapi
+from appliance.web.body import json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_device)
@@ -28,18 +29,6 @@ def _redis() -> redis.Redis:
     return current_app.extensions["redis"]
 
 
-def body() -> dict:
-    """The JSON object of the request, whatever Content-Type the tablet sent."""
-    data = request.get_json(force=True, silent=True)
-    if isinstance(data, dict):
-        return data
-    if not request.get_data():
-        raise Invalid("a JSON body is required")
-    if data is None:
-        raise Malformed("the body is not valid JSON")
-    raise Invalid("the body must be a JSON object")
-
-
 def _job_id(job_id: str) -> str:
     try:
         return str(uuid.UUID(job_id))
@@ -49,7 +38,7 @@ def _job_id(job_id: str) -> str:
 
 @bp.post("/pair")
 def pair():
-    asked = PairRequest.model_validate(body())
+    asked = PairRequest.model_validate(json_body())
     paired = devices.pair(_redis(), asked.pin, asked.name, request.remote_addr or "unknown")
     return jsonify(paired), 201
 
@@ -61,7 +50,7 @@ def list_printers():
 
 @bp.post("/jobs")
 def create_job():
-    job_request = JobRequest.model_validate(body())
+    job_request = JobRequest.model_validate(json_body())
     submitted = jobs.submit(_redis(), job_request, g.device["device_id"], g.device.get("receipt_printer"))
     response = jsonify(submitted.job)
     response.status_code = 202 if submitted.created else 200
@@ -78,7 +67,7 @@ def get_job(job_id: str):
 
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str):
-    return jsonify(jobs.cancel(_redis(), _job_id(job_id)))
+    return jsonify(jobs.cancel(_redis(), _job_id(job_id), g.device))
 
 
 @bp.get("/openapi.json")

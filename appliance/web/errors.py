@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from appliance import storage
 from appliance.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,20 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
+    @app.errorhandler(redis.ResponseError)
     def _storage(exc: Exception):
+        if storage.full(app.extensions["settings"]) or storage.says_full(exc):
+            log.error("storage full: %s", exc)
+            return error(507, "storage_full", storage.FULL_MESSAGE)
+        if isinstance(exc, redis.ResponseError):
+            return _bug(exc)
         log.warning("Redis unavailable: %s", exc)
-        response = error(503, "unavailable", "the box's storage is restarting; nothing was accepted, retry")
+        response = error(503, "unavailable", "the box's storage is restarting; retry in a moment "
+                                             "(a job or a push sent again with the same id is never stored twice)")
         response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(Exception)
     def _bug(exc: Exception):
-        log.exception("unhandled error")
+        log.error("unhandled error", exc_info=exc)
         return error(500, "internal", "internal error; nothing was accepted")

@@ -1,4 +1,6 @@
-"""GET /healthz: 200 only when the box can take and print jobs (Redis and workers up)."""
+"""GET /healthz: 200 only when the box can take and print jobs: Redis answers and takes a
+write (a full card or a read-only Redis fail that), the card has room, and the worker pool
+and every printer's worker are alive."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import json
 import redis
 from flask import Blueprint, current_app, jsonify
 
-from appliance import __version__, keys
+from appliance import __version__, keys, storage
 from appliance.printing import printers
 
 bp = Blueprint("health", __name__)
@@ -16,8 +18,12 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     r: redis.Redis = current_app.extensions["redis"]
+    settings = current_app.extensions["settings"]
+    free = storage.free_bytes(settings)
+    if free < storage.MIN_FREE:
+        return jsonify({"ok": False, "storage_free": free, "problem": storage.FULL_MESSAGE}), 503
     try:
-        r.ping()
+        r.set(keys.health_probe(), "1", ex=60)
         pool = r.get(keys.pool_heartbeat())
         configured = [c.name for c in printers.all_configs(r)]
         alive = {name for name in configured if r.exists(keys.printer_worker(name))}
@@ -26,7 +32,7 @@ def healthz():
     workers = json.loads(pool)["workers"] if pool else {}
     missing = sorted(set(configured) - alive)
     ok = pool is not None and not missing
-    body = {"ok": ok, "version": __version__, "redis": True, "pool": pool is not None,
+    body = {"ok": ok, "version": __version__, "redis": True, "storage_free": free, "pool": pool is not None,
             "printers": {name: name in alive for name in configured}, "worker_pids": workers}
     if not ok:
         body["problem"] = "worker pool down" if pool is None else f"no worker yet for {', '.join(missing)}"

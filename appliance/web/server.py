@@ -1,15 +1,64 @@
-"""The API under gunicorn: threaded workers (tablets hold keep-alive connections, event
-streams and long polls, which must not block short requests: 64 threads a worker, cheap
-while they wait), the app loaded before fork so workers share its pages."""
+"""The API under gunicorn, with gevent's worker: every connection a greenlet, not a thread.
+
+A shop's Wi-Fi carries tablets that hold event streams open all day, staff phones, and
+customers' phones that may open anything. The threaded worker held one of its 64 threads per
+connection, so 64 idle sockets (or 64 event streams) stopped the API. Measured on a 2-core
+VM (bench/load_bench.py): with gevent, 1,000 idle or trickling connections and 500 event
+streams cost one process some tens of MB, and a print job is still answered in milliseconds.
+
+Bounds, so that no client can hold the box:
+- headers must arrive within KEEPALIVE seconds (gunicorn's gevent worker reads every
+  request, the first included, under that timeout), and an idle keep-alive connection is
+  closed after as long;
+- a body must arrive within ``body.BODY_TIMEOUT`` (see body.py);
+- at most PER_ADDRESS connections from one address: the next is answered 429 and closed;
+- at most MAX_CONNECTIONS in all.
+
+gevent patches the standard library in this process before anything else is imported (see
+``cli.cmd_web``), so Redis clients, the broadcaster's thread and its condition cooperate.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections import Counter
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.ggevent import GeventWorker
 
 from appliance.config import Settings
 from appliance.web import create_app
+
+KEEPALIVE = 10
+PER_ADDRESS = 256
+MAX_CONNECTIONS = 4000
+_REFUSAL = b'{"error": "too_many_connections", "message": "too many connections from this address"}'
+_TOO_MANY = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\n"
+             b"Retry-After: 5\r\nContent-Length: %d\r\n\r\n%s" % (len(_REFUSAL), _REFUSAL))
+
+
+class Worker(GeventWorker):
+    """gunicorn's gevent worker with a cap on the connections one address may hold."""
+
+    def init_process(self) -> None:
+        self.per_address: Counter[str] = Counter()
+        super().init_process()
+
+    def handle(self, listener, client, addr) -> None:
+        host = addr[0] if isinstance(addr, tuple) else "local"
+        if self.per_address[host] >= PER_ADDRESS:
+            with contextlib.suppress(OSError):
+                client.sendall(_TOO_MANY)
+                client.close()
+            return
+        self.per_address[host] += 1
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self.per_address[host] -= 1
+            if not self.per_address[host]:
+                del self.per_address[host]
 
 
 class _Server(BaseApplication):
@@ -31,14 +80,14 @@ class _Server(BaseApplication):
         return app
 
 
-def run(settings: Settings, host: str, port: int, workers: int = 1, threads: int = 64) -> None:
+def run(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     _Server(settings, {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
+        "worker_class": f"{__name__}.Worker",
+        "worker_connections": MAX_CONNECTIONS,
         "preload_app": True,
-        "keepalive": 30,
+        "keepalive": KEEPALIVE,
         "timeout": 60,
         "graceful_timeout": 5,
         "loglevel": "warning",

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import time
+import select
+import socket
 
 import redis
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from appliance import keys
-from appliance.errors import Forbidden, Invalid, NotFound
+from appliance.errors import Forbidden, Invalid
 from appliance.sync import feed, log, push, sessions
 from appliance.web import auth
-from appliance.web.api import body
+from appliance.web.body import json_body
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_device)
-
-SSE_KEEPALIVE = 15.0
-
 
 def _redis() -> redis.Redis:
     return current_app.extensions["redis"]
@@ -31,12 +27,12 @@ def _manager() -> dict:
 
 
 def _viewer() -> log.Viewer:
-    return log.Viewer(g.device["device_id"], request.args.get("staff", ""), request.args.get("role", ""))
+    return sessions.viewer(_redis(), g.device["device_id"])
 
 
 @bp.post("/sync/push")
 def sync_push():
-    return jsonify(push.push(_redis(), g.device["device_id"], push.PushRequest.model_validate(body())))
+    return jsonify(push.push(_redis(), g.device["device_id"], push.PushRequest.model_validate(json_body())))
 
 
 @bp.get("/sync/pull")
@@ -48,43 +44,26 @@ def sync_pull():
     return jsonify(feed.pull(_redis(), _viewer(), request.args.get("cursor"), max(0.0, wait)))
 
 
-def _event(name: str, cursor: str, data: dict) -> str:
-    return f"id: {cursor}\nevent: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
 @bp.get("/sync/events")
 def sync_events():
-    """Server-Sent Events: one ``change`` event per change, its id the cursor. A tablet that
-    reconnects with Last-Event-ID resumes right after it; without one, or too far behind,
-    it first gets a ``snapshot`` event."""
+    """Server-Sent Events (see feed.events)."""
     r = _redis()
-    viewer = _viewer()
+    device_id = g.device["device_id"]
     cursor = request.headers.get("Last-Event-ID") or request.args.get("cursor")
+    connection = request.environ.get("gunicorn.socket")
 
-    def stream():
-        nonlocal cursor
-        yield "retry: 1000\n\n"
-        mode = log.visibility(r)
-        mode_read = time.monotonic()
-        while True:
-            found = feed.changes_after(r, cursor, SSE_KEEPALIVE) if cursor else None
-            if found is None:
-                state = log.snapshot(r, viewer)
-                cursor = state["cursor"]
-                yield _event("snapshot", cursor, state)
-                continue
-            if not found:
-                yield ": keepalive\n\n"
-                continue
-            if time.monotonic() - mode_read > 5:
-                mode, mode_read = log.visibility(r), time.monotonic()
-            for change in found:
-                if log.visible(change, viewer, mode):
-                    yield _event("change", change["cursor"], change)
-            cursor = found[-1]["cursor"]
+    def gone() -> bool:
+        """The tablet hung up: its socket reads as closed."""
+        if connection is None or not select.select([connection], [], [], 0)[0]:
+            return False
+        try:
+            return connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
-    return Response(stream_with_context(stream()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    stream = feed.events(r, lambda: sessions.viewer(r, device_id), cursor, gone)
+    return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache",
+                                                                   "X-Accel-Buffering": "no"})
 
 
 def _public_ticket(ticket: dict) -> dict:
@@ -105,10 +84,7 @@ def list_tickets():
 
 @bp.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str):
-    value = _redis().get(keys.entity("ticket", ticket_id))
-    if value is None:
-        raise NotFound(f"no ticket {ticket_id}")
-    return jsonify(_public_ticket(json.loads(value)))
+    return jsonify(_public_ticket(log.entity_for(_redis(), "ticket", ticket_id, _viewer())))
 
 
 @bp.get("/devices")
@@ -119,16 +95,14 @@ def list_devices():
 
 @bp.post("/sessions")
 def start_session():
-    return jsonify(sessions.start(_redis(), g.device)), 201
+    asked = sessions.StartRequest.model_validate(json_body(required=False))
+    return jsonify(sessions.start(_redis(), g.device, asked.staff, asked.role)), 201
 
 
 @bp.delete("/sessions/current")
 def close_session():
-    data = request.get_json(force=True, silent=True) or {}
-    last = data.get("last_mutation_id", 0) if isinstance(data, dict) else 0
-    if not isinstance(last, int) or last < 0:
-        raise Invalid("last_mutation_id: the id of the tablet's last mutation (an integer)")
-    return jsonify(sessions.close(_redis(), g.device, last))
+    asked = sessions.CloseRequest.model_validate(json_body(required=False))
+    return jsonify(sessions.close(_redis(), g.device, asked.last_mutation_id))
 
 
 @bp.post("/sessions/<device_id>/force-close")
