@@ -62,14 +62,19 @@ def write_config(settings: Settings) -> Path:
     return conf
 
 
-def connect(settings: Settings, socket_timeout: float | None = None) -> redis.Redis:
+def connect(settings: Settings, socket_timeout: float | None = None, shared_by: int = 0) -> redis.Redis:
     """A binary-safe client (rq needs bytes, and job payloads are raw ESC/POS). A client that
-    blocks on the server (a dequeue, an XREAD) needs a socket timeout longer than its block."""
+    blocks on the server (a dequeue, an XREAD) needs a socket timeout longer than its block.
+    ``shared_by``: the client serves that many greenlets or threads at most at once (the API):
+    they take turns on that many connections instead of opening one each."""
     import redis
 
-    if socket_timeout is None:
-        return redis.Redis.from_url(settings.redis_url)
-    return redis.Redis.from_url(settings.redis_url, socket_timeout=socket_timeout)
+    options = {} if socket_timeout is None else {"socket_timeout": socket_timeout}
+    if shared_by:
+        pool = redis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=shared_by, timeout=30,
+                                                     **options)
+        return redis.Redis(connection_pool=pool)
+    return redis.Redis.from_url(settings.redis_url, **options)
 
 
 def decode_hash(raw: dict[bytes, bytes]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from appliance import config
 from appliance.redis_server import connect
 
 MAX_BODY = 1024 * 1024
+REDIS_CONNECTIONS = 32
 
 
 def create_app(settings: config.Settings | None = None) -> Flask:
@@ -20,7 +21,9 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
     app.extensions["settings"] = settings
-    app.extensions["redis"] = connect(settings)
+    # Hundreds of connections may ask Redis at once (a snapshot for every stream after a
+    # restart): they queue for REDIS_CONNECTIONS sockets rather than open one each.
+    app.extensions["redis"] = connect(settings, shared_by=REDIS_CONNECTIONS)
 
     from appliance.web import api, errors, health, sync_api
 
