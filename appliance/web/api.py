@@ -6,23 +6,17 @@ import uuid
 
 import redis
 from flask import Blueprint, current_app, g, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field
 
 from appliance import devices
 from appliance.errors import NotFound
 from appliance.printing import jobs, printers
 from appliance.printing.request import JobRequest
-from appliance.web import auth, openapi
+from appliance.web import auth
 from appliance.web.body import json_body
+from appliance.web.schemas import PairRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_device)
-
-
-class PairRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    pin: str = Field(min_length=1, max_length=16)
-    name: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 def _redis() -> redis.Redis:
@@ -68,8 +62,3 @@ def get_job(job_id: str):
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str):
     return jsonify(jobs.cancel(_redis(), _job_id(job_id), g.device))
-
-
-@bp.get("/openapi.json")
-def openapi_document():
-    return jsonify(openapi.document())

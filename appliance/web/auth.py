@@ -7,7 +7,7 @@ from flask import current_app, g, request
 from appliance import devices
 from appliance.web.errors import error
 
-PUBLIC_ENDPOINTS = {"api.pair", "api.openapi_document"}
+PUBLIC_ENDPOINTS = {"api.pair"}
 
 
 def require_device():
