@@ -157,6 +157,18 @@ class Streams:
             sock.close()
 
 
+ROLES = ("serve", "web", "workers", "network", "redis")
+
+
+def rss_mb(box: Box, role: str) -> float:
+    total = 0
+    for pid in box.pids(role):
+        with contextlib.suppress(OSError):
+            total += next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if line.startswith("VmRSS:"))
+    return total / 1024
+
+
 def job_latency(tablet: Client, count: int) -> dict:
     times = []
     for _ in range(10):
@@ -215,7 +227,8 @@ def main() -> None:
                       f"({fan['samples']} deliveries)")
                 if count == counts[-1]:
                     rss, pss = memory(box)
-                    print(f"memory of the box with {count} streams: PSS {pss:.0f} MB, RSS {rss:.0f} MB")
+                    print(f"memory of the box with {count} streams: PSS {pss:.0f} MB, RSS {rss:.0f} MB "
+                          f"({', '.join(f'{role} {rss_mb(box, role):.0f}' for role in ROLES)} MB RSS)")
                     hostile = Hostile(box, args.idle).wait_open()
                     both = job_latency(tablet, args.jobs)
                     fan = fan_out(writer, streams, count, args.pushes)

@@ -1,7 +1,7 @@
 """Fan-out of the log to the tablets connected to one web process.
 
 One thread per process blocks on the log (XREAD) and keeps the newest entries in memory;
-every SSE stream and long poll of that process waits on a condition instead of holding a
+every SSE stream and long poll of that process waits on one event instead of holding a
 Redis connection of its own. 50 tablets cost one blocked Redis client, and a change reaches
 all of them as soon as Redis hands it to that thread.
 """
@@ -32,7 +32,10 @@ class Broadcaster:
         self.r = redis.Redis(connection_pool=redis.ConnectionPool(
             connection_class=r.connection_pool.connection_class, **kwargs))
         self.entries: deque[dict] = deque(maxlen=BUFFER)
-        self.cond = threading.Condition()
+        # Set (and replaced) when new entries arrive: one flag every waiting stream watches,
+        # cheaper than a condition's lock per waiter when 500 streams wait.
+        self.lock = threading.Lock()
+        self.arrived = threading.Event()
         self.head = (0, 0)  # the newest cursor seen
         self.since = log.last_cursor(self.r)  # entries after this one are in memory
         self.thread = threading.Thread(target=self._run, daemon=True, name="sync-broadcast")
@@ -50,22 +53,27 @@ class Broadcaster:
             if not found:
                 continue
             changes = [log.decode(entry_id, fields) for entry_id, fields in found[0][1]]
-            with self.cond:
+            with self.lock:
                 self.entries.extend(changes)
                 if len(self.entries) == BUFFER:
                     self.since = self.entries[0]["cursor"]
                 cursor = changes[-1]["cursor"]
                 self.head = log.parse_cursor(cursor)
-                self.cond.notify_all()
+                arrived, self.arrived = self.arrived, threading.Event()
+            arrived.set()
 
     def after(self, cursor: str, timeout: float) -> list[dict] | None:
         """Changes after ``cursor``, waiting up to ``timeout`` s for one. None: not in memory
         (the caller reads the log in Redis)."""
         position = log.parse_cursor(cursor)
-        with self.cond:
+        with self.lock:
             if position < log.parse_cursor(self.since):
                 return None
-            self.cond.wait_for(lambda: self.head > position, timeout)
+            arrived = self.arrived
+            waiting = self.head <= position
+        if waiting:
+            arrived.wait(timeout)
+        with self.lock:
             newer = []
             for change in reversed(self.entries):  # the newest few, not the whole buffer
                 if log.parse_cursor(change["cursor"]) <= position:

@@ -139,5 +139,5 @@ def snapshot(r: redis.Redis, viewer: Viewer, kinds: tuple[str, ...] = KINDS_IN_S
         data = json.loads(value)
         if visible({"kind": kind, "id": entity_id, "data": data}, viewer, mode_name):
             state[kind].append(data)
-    return {"cursor": cursor, "state": state,
+    return {"cursor": cursor, "state": state, "visibility": mode_name,
             "register": decode_hash(register) or {"state": "closed"}}

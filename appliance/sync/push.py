@@ -102,13 +102,14 @@ def push(r: redis.Redis, device_id: str, request: PushRequest) -> dict:
                 values = pipe.mget(watched[3:]) if touched else []
                 view = {key: json.loads(value) if value else None for key, value in zip(touched, values, strict=True)}
                 register = pipe.hgetall(keys.register())
+                using = tuple(v.decode() if v else "" for v in pipe.hmget(keys.session(device_id), "staff", "role"))
                 batch = _plan(view, request, device_id, last, register.get(b"state") == b"open")
                 if batch.last == last:
                     pipe.reset()
                     return {"results": batch.results, "last_mutation_id": last}
                 pipe.multi()
                 _write(pipe, device_id, batch, int(register.get(b"number", 0)))
-                sessions.who(pipe, device_id, request.staff, request.role)
+                sessions.who(pipe, device_id, request.staff, request.role, using)
                 pipe.execute()
                 return {"results": batch.results, "last_mutation_id": batch.last}
             except redis.WatchError:

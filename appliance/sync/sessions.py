@@ -204,11 +204,13 @@ def _end(r: redis.Redis, device_id: str, state: str, by: str) -> dict:
     return session
 
 
-def who(pipe: redis.client.Pipeline, device_id: str, staff: str, role: str) -> None:
-    """A push says who uses the tablet now: the session keeps it, inside the push's
-    transaction, for what the box shows that tablet afterwards."""
-    if staff or role:
+def who(pipe: redis.client.Pipeline, device_id: str, staff: str, role: str, before: tuple[str, str]) -> None:
+    """A push says who uses the tablet now (``before``: what the session said): the session
+    keeps it, inside the push's transaction, and a change of hands is logged, so the
+    tablet's open event stream filters anew."""
+    if (staff or role) and (staff, role) != before:
         pipe.hset(keys.session(device_id), mapping={"staff": staff, "role": role})
+        log.append(pipe, "session", device_id, {"staff": staff, "role": role}, device_id, "session.staff")
 
 
 def viewer(r: redis.Redis, device_id: str) -> log.Viewer:

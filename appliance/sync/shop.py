@@ -36,7 +36,10 @@ def set_visibility(r: redis.Redis, mode: str) -> None:
     member opened; role: those opened with the same role (waiters, bar...)."""
     if mode not in log.VISIBILITY:
         raise Invalid(f"visibility {mode!r}: use one of {', '.join(log.VISIBILITY)}")
-    r.hset(keys.shop_settings(), "visibility", mode)
+    with r.pipeline() as pipe:  # the log entry tells open event streams to filter anew
+        pipe.hset(keys.shop_settings(), "visibility", mode)
+        log.append(pipe, "settings", "visibility", {"visibility": mode})
+        pipe.execute()
 
 
 def default_ticket_id(label: str) -> str:

@@ -84,7 +84,8 @@ CHANGE = {"type": "object", "description": "An entity's new state; apply in curs
 PULL = {"type": "object", "description": "Either a snapshot (snapshot=true, state) or the changes after the cursor",
         "properties": {"snapshot": {"type": "boolean"}, "cursor": {"type": "string"},
                        "changes": {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
-                       "state": OBJECT, "register": OBJECT, "last_mutation_id": {"type": "integer"}}}
+                       "state": OBJECT, "visibility": {"enum": ["all", "own", "role"]}, "register": OBJECT,
+                       "last_mutation_id": {"type": "integer"}}}
 PUSHED = {"type": "object", "properties": {
     "last_mutation_id": {"type": "integer"},
     "results": {"type": "array", "items": {"type": "object", "properties": {
