@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import redis
 
-from appliance import config, devices, redis_server
+from appliance import config, devices
 from appliance.errors import ServiceError
+from appliance.runtime import redis_server
 
 
 @contextlib.contextmanager
@@ -53,7 +54,7 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> None:
-    from appliance.supervisor import serve
+    from appliance.runtime.supervisor import serve
 
     serve(settings, args.host, args.port, emulated_printer=not args.no_emulated_printer)
 
@@ -223,7 +224,7 @@ def cmd_backoffice(args: argparse.Namespace, settings: config.Settings) -> None:
     if args.action == "serve":
         from pathlib import Path
 
-        from appliance.backoffice import serve
+        from appliance.tools.backoffice import serve
 
         serve(args.host, args.port, Path(args.data), args.token)
         return
@@ -240,14 +241,14 @@ def cmd_backoffice(args: argparse.Namespace, settings: config.Settings) -> None:
 
 
 def cmd_network(args: argparse.Namespace, settings: config.Settings) -> None:
-    from appliance import network
+    from appliance.runtime import network
 
     redis_server.wait_until_up(settings, 30)
     network.run(settings, args.port)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: config.Settings) -> None:
-    from appliance import simulate
+    from appliance.tools import simulate
 
     if not redis_server.is_up(settings):
         raise SystemExit("start the box first (appliance serve), on the same data dir")

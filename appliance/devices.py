@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from appliance import keys
 from appliance.errors import Invalid, NotFound, TooManyAttempts
-from appliance.redis_server import decode_hash
+from appliance.runtime.redis_server import decode_hash
 
 PIN_TTL = 600
 FAILURES_PER_CLIENT = 5

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance import devices
-from appliance.client import Client, Tablet
+from appliance.tools.client import Client, Tablet
 from appliance.web import server
 from bench.print_bench import memory
 from bench.stats import percentile

@@ -17,9 +17,10 @@ from typing import Any
 
 import redis
 
-from appliance import config, devices, keys, redis_server
-from appliance.client import Client
+from appliance import config, devices, keys
 from appliance.printing import printers
+from appliance.runtime import redis_server
+from appliance.tools.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import config, redis_server
+from appliance import config
+from appliance.runtime import redis_server
 from tests.box import Box
 from tests.fakeprinter import FakePrinter
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from appliance import devices, keys
-from appliance.client import Client, Tablet
 from appliance.sync import forwarder
+from appliance.tools.client import Client, Tablet
 from tests.box import ROOT, Box, child_env, free_port, wait_for
 
 TOKEN = "test-token"

@@ -6,7 +6,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from appliance.client import Client
+from appliance.tools.client import Client
 from tests.box import Box, child_env, wait_for
 from tests.fakeprinter import FakePrinter
 

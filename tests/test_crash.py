@@ -10,8 +10,8 @@ import threading
 import time
 import uuid
 
-from appliance.client import Client
 from appliance.printing.emulator import Receipt
+from appliance.tools.client import Client
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter
 from tests.test_printing import big_ticket, ticket

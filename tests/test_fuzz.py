@@ -68,7 +68,7 @@ body = st.one_of(plausible, plausible, anything)
 
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory: pytest.TempPathFactory):
-    from appliance import redis_server
+    from appliance.runtime import redis_server
 
     settings_ = config.load(tmp_path_factory.mktemp("fuzz"))
     process = redis_server.start(settings_)

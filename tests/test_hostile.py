@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from appliance import devices
-from appliance.client import Client
+from appliance.tools.client import Client
 from appliance.web import server
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from appliance import keys
-from appliance.client import Client
 from appliance.printing import jobs
+from appliance.tools.client import Client
 from appliance.web import create_app
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from appliance import devices, keys
-from appliance.client import Client
+from appliance.tools.client import Client
 from tests.box import Box
 
 

@@ -15,8 +15,8 @@ from rq import Queue, Worker
 from rq.job import Job
 
 from appliance import keys
-from appliance.client import Client
 from appliance.printing import printers
+from appliance.tools.client import Client
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from appliance import devices
-from appliance.client import Client
 from appliance.printing import printers
+from appliance.tools.client import Client
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter
 

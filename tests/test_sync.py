@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from appliance import devices, keys
-from appliance.client import ApiError, Client, Tablet
+from appliance.tools.client import ApiError, Client, Tablet
 from tests.box import Box, wait_for
 
 

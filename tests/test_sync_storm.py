@@ -9,8 +9,8 @@ import time
 import uuid
 
 from appliance import devices
-from appliance.client import ApiError, Client, Tablet
 from appliance.sync import log, shop
+from appliance.tools.client import ApiError, Client, Tablet
 from tests.box import Box, wait_for
 
 TABLES = [f"Table {n}" for n in range(1, 7)]

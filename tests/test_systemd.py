@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.redis_server import find_binary
+from appliance.runtime.redis_server import find_binary
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
 

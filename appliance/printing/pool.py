@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 
 import redis
 
-from appliance import keys, sdnotify
+from appliance import keys
 from appliance.config import Settings
 from appliance.printing import jobs, printers, transports
 from appliance.printing import worker as printer_worker
 from appliance.printing.request import JobRequest
 from appliance.printing.testpage import test_page
-from appliance.redis_server import connect
+from appliance.runtime import sdnotify
+from appliance.runtime.redis_server import connect
 
 log = logging.getLogger(__name__)
 

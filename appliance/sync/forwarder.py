@@ -23,7 +23,7 @@ import redis
 
 from appliance import keys
 from appliance.errors import Invalid
-from appliance.redis_server import decode_hash
+from appliance.runtime.redis_server import decode_hash
 from appliance.sync import log
 
 logger = logging.getLogger(__name__)

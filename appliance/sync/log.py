@@ -16,7 +16,7 @@ import redis
 
 from appliance import keys
 from appliance.errors import NotFound
-from appliance.redis_server import decode_hash
+from appliance.runtime.redis_server import decode_hash
 
 MAX_ENTRIES = 20_000
 KINDS_IN_SNAPSHOT = ("ticket", "kitchen", "customer", "stock", "product")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from appliance import devices, keys
 from appliance.errors import Conflict, NoSession, SessionGone
-from appliance.redis_server import decode_hash
+from appliance.runtime.redis_server import decode_hash
 from appliance.sync import log
 
 

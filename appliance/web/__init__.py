@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from appliance import config
-from appliance.redis_server import connect
+from appliance.runtime.redis_server import connect
 
 MAX_BODY = 1024 * 1024
 REDIS_CONNECTIONS = 32

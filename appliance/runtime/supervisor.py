@@ -18,8 +18,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
-from appliance import config, redis_server
+from appliance import config
 from appliance.config import Settings
+from appliance.runtime import redis_server
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import time
 
 import redis
 
-from appliance import sdnotify
 from appliance.config import Settings
 from appliance.discovery import mdns
-from appliance.redis_server import connect
+from appliance.runtime import sdnotify
+from appliance.runtime.redis_server import connect
 from appliance.sync import forwarder, shop
 
 
