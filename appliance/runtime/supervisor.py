@@ -8,7 +8,6 @@ first, so nothing new is accepted, Redis last, so every state change is written)
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import signal
@@ -24,16 +23,8 @@ from appliance.runtime import redis_server
 
 log = logging.getLogger(__name__)
 
-PR_SET_PDEATHSIG = 1
-
-
 # This process stays small on purpose (it only starts and watches the others): it imports
 # neither the web app nor the printing code.
-
-
-def _die_with_parent() -> None:
-    """Children get SIGTERM if `serve` is killed outright, instead of lingering as orphans."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -63,7 +54,7 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         child.process = subprocess.Popen(child.argv, env=config.export(self.settings),
-                                         preexec_fn=_die_with_parent, process_group=0)
+                                         preexec_fn=redis_server.die_with_parent, process_group=0)
         child.started = time.monotonic()
 
     def _start_redis(self) -> None:
