@@ -73,7 +73,34 @@ def cmd_workers(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.printing import pool
 
     redis_server.wait_until_up(settings, 30)
-    pool.run(settings, emulated_printer=args.emulated_printer)
+    pool.run(settings, emulated_printer=args.emulated_printer, setup_address=_setup_address(args.port))
+
+
+def _setup_address(port: int) -> str:
+    return f"http://comptoir.local{'' if port == 80 else f':{port}'}/"
+
+
+def cmd_setup_code(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance import admin
+
+    with _redis(settings) as r:
+        code = admin.setup_code(r)
+    if code is None:
+        print("this box is set up already: log in on its setup page (forgot the password? "
+              "appliance admin reset-password)")
+    else:
+        print(f"setup code: {code}")
+
+
+def cmd_admin(args: argparse.Namespace, settings: config.Settings) -> None:
+    import getpass
+
+    from appliance import admin
+
+    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("new password: ")
+    with _redis(settings) as r:
+        admin.set_password(r, password)
+    print("the owner's password is changed")
 
 
 def cmd_pair(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -281,6 +308,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")
     p.add_argument("--emulated-printer", action="store_true",
                    help="add the emulated printer when no printer is configured")
+    p.add_argument("--port", type=int, default=config.DEFAULT_PORT,
+                   help="the setup page's port, printed on the welcome receipt")
+
+    add("setup-code", cmd_setup_code, "show the one-time code that claims this box on its setup page")
+    p = add("admin", cmd_admin, "the owner's account")
+    asub = p.add_subparsers(dest="action", required=True)
+    reset = asub.add_parser("reset-password", help="set a new password for the setup page (physical access "
+                                                   "is ownership)")
+    reset.add_argument("--stdin", action="store_true", help="read the password from standard input")
 
     p = add("network", cmd_network, "run only the box's network presence: mDNS announcement and back office "
                                     "forwarding (systemd unit comptoir-network)")

@@ -40,6 +40,28 @@ def pair_failures_all() -> str:
     return f"{PREFIX}:pairfail:*all*"
 
 
+# The owner and the setup page ---------------------------------------------------------
+
+def admin() -> str:
+    """Hash: the owner's password hash (Argon2id) and the setup page's language."""
+    return f"{PREFIX}:admin"
+
+
+def setup_code() -> str:
+    """String: the one-time code that claims an unclaimed box (deleted once claimed)."""
+    return f"{PREFIX}:admin:setup-code"
+
+
+def admin_failures(client: str) -> str:
+    """Counter with a TTL: wrong setup codes or passwords from one address ("*all*": all)."""
+    return f"{PREFIX}:admin:failures:{client}"
+
+
+def admin_secret() -> str:
+    """String: the key that signs the setup page's session cookies."""
+    return f"{PREFIX}:admin:secret"
+
+
 # Printers ------------------------------------------------------------------------------
 
 def printers() -> str:

@@ -16,3 +16,20 @@ def test_page(shop: str, printer: str) -> dict:
         {"qr": "https://comptoir.example/test"},
         {"text": "Merci · Dziękujemy · Спасибо", "align": "center"},
     ], "cut": True}
+
+
+def welcome_page(shop: str, address: str, code: str) -> dict:
+    """The first receipt of an unclaimed box: where its setup page is, and the code that
+    claims it (physical access to the printer is the proof of ownership)."""
+    return {"lines": [
+        {"text": shop, "size": "double", "align": "center", "bold": True},
+        {"text": "Bienvenue · Welcome", "align": "center"},
+        {"rule": True},
+        {"text": "Page d'installation · Setup page:"},
+        {"text": address, "bold": True},
+        {"qr": {"data": address, "size": 6}, "align": "center"},
+        {"text": "Code d'installation · Setup code:"},
+        {"text": code, "size": "double", "align": "center", "bold": True},
+        {"rule": True},
+        {"text": "Gardez ce ticket · Keep this receipt", "align": "center"},
+    ], "cut": True}

@@ -48,7 +48,8 @@ class Supervisor:
         exe = [sys.executable, "-m", "appliance", "--data-dir", str(settings.data_dir)]
         self.children = [
             Child("api", [*exe, "web", "--host", host, "--port", str(port)]),
-            Child("workers", [*exe, "workers", *(["--emulated-printer"] if emulated_printer else [])]),
+            Child("workers", [*exe, "workers", "--port", str(port),
+                              *(["--emulated-printer"] if emulated_printer else [])]),
             Child("network", [*exe, "network", "--port", str(port)]),
         ]
 
@@ -75,7 +76,22 @@ class Supervisor:
         if list(health.get("printers", {})) == ["emulated"]:
             print(f"No printer was configured: the emulated printer prints into {self.settings.receipts_dir}/ "
                   "(a test receipt is there now).", flush=True)
+        print(f"Setup page: http://{url_host}:{self.port}/", flush=True)
+        code = self._setup_code()
+        if code:
+            print(f"First start: claim the box on its setup page with the setup code {code} "
+                  "(also on the first receipt; `appliance setup-code` shows it again).", flush=True)
         print("Pair a tablet: appliance pair --name NAME   ·   Stop: Ctrl-C", flush=True)
+
+    def _setup_code(self) -> str | None:
+        import redis
+
+        from appliance import admin  # here only: this process stays small
+
+        try:
+            return admin.setup_code(redis_server.connect(self.settings))
+        except redis.RedisError:
+            return None
 
     def _wait_healthy(self, deadline_s: float) -> dict:
         end = time.monotonic() + deadline_s

@@ -15,9 +15,13 @@ from appliance.sync import log
 from appliance.sync.mutations import new_ticket
 
 
-def set_name(r: redis.Redis, name: str) -> None:
+def check_name(name: str) -> None:
     if not name.strip() or len(name) > 60:
-        raise Invalid("the shop's name: 1 to 60 characters")
+        raise Invalid("the shop's name: 1 to 60 characters", field="shop_name")
+
+
+def set_name(r: redis.Redis, name: str) -> None:
+    check_name(name)
     r.hset(keys.shop_settings(), "shop_name", name.strip())
 
 

@@ -1,0 +1,182 @@
+"""The setup page at ``/``: first-run claim with the setup code, login, the overview.
+
+Server-rendered templates from ``webui/`` with a little plain JavaScript (the overview refreshes
+itself every 2 s). Every action calls the same service functions as the API and the CLI
+(``admin``, ``dashboard``...). Forms carry a per-session token against cross-site requests;
+the session cookie is HttpOnly and SameSite=Strict; bad input keeps what was typed and says
+what is wrong next to the field.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import wraps
+from pathlib import Path
+
+import redis
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import Babel, format_datetime, gettext
+
+from appliance import admin, dashboard
+from appliance.errors import ServiceError
+from appliance.sync import shop
+
+WEBUI = Path(__file__).resolve().parents[2] / "webui"
+bp = Blueprint("ui", __name__, template_folder=str(WEBUI / "templates"), static_folder=str(WEBUI / "static"),
+               static_url_path="/ui/static")
+
+
+def _redis() -> redis.Redis:
+    return current_app.extensions["redis"]
+
+
+def select_language() -> str:
+    """The language the visitor chose on the page, else their browser's, else the box's."""
+    chosen = session.get("language")
+    if chosen in admin.LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(admin.LANGUAGES) or admin.LANGUAGES[0]
+
+
+def init_app(app) -> None:
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+                      BABEL_TRANSLATION_DIRECTORIES=str(compile_catalogues(app.extensions["settings"].data_dir)))
+    Babel(app, locale_selector=select_language)
+    app.register_blueprint(bp)
+
+
+def compile_catalogues(data_dir: Path) -> Path:
+    """The .po catalogues of webui/translations, compiled into the data dir when they changed
+    (the repository keeps only the text catalogues)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    target = data_dir / "translations"
+    for po in (WEBUI / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = target / po.relative_to(WEBUI / "translations").with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            mo.parent.mkdir(parents=True, exist_ok=True)
+            with po.open("rb") as source:
+                catalogue = read_po(source)
+            partial = mo.with_suffix(".part")
+            with partial.open("wb") as out:
+                write_mo(out, catalogue)
+            partial.replace(mo)
+    return target
+
+
+@bp.before_app_request
+def _secret_key() -> None:
+    """The cookie-signing key lives in Redis, read once Redis is there (not at import)."""
+    if not current_app.secret_key:
+        current_app.secret_key = admin.session_secret(_redis())
+
+
+@bp.before_request
+def _csrf() -> None:
+    session.setdefault("csrf", secrets.token_urlsafe(24))
+    if request.method == "POST" and not secrets.compare_digest(request.form.get("csrf", ""), session["csrf"]):
+        abort(400, "the form expired; reload the page and try again")
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def logged_in(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not admin.claimed(_redis()):
+            return redirect(url_for("ui.setup"))
+        if not session.get("admin"):
+            return redirect(url_for("ui.login", next=request.path))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+@bp.context_processor
+def _globals() -> dict:
+    return {"languages": admin.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
+            "shop_name": shop.name(_redis()), "when": lambda t: format_datetime(t, "short") if t else "—"}
+
+
+@bp.get("/")
+@logged_in
+def overview():
+    return render_template("overview.html", view=dashboard.overview(_redis()))
+
+
+@bp.get("/ui/overview")
+@logged_in
+def overview_part():
+    """The overview's body alone: the page fetches it every 2 s to stay live."""
+    return render_template("overview_part.html", view=dashboard.overview(_redis()))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    r = _redis()
+    if admin.claimed(r):
+        return redirect(url_for("ui.login"))
+    form = {"shop_name": "", "language": select_language(), "code": ""}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = {key: request.form.get(key, "") for key in ("code", "shop_name", "language")}
+        try:
+            admin.claim(r, form["code"], form["shop_name"], form["language"], request.form.get("password", ""),
+                        _client())
+        except ServiceError as exc:
+            errors[str(exc.details.get("field", "form"))] = gettext(exc.message)
+        else:
+            session.clear()
+            session.update(admin=True, language=form["language"], csrf=secrets.token_urlsafe(24))
+            return redirect(url_for("ui.overview"))
+    return render_template("setup.html", form=form, errors=errors), 422 if errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    r = _redis()
+    if not admin.claimed(r):
+        return redirect(url_for("ui.setup"))
+    error = None
+    if request.method == "POST":
+        try:
+            admin.login(r, request.form.get("password", ""), _client())
+        except ServiceError as exc:
+            error = gettext(exc.message)
+        else:
+            language = session.get("language")
+            session.clear()
+            session.update(admin=True, csrf=secrets.token_urlsafe(24),
+                           language=language or admin.language(r))
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return render_template("login.html", error=error), 403 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    language = session.get("language")
+    session.clear()
+    if language:
+        session["language"] = language
+    return redirect(url_for("ui.login"))
+
+
+@bp.post("/language")
+def language():
+    chosen = request.form.get("language", "")
+    if chosen in admin.LANGUAGES:
+        session["language"] = chosen
+    back = request.form.get("back", "/")
+    return redirect(back if back.startswith("/") and not back.startswith("//") else "/")
