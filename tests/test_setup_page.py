@@ -158,3 +158,82 @@ def test_admin_reset_password_from_the_shell(box: Box, page) -> None:
     page.wait_for_url(box.url + "/")
     said = subprocess.run(box.argv("setup-code"), capture_output=True, text=True, check=True).stdout
     assert "set up already" in said
+
+
+def logged_in(page, box: Box) -> None:
+    claim(page, box, admin.setup_code(box.redis))
+    page.wait_for_url(box.url + "/")
+
+
+def test_pairing_a_tablet_with_the_pin_the_page_shows(box: Box, page) -> None:
+    logged_in(page, box)
+    page.get_by_role("link", name="Tablettes").click()
+    page.get_by_label("Nom de la tablette").fill("Terrasse")
+    page.get_by_role("button", name="Afficher un code d'appairage").click()
+    pin = page.get_by_label("Code à taper sur la tablette").inner_text().strip()
+    assert re.fullmatch(r"\d{6}", pin)
+    assert page.get_by_role("img", name="QR code avec l'adresse du boîtier et le code d'appairage").is_visible()
+    shoot(page, "tablets-pairing")
+    tablet = Client(box.url)
+    assert tablet.pair(pin)["name"] == "Terrasse"
+    page.get_by_role("link", name="Tablettes").click()
+    assert page.get_by_text("Terrasse").is_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Révoquer Terrasse").click()
+    page.get_by_text("Aucune tablette appairée.").wait_for()
+    assert tablet.request("GET", "/api/v1/printers")[0] == 401
+
+
+def test_adding_a_network_printer_and_printing_a_test_page(box: Box, page) -> None:
+    printer = FakePrinter()
+    try:
+        logged_in(page, box)
+        page.get_by_role("link", name="Imprimantes").click()
+        page.get_by_label("Nom", exact=True).fill("Cuisine")  # capitals are refused, with what to type
+        page.get_by_label("Adresse").fill(f"127.0.0.1:{printer.port}")
+        page.get_by_label("cuisine").check()
+        page.get_by_role("button", name="Ajouter l'imprimante").click()
+        assert page.get_by_role("alert").is_visible()
+        assert page.get_by_label("Adresse").input_value() == f"127.0.0.1:{printer.port}"  # kept
+        page.get_by_label("Nom", exact=True).fill("cuisine")
+        page.get_by_role("button", name="Ajouter l'imprimante").click()
+        page.get_by_role("button", name="Imprimer une page de test sur cuisine").click()
+        receipt = printer.wait_receipts(1, timeout=20)[0]
+        assert "Crème brûlée" in receipt.text and "cuisine" in receipt.text
+        shoot(page, "printers")
+    finally:
+        printer.stop()
+
+
+def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> None:
+    from appliance import devices
+    from appliance.tools.client import Tablet
+
+    logged_in(page, box)
+    page.get_by_role("link", name="Caisse").click()
+    page.get_by_role("button", name="Ouvrir la caisse").click()
+    page.get_by_role("button", name="Fermer la caisse").wait_for()
+    tablet = Tablet(box.client("Comptoir 2"), staff="ana")
+    tablet.start()
+    tablet.mutate("ticket.open", ticket_id="t1", label="Table 1")
+    tablet.mutate("ticket.add_line", ticket_id="t1", line_id="l", product="Pierogi", qty=2, unit_price=1250)
+    tablet.mutate("ticket.pay", ticket_id="t1", payment_id="p1", method="carte:visa", amount=2500)
+    tablet.push()
+    page.get_by_role("button", name="Fermer la caisse").click()
+    assert page.get_by_role("heading", name="Ces tablettes vendent encore").is_visible()
+    shoot(page, "register-open-sessions")
+    asked: list[str] = []
+
+    def confirm(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", confirm)
+    page.get_by_role("button", name="Fermer de force Comptoir 2").click()
+    page.get_by_role("button", name="Fermer la caisse").wait_for()
+    assert "perdues" in asked[0]  # the owner is told, in plain words, what force-closing costs
+    page.get_by_role("button", name="Fermer la caisse").click()
+    report = page.get_by_role("article", name="Rapport Z1")
+    assert "25.00" in report.inner_text() and "carte:visa" in report.inner_text()
+    shoot(page, "register-report")
+    assert devices.find(box.redis, "Comptoir 2")

@@ -140,6 +140,13 @@ def close_register(r: redis.Redis, manager: dict) -> dict:
     return _retrying(r, watched, body)
 
 
+def closing_reports(r: redis.Redis) -> list[dict]:
+    """Every closing (Z) report the box keeps, newest first."""
+    last = int(register_state(r).get("number", 0))
+    found = r.mget([keys.entity("closing", str(n)) for n in range(last, 0, -1)]) if last else []
+    return [json.loads(value) for value in found if value]
+
+
 def add_totals(pipe: redis.client.Pipeline, number: int, totals: dict[str, int]) -> None:
     for name, value in totals.items():
         pipe.hincrby(keys.register_totals(number), name, value)

@@ -26,9 +26,12 @@ from flask import (
 )
 from flask_babel import Babel, format_datetime, gettext
 
-from appliance import admin, dashboard
+from appliance import admin, dashboard, devices
 from appliance.errors import ServiceError
-from appliance.sync import shop
+from appliance.printing import jobs, printers
+from appliance.printing.request import JobRequest
+from appliance.printing.testpage import test_page
+from appliance.sync import sessions, shop
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 bp = Blueprint("ui", __name__, template_folder=str(WEBUI / "templates"), static_folder=str(WEBUI / "static"),
@@ -180,3 +183,130 @@ def language():
         session["language"] = chosen
     back = request.form.get("back", "/")
     return redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+
+
+# -- tablets ------------------------------------------------------------------------------------
+
+SETUP_PAGE_MANAGER = {"device_id": "setup-page", "role": "manager", "name": "setup page"}
+
+
+def _qr_svg(text: str) -> str:
+    import segno
+
+    return segno.make(text, error="m").svg_inline(scale=6, dark="#000", light="#fff")
+
+
+@bp.route("/tablets", methods=["GET", "POST"])
+@logged_in
+def tablets():
+    """Pair a tablet: a PIN and a QR code of the box's address with it (a tablet app scans
+    it, and pairs with POST /api/v1/pair); revoke one."""
+    r = _redis()
+    pairing = None
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        name = request.form.get("name", "").strip() or None
+        role = request.form.get("role", "staff")
+        try:
+            pin = devices.new_pin(r, name, role)
+        except ServiceError as exc:
+            errors["role"] = gettext(exc.message)
+        else:
+            address = request.host_url
+            pairing = {"pin": pin, "name": name, "address": address,
+                       "qr": _qr_svg(f"{address}?pin={pin}"), "minutes": devices.PIN_TTL // 60}
+    listed = {d["device_id"]: d["session"] for d in sessions.device_states(r)}
+    rows = [{**d, "session": listed.get(d["device_id"], "none")} for d in devices.list_all(r)]
+    return render_template("tablets.html", tablets=rows, pairing=pairing, errors=errors,
+                           roles=devices.ROLES), 422 if errors else 200
+
+
+@bp.post("/tablets/<device_id>/revoke")
+@logged_in
+def revoke_tablet(device_id: str):
+    devices.revoke(_redis(), device_id)
+    return redirect(url_for("ui.tablets"))
+
+
+# -- printers -----------------------------------------------------------------------------------
+
+BUILT_IN_ROLES = ("kitchen", "bar", "receipt")
+
+
+@bp.route("/printers", methods=["GET", "POST"])
+@logged_in
+def printer_list():
+    r = _redis()
+    form = {"name": "", "uri": "", "width": "80", "roles": [], "other_roles": "", "backup": "", "failover_after": "60"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = {**form, **{k: request.form.get(k, "").strip() for k in form if k != "roles"},
+                "roles": request.form.getlist("roles")}
+        roles = [*form["roles"], *(x.strip() for x in form["other_roles"].split(",") if x.strip())]
+        try:
+            width = int(form["width"])
+            delay = float(form["failover_after"] or printers.FAILOVER_AFTER)
+        except ValueError:
+            errors["width"] = gettext("a number, please")
+        else:
+            uri = form["uri"] if "://" in form["uri"] else f"tcp://{form['uri']}"
+            try:
+                printers.add(r, printers.validate(form["name"], uri, roles, width, "default",
+                                                  form["backup"] or None, delay))
+            except ServiceError as exc:
+                errors["form"] = gettext(exc.message)
+            else:
+                return redirect(url_for("ui.printer_list"))
+    return render_template("printers.html", printers=printers.describe_all(r), form=form, errors=errors,
+                           built_in=BUILT_IN_ROLES), 422 if errors else 200
+
+
+@bp.post("/printers/<name>/test")
+@logged_in
+def test_printer(name: str):
+    r = _redis()
+    printer = printers.get(r, name)
+    jobs.submit(r, JobRequest.model_validate({"printer": printer.name,
+                                              "document": test_page(shop.name(r), printer.name)}))
+    return redirect(url_for("ui.printer_list"))
+
+
+@bp.post("/printers/<name>/remove")
+@logged_in
+def remove_printer(name: str):
+    try:
+        printers.remove(_redis(), name)
+    except ServiceError as exc:
+        return render_template("printers.html", printers=printers.describe_all(_redis()), form=None,
+                               errors={"form": gettext(exc.message)}, built_in=BUILT_IN_ROLES), exc.status
+    return redirect(url_for("ui.printer_list"))
+
+
+# -- the register ---------------------------------------------------------------------------------
+
+@bp.route("/register", methods=["GET", "POST"])
+@logged_in
+def register():
+    """Open and close the register. Closing with tablets still selling lists them; force-
+    closing one says in plain words that what it had not synced is lost."""
+    r = _redis()
+    error = None
+    still_open: list[dict] = []
+    if request.method == "POST":
+        try:
+            if request.form.get("action") == "open":
+                sessions.open_register(r, SETUP_PAGE_MANAGER)
+            else:
+                sessions.close_register(r, SETUP_PAGE_MANAGER)
+        except ServiceError as exc:
+            error = gettext(exc.message) if "sessions" not in exc.details else None
+            still_open = exc.details.get("sessions", [])
+    return render_template("register.html", state=sessions.register_state(r), error=error, still_open=still_open,
+                           reports=sessions.closing_reports(r))
+
+
+@bp.post("/register/force-close/<device_id>")
+@logged_in
+def force_close(device_id: str):
+    sessions.force_close(_redis(), SETUP_PAGE_MANAGER, device_id)
+    return redirect(url_for("ui.register"))
