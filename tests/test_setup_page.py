@@ -230,10 +230,52 @@ def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> Non
 
     page.once("dialog", confirm)
     page.get_by_role("button", name="Fermer de force Comptoir 2").click()
-    page.get_by_role("button", name="Fermer la caisse").wait_for()
+    page.get_by_role("heading", name="Ces tablettes vendent encore").wait_for(state="detached")
     assert "perdues" in asked[0]  # the owner is told, in plain words, what force-closing costs
     page.get_by_role("button", name="Fermer la caisse").click()
     report = page.get_by_role("article", name="Rapport Z1")
     assert "25.00" in report.inner_text() and "carte:visa" in report.inner_text()
     shoot(page, "register-report")
     assert devices.find(box.redis, "Comptoir 2")
+
+
+def test_the_jobs_page_shows_what_waits_why_and_how_it_looks(box: Box, page) -> None:
+    printer = FakePrinter()
+    try:
+        box.add_printer("bar", printer.uri, ("bar",))
+        printer.set_state(paper="out")
+        tablet = box.client("bar-tablet")
+        job = tablet.print(printer="bar", document={"lines": [{"text": "2x Kompot", "size": "double"}]})
+        logged_in(page, box)
+        page.get_by_role("link", name="Impressions").click()
+        picture = page.get_by_role("img", name=f"Ticket de l'impression {job['id'][:8]}")
+        picture.wait_for()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+        assert page.get_by_text("out of paper").first.is_visible()
+        shoot(page, "jobs")
+        page.get_by_role("button", name=f"Annuler l'impression {job['id'][:8]}").click()
+        page.get_by_text("Rien en attente.").wait_for()
+        assert tablet.job(job["id"])["status"] == "cancelled"
+    finally:
+        printer.stop()
+
+
+def test_settings_keep_what_was_typed_and_say_what_is_wrong(box: Box, page) -> None:
+    from appliance.sync import log, shop
+
+    logged_in(page, box)
+    page.get_by_role("link", name="Réglages").click()
+    page.get_by_label("Nom du commerce").fill("Bar Pod Lipą")
+    page.get_by_label("Qui voit un ticket en attente").select_option("own")
+    page.get_by_role("button", name="Enregistrer le commerce").click()
+    page.get_by_role("status").wait_for()
+    assert shop.name(box.redis) == "Bar Pod Lipą" and log.visibility(box.redis) == "own"
+    page.get_by_label("Adresse du back-office").fill("ftp://nope")
+    page.get_by_role("button", name="Relier le back-office").click()
+    assert page.get_by_text("l'adresse du back-office commence par http:// ou https://").is_visible()
+    assert page.get_by_label("Adresse du back-office").input_value() == "ftp://nope"  # kept
+    page.get_by_label("Mot de passe actuel").fill("pas le bon")
+    page.get_by_label("Nouveau mot de passe").fill("encore un autre")
+    page.get_by_role("button", name="Changer le mot de passe").click()
+    assert page.get_by_text("mot de passe incorrect").is_visible()
+    shoot(page, "settings")

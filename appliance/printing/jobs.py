@@ -303,5 +303,23 @@ def mark_failed(r: redis.Redis, job_id: str, printer: str, error: str) -> None:
         pipe.execute()
 
 
+def waiting(r: redis.Redis, printer: str) -> list[dict]:
+    """The jobs a printer has still to print, oldest first (the one printing included)."""
+    return [job for job in (_maybe(r, job_id) for job_id in pending_ids(r, printer)) if job]
+
+
+def _maybe(r: redis.Redis, job_id: str) -> dict | None:
+    raw = r.hgetall(keys.job(job_id))
+    return _view(raw) if raw else None
+
+
+def payload(r: redis.Redis, job_id: str) -> bytes:
+    """The bytes of a job that has not printed yet (kept only until it ends)."""
+    data = r.hget(keys.job(job_id), "payload")
+    if data is None:
+        raise NotFound(f"no waiting job {job_id}")
+    return data
+
+
 def pending_ids(r: redis.Redis, printer: str) -> list[str]:
     return [member.decode() for member in r.zrange(keys.printer_pending(printer), 0, -1)]

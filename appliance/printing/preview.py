@@ -93,3 +93,17 @@ def render_png(receipt: Receipt, dots: int = 576, columns: int = 48) -> bytes:
     out = io.BytesIO()
     paper.convert("1").save(out, "PNG", optimize=True)
     return out.getvalue()
+
+
+def picture_of(payload: bytes, width_mm: int = 80) -> bytes:
+    """What a job's bytes look like on paper (its first receipt), as a PNG: the setup page's
+    preview of a waiting job."""
+    from appliance.printing.emulator import Emulator
+
+    columns, dots = (48, 576) if width_mm == 80 else (32, 384)
+    emulator = Emulator(columns=columns)
+    emulator.feed(payload)
+    emulator.flush()
+    if not emulator.receipts:
+        raise ValueError("these bytes print nothing")
+    return render_png(emulator.receipts[0], dots, columns)

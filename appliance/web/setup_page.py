@@ -28,10 +28,10 @@ from flask_babel import Babel, format_datetime, gettext
 
 from appliance import admin, dashboard, devices
 from appliance.errors import ServiceError
-from appliance.printing import jobs, printers
+from appliance.printing import jobs, preview, printers
 from appliance.printing.request import JobRequest
 from appliance.printing.testpage import test_page
-from appliance.sync import sessions, shop
+from appliance.sync import log, sessions, shop
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 bp = Blueprint("ui", __name__, template_folder=str(WEBUI / "templates"), static_folder=str(WEBUI / "static"),
@@ -191,9 +191,11 @@ SETUP_PAGE_MANAGER = {"device_id": "setup-page", "role": "manager", "name": "set
 
 
 def _qr_svg(text: str) -> str:
-    import segno
+    """An inline SVG QR code (qrcode comes with python-escpos already)."""
+    import qrcode
+    import qrcode.image.svg
 
-    return segno.make(text, error="m").svg_inline(scale=6, dark="#000", light="#fff")
+    return qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
 
 
 @bp.route("/tablets", methods=["GET", "POST"])
@@ -310,3 +312,68 @@ def register():
 def force_close(device_id: str):
     sessions.force_close(_redis(), SETUP_PAGE_MANAGER, device_id)
     return redirect(url_for("ui.register"))
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+@bp.get("/jobs")
+@logged_in
+def job_queue():
+    """Each printer's queue, live: what waits and why, with a picture of each receipt."""
+    r = _redis()
+    queues = [{"printer": p, "jobs": jobs.waiting(r, p["name"])} for p in printers.describe_all(r)]
+    return render_template("jobs.html", queues=queues)
+
+
+@bp.get("/jobs/<job_id>/picture.png")
+@logged_in
+def job_picture(job_id: str):
+    r = _redis()
+    job = jobs.get(r, job_id)
+    try:
+        width = printers.get(r, job["printer"]).width
+        picture = preview.picture_of(jobs.payload(r, job_id), width)
+    except ServiceError:
+        abort(404)
+    except ValueError:
+        abort(422)
+    return current_app.response_class(picture, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@logged_in
+def cancel_job(job_id: str):
+    jobs.cancel(_redis(), job_id)  # the owner may cancel any tablet's job (the CLI's rule)
+    return redirect(url_for("ui.job_queue"))
+
+
+# -- shop settings ---------------------------------------------------------------------------------
+
+@bp.route("/settings", methods=["GET", "POST"])
+@logged_in
+def settings():
+    """The shop's name and ticket visibility, the back office link, the owner's password."""
+    from appliance.sync import forwarder
+
+    r = _redis()
+    errors: dict[str, str] = {}
+    saved = None
+    if request.method == "POST":
+        what = request.form.get("what")
+        try:
+            if what == "shop":
+                shop.set_name(r, request.form.get("shop_name", ""))
+                shop.set_visibility(r, request.form.get("visibility", "all"))
+            elif what == "backoffice":
+                forwarder.link(r, request.form.get("url", "").strip(), request.form.get("token", "").strip())
+            elif what == "password":
+                admin.login(r, request.form.get("current", ""), _client())
+                admin.set_password(r, request.form.get("new", ""))
+            saved = what
+        except ServiceError as exc:
+            errors[what or "form"] = gettext(exc.message)
+    typed = request.form if errors else {}  # a form that failed shows what was typed
+    return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
+                           modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed), 422 if errors else 200
+
+
