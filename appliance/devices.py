@@ -160,6 +160,33 @@ def revoke(r: redis.Redis, device_id: str) -> None:
         pipe.execute()
 
 
+APP_VERSION_HEADER = "X-Comptoir-App-Version"
+
+
+def update(r: redis.Redis, device_id: str, name: str, role: str) -> None:
+    """Rename a tablet or change its role (a manager's tablet may open and close the register)."""
+    if not r.exists(keys.device(device_id)):
+        raise NotFound(f"no device {device_id}")
+    if not name.strip() or len(name) > 64:
+        raise Invalid("a tablet's name: 1 to 64 characters", field="name")
+    if role not in ROLES:
+        raise Invalid(f"role {role!r}: use one of {', '.join(ROLES)}", field="role")
+    r.hset(keys.device(device_id), mapping={"name": name.strip(), "role": role})
+
+
+def note_app_version(r: redis.Redis, device: dict, version: str) -> None:
+    """Tablets say which version of their app they run (header APP_VERSION_HEADER); written
+    only when it changes, so the owner sees tablets that disagree."""
+    version = version.strip()[:40]
+    if version and version != device.get("app_version"):
+        r.hset(keys.device(device["device_id"]), "app_version", version)
+
+
+def app_versions(tablets: list[dict]) -> list[str]:
+    """The distinct app versions the tablets run (more than one: a warning for the owner)."""
+    return sorted({t["app_version"] for t in tablets if t.get("app_version")})
+
+
 def set_receipt_printer(r: redis.Redis, device_id: str, printer: str | None) -> None:
     """Give a tablet its own receipt printer (jobs for role ``receipt`` go there)."""
     if not r.exists(keys.device(device_id)):

@@ -13,7 +13,7 @@ import pytest
 
 from appliance import admin
 from appliance.tools.client import Client
-from tests.box import ROOT, Box
+from tests.box import ROOT, Box, wait_for
 from tests.fakeprinter import FakePrinter
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -167,7 +167,7 @@ def logged_in(page, box: Box) -> None:
 
 def test_pairing_a_tablet_with_the_pin_the_page_shows(box: Box, page) -> None:
     logged_in(page, box)
-    page.get_by_role("link", name="Tablettes").click()
+    page.get_by_role("link", name="Tablettes", exact=True).click()
     page.get_by_label("Nom de la tablette").fill("Terrasse")
     page.get_by_role("button", name="Afficher un code d'appairage").click()
     pin = page.get_by_label("Code à taper sur la tablette").inner_text().strip()
@@ -176,8 +176,8 @@ def test_pairing_a_tablet_with_the_pin_the_page_shows(box: Box, page) -> None:
     shoot(page, "tablets-pairing")
     tablet = Client(box.url)
     assert tablet.pair(pin)["name"] == "Terrasse"
-    page.get_by_role("link", name="Tablettes").click()
-    assert page.get_by_text("Terrasse").is_visible()
+    page.get_by_role("link", name="Tablettes", exact=True).click()
+    assert page.get_by_text("Terrasse", exact=True).is_visible()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Révoquer Terrasse").click()
     page.get_by_text("Aucune tablette appairée.").wait_for()
@@ -188,7 +188,7 @@ def test_adding_a_network_printer_and_printing_a_test_page(box: Box, page) -> No
     printer = FakePrinter()
     try:
         logged_in(page, box)
-        page.get_by_role("link", name="Imprimantes").click()
+        page.get_by_role("link", name="Imprimantes", exact=True).click()
         page.get_by_label("Nom", exact=True).fill("Cuisine")  # capitals are refused, with what to type
         page.get_by_label("Adresse").fill(f"127.0.0.1:{printer.port}")
         page.get_by_label("cuisine").check()
@@ -234,7 +234,7 @@ def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> Non
     assert "perdues" in asked[0]  # the owner is told, in plain words, what force-closing costs
     page.get_by_role("button", name="Fermer la caisse").click()
     report = page.get_by_role("article", name="Rapport Z1")
-    assert "25.00" in report.inner_text() and "carte:visa" in report.inner_text()
+    assert "25,00" in report.inner_text() and "carte:visa" in report.inner_text()  # the page's locale
     shoot(page, "register-report")
     assert devices.find(box.redis, "Comptoir 2")
 
@@ -246,12 +246,13 @@ def test_the_jobs_page_shows_what_waits_why_and_how_it_looks(box: Box, page) -> 
         printer.set_state(paper="out")
         tablet = box.client("bar-tablet")
         job = tablet.print(printer="bar", document={"lines": [{"text": "2x Kompot", "size": "double"}]})
+        wait_for(lambda: tablet.job(job["id"])["last_error"], 20, "the job to say why it waits")
         logged_in(page, box)
         page.get_by_role("link", name="Impressions").click()
         picture = page.get_by_role("img", name=f"Ticket de l'impression {job['id'][:8]}")
         picture.wait_for()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
-        assert page.get_by_text("out of paper").first.is_visible()
+        assert page.get_by_role("listitem").filter(has=picture).get_by_text("plus de papier").is_visible()
         shoot(page, "jobs")
         page.get_by_role("button", name=f"Annuler l'impression {job['id'][:8]}").click()
         page.get_by_text("Rien en attente.").wait_for()
@@ -279,3 +280,31 @@ def test_settings_keep_what_was_typed_and_say_what_is_wrong(box: Box, page) -> N
     page.get_by_role("button", name="Changer le mot de passe").click()
     assert page.get_by_text("mot de passe incorrect").is_visible()
     shoot(page, "settings")
+
+
+def test_tablets_are_renamed_given_a_role_and_a_printer_and_versions_are_watched(box: Box, page) -> None:
+    from appliance import devices
+
+    printer = FakePrinter()
+    try:
+        box.add_printer("caisse", printer.uri, ("receipt",))
+        for name, version in (("Salle 1", "2.3.0"), ("Salle 2", "2.4.1")):
+            tablet = box.client(name)
+            tablet.request("GET", "/api/v1/printers", headers={devices.APP_VERSION_HEADER: version})
+        logged_in(page, box)
+        page.get_by_role("link", name="Tablettes", exact=True).click()
+        warning = page.get_by_role("alert").filter(has_text="même version")
+        assert "2.3.0, 2.4.1" in warning.inner_text()
+        page.get_by_label("Nom de Salle 1").fill("")
+        page.get_by_role("button", name="Enregistrer Salle 1").click()
+        assert page.get_by_text("le nom d'une tablette : de 1 à 64 caractères").is_visible()
+        page.get_by_label("Nom de Salle 1").fill("Bar")
+        page.get_by_label("Rôle de Salle 1").select_option("manager")
+        page.get_by_label("Imprimante de tickets de Salle 1").select_option("caisse")
+        page.get_by_role("button", name="Enregistrer Salle 1").click()
+        page.get_by_label("Nom de Bar").wait_for()
+        bar = devices.find(box.redis, "Bar")
+        assert bar["role"] == "manager" and bar["receipt_printer"] == "caisse"
+        shoot(page, "tablets")
+    finally:
+        printer.stop()

@@ -27,4 +27,6 @@ def require_device():
         response.headers["WWW-Authenticate"] = 'Bearer realm="comptoir"'
         return response
     g.device = device
+    if version := request.headers.get(devices.APP_VERSION_HEADER):
+        devices.note_app_version(current_app.extensions["redis"], device, version)
     return None

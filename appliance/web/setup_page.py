@@ -24,7 +24,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import Babel, format_datetime, gettext
+from flask_babel import Babel, format_datetime, format_decimal, gettext
 
 from appliance import admin, dashboard, devices
 from appliance.errors import ServiceError
@@ -109,7 +109,8 @@ def logged_in(view):
 @bp.context_processor
 def _globals() -> dict:
     return {"languages": admin.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
-            "shop_name": shop.name(_redis()), "when": lambda t: format_datetime(t, "short") if t else "—"}
+            "shop_name": shop.name(_redis()), "when": lambda t: format_datetime(t, "short") if t else "—",
+            "amount": lambda cents: format_decimal(cents / 100, format="#,##0.00")}
 
 
 @bp.get("/")
@@ -217,10 +218,31 @@ def tablets():
             address = request.host_url
             pairing = {"pin": pin, "name": name, "address": address,
                        "qr": _qr_svg(f"{address}?pin={pin}"), "minutes": devices.PIN_TTL // 60}
+    return _tablets_page(r, pairing, errors)
+
+
+def _tablets_page(r: redis.Redis, pairing: dict | None, errors: dict[str, str]):
     listed = {d["device_id"]: d["session"] for d in sessions.device_states(r)}
     rows = [{**d, "session": listed.get(d["device_id"], "none")} for d in devices.list_all(r)]
-    return render_template("tablets.html", tablets=rows, pairing=pairing, errors=errors,
-                           roles=devices.ROLES), 422 if errors else 200
+    return render_template("tablets.html", tablets=rows, pairing=pairing, errors=errors, roles=devices.ROLES,
+                           versions=devices.app_versions(rows),
+                           printer_names=[c.name for c in printers.all_configs(r)]), 422 if errors else 200
+
+
+@bp.post("/tablets/<device_id>")
+@logged_in
+def edit_tablet(device_id: str):
+    """Name, role and own receipt printer of one tablet, all or nothing."""
+    r = _redis()
+    try:
+        receipt_printer = request.form.get("receipt_printer") or None
+        if receipt_printer:
+            printers.get(r, receipt_printer)
+        devices.update(r, device_id, request.form.get("name", ""), request.form.get("role", ""))
+        devices.set_receipt_printer(r, device_id, receipt_printer)
+    except ServiceError as exc:
+        return _tablets_page(r, None, {device_id: gettext(exc.message)})
+    return redirect(url_for("ui.tablets"))
 
 
 @bp.post("/tablets/<device_id>/revoke")
