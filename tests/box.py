@@ -136,3 +136,27 @@ class Box:
         """The live worker of a printer: {"pid": the process it runs in, "worker": its name}."""
         found = wait_for(lambda: self.redis.get(keys.printer_worker(printer)), 10, f"worker of {printer}")
         return json.loads(found)
+
+
+def post_until_accepted(tablet: Client, printer: str, label: str, deadline: float,
+                        statuses: list[int] | None = None) -> str:
+    """What a well-behaved tablet does: post a job with an id it chose, and post it again with
+    the same id until the box answers 200 or 202 (every other answer, or none, is retried).
+    Returns the job's id; ``statuses`` collects every answer seen (0: no answer)."""
+    import uuid
+
+    job_id = str(uuid.uuid4())
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            status, _, _ = tablet.request("POST", "/api/v1/jobs", {
+                "id": job_id, "printer": printer, "document": {"lines": [{"text": label or job_id}]}})
+        except OSError:
+            tablet.close()
+            status = 0
+        if statuses is not None:
+            statuses.append(status)
+        if status in (200, 202):
+            return job_id
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never accepted")

@@ -7,12 +7,10 @@ a job that may have reached the paper before the crash prints again marked REPRI
 from __future__ import annotations
 
 import threading
-import time
-import uuid
 
 from appliance.printing.emulator import Receipt
 from appliance.tools.client import Client
-from tests.box import Box, wait_for
+from tests.box import Box, post_until_accepted, wait_for
 from tests.fakeprinter import FakePrinter
 from tests.test_printing import big_ticket, ticket
 
@@ -77,26 +75,12 @@ def test_web_server_killed_mid_burst_loses_and_duplicates_nothing(box: Box, prin
     tablets = [box.client(f"t{n}") for n in range(4)]
     acknowledged: list[str] = []
     lock = threading.Lock()
-    killed = threading.Event()
 
     def tablet_loop(tablet: Client) -> None:
-        for _ in range(25):
-            job_id = str(uuid.uuid4())
-            end = time.monotonic() + 30
-            while time.monotonic() < end:  # a tablet retries, same id, until the box answers
-                try:
-                    status, _, _ = tablet.request("POST", "/api/v1/jobs", {
-                        "id": job_id, "printer": "counter", "document": ticket(job_id)})
-                except OSError:
-                    tablet.close()
-                    status = 0
-                if status in (200, 202):
-                    with lock:
-                        acknowledged.append(job_id)
-                    break
-                time.sleep(0.05)
-            else:
-                raise AssertionError(f"job {job_id} never accepted")
+        for _ in range(25):  # a tablet retries, same id, until the box answers
+            job_id = post_until_accepted(tablet, "counter", "", 30)
+            with lock:
+                acknowledged.append(job_id)
 
     threads = [threading.Thread(target=tablet_loop, args=(t,)) for t in tablets]
     for thread in threads:
@@ -105,7 +89,6 @@ def test_web_server_killed_mid_burst_loses_and_duplicates_nothing(box: Box, prin
     web = box.pids("web")
     assert web
     box.kill9(*web)
-    killed.set()
     for thread in threads:
         thread.join(60)
     assert len(acknowledged) == 100

@@ -24,7 +24,7 @@ import pytest
 from appliance import devices
 from appliance.tools.client import Client
 from appliance.web import server
-from tests.box import Box, wait_for
+from tests.box import Box, post_until_accepted, wait_for
 from tests.fakeprinter import FakePrinter
 
 
@@ -288,22 +288,9 @@ def test_redis_stalled_mid_rush_loses_and_duplicates_nothing(box: Box, printer: 
 
     def tablet_loop(tablet: Client) -> None:
         for _ in range(15):
-            job_id = str(uuid.uuid4())
-            end = time.monotonic() + 60
-            while time.monotonic() < end:
-                try:
-                    status, _, _ = tablet.request("POST", "/api/v1/jobs", {
-                        "id": job_id, "printer": "bar", "document": ticket(job_id)})
-                except OSError:
-                    tablet.close()
-                    status = 0
-                with lock:
-                    statuses.append(status)
-                if status in (200, 202):
-                    with lock:
-                        acknowledged.append(job_id)
-                    break
-                time.sleep(0.05)
+            job_id = post_until_accepted(tablet, "bar", "", 60, statuses)
+            with lock:
+                acknowledged.append(job_id)
 
     threads = [threading.Thread(target=tablet_loop, args=(t,)) for t in tablets]
     for thread in threads:
