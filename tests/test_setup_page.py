@@ -253,8 +253,11 @@ def test_the_jobs_page_shows_what_waits_why_and_how_it_looks(box: Box, page) -> 
         picture.wait_for()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
         assert page.get_by_role("listitem").filter(has=picture).get_by_text("plus de papier").is_visible()
+        later = tablet.print(printer="bar", document={"lines": [{"text": "1x Herbata"}]})
+        page.get_by_role("img", name=f"Ticket de l'impression {later['id'][:8]}").wait_for(timeout=10_000)  # live
         shoot(page, "jobs")
-        page.get_by_role("button", name=f"Annuler l'impression {job['id'][:8]}").click()
+        for waiting in (job, later):
+            page.get_by_role("button", name=f"Annuler l'impression {waiting['id'][:8]}").click()
         page.get_by_text("Rien en attente.").wait_for()
         assert tablet.job(job["id"])["status"] == "cancelled"
     finally:

@@ -338,13 +338,21 @@ def force_close(device_id: str):
 
 # -- jobs -----------------------------------------------------------------------------------------
 
+def _queues(r: redis.Redis) -> list[dict]:
+    return [{"printer": p, "jobs": jobs.waiting(r, p["name"])} for p in printers.describe_all(r)]
+
+
 @bp.get("/jobs")
 @logged_in
 def job_queue():
     """Each printer's queue, live: what waits and why, with a picture of each receipt."""
-    r = _redis()
-    queues = [{"printer": p, "jobs": jobs.waiting(r, p["name"])} for p in printers.describe_all(r)]
-    return render_template("jobs.html", queues=queues)
+    return render_template("jobs.html", queues=_queues(_redis()))
+
+
+@bp.get("/ui/jobs")
+@logged_in
+def job_queue_part():
+    return render_template("jobs_part.html", queues=_queues(_redis()))
 
 
 @bp.get("/jobs/<job_id>/picture.png")

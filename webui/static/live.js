@@ -1,14 +1,15 @@
-// The overview stays live: its body is fetched again every 2 s and swapped in place.
+// Live regions: every element with data-live="<url>" is fetched again every 2 s and swapped
+// in place (the overview, the jobs queue), so the page follows the box without a reload.
 (function () {
-  const box = document.getElementById("overview");
-  if (!box) return;
-  async function refresh() {
+  const regions = document.querySelectorAll("[data-live]");
+  if (!regions.length) return;
+  async function refresh(region) {
     try {
-      const response = await fetch(box.dataset.src, { credentials: "same-origin" });
-      if (response.ok) box.innerHTML = await response.text();
+      const response = await fetch(region.dataset.live, { credentials: "same-origin" });
+      if (response.ok) region.innerHTML = await response.text();
     } catch (error) {
       // The box is restarting or the Wi-Fi dropped: try again at the next tick.
     }
   }
-  setInterval(refresh, 2000);
+  setInterval(function () { regions.forEach(refresh); }, 2000);
 })();
