@@ -264,7 +264,11 @@ def cmd_backoffice(args: argparse.Namespace, settings: config.Settings) -> None:
         elif args.action == "status":
             print(json.dumps(forwarder.status(r), indent=2))
         elif args.action == "dead-letters":
-            print(json.dumps(forwarder.dead_letters(r), indent=2))
+            if args.retry or args.drop:
+                count = forwarder.settle_dead_letters(r, retry=args.retry)
+                print(f"{count} record(s) {'sent again' if args.retry else 'dropped'}")
+            else:
+                print(json.dumps(forwarder.dead_letters(r), indent=2))
 
 
 def cmd_network(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -378,7 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("url")
     bl.add_argument("--token", required=True)
     bsub.add_parser("status", help="backlog, last success, dead letters")
-    bsub.add_parser("dead-letters", help="records the back office rejected")
+    dl = bsub.add_parser("dead-letters", help="records the back office rejected: list, send again or drop")
+    choice = dl.add_mutually_exclusive_group()
+    choice.add_argument("--retry", action="store_true", help="send them again (after the back office was fixed)")
+    choice.add_argument("--drop", action="store_true", help="drop them for good")
     bs = bsub.add_parser("serve", help="run the reference back office")
     bs.add_argument("--host", default="127.0.0.1")
     bs.add_argument("--port", type=int, default=8090)

@@ -13,7 +13,7 @@ import pytest
 
 from appliance import admin
 from appliance.tools.client import Client
-from tests.box import ROOT, Box, wait_for
+from tests.box import ROOT, Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -311,3 +311,36 @@ def test_tablets_are_renamed_given_a_role_and_a_printer_and_versions_are_watched
         shoot(page, "tablets")
     finally:
         printer.stop()
+
+
+def test_the_back_office_link_is_tested_and_refused_records_are_sent_again(box: Box, page, tmp_path) -> None:
+    import json
+
+    from appliance import keys
+    from tests.test_backoffice import BackOffice
+
+    logged_in(page, box)
+    page.get_by_role("link", name="Réglages").click()
+    closed = f"http://127.0.0.1:{free_port()}"
+    page.get_by_label("Adresse du back-office").fill(closed)
+    page.get_by_role("button", name="Relier le back-office").click()
+    page.get_by_role("button", name="Tester la connexion").click()
+    assert page.get_by_text("catalogue").first.is_visible()  # the error, in words, next to the link form
+    office = BackOffice(tmp_path).start()
+    try:
+        page.get_by_label("Adresse du back-office").fill(office.url)
+        page.get_by_label("Jeton du back-office").fill("test-token")
+        page.get_by_role("button", name="Relier le back-office").click()
+        page.get_by_role("button", name="Tester la connexion").click()
+        assert page.get_by_role("status").inner_text() == "Le back-office répond."
+        refused = {"record": {"kind": "sale", "id": "x1", "data": {}}, "reason": "unknown shop", "at": 0}
+        box.redis.rpush(keys.dead_letters(), json.dumps(refused))
+        page.reload()
+        assert page.get_by_text("Enregistrements refusés par le back-office : 1").is_visible()
+        page.get_by_role("button", name="Les renvoyer").click()
+        assert box.redis.llen(keys.dead_letters()) == 0
+        # Back in the outbox, or already forwarded by the box to the back office.
+        wait_for(lambda: "sale:x1" in office.sales() or any(
+            b"x1" in fields[b"record"] for _, fields in box.redis.xrange(keys.outbox())), 10, "the record sent again")
+    finally:
+        office.kill()

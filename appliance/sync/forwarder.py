@@ -57,6 +57,38 @@ def dead_letters(r: redis.Redis) -> list[dict]:
     return [json.loads(item) for item in r.lrange(keys.dead_letters(), 0, -1)]
 
 
+def settle_dead_letters(r: redis.Redis, retry: bool) -> int:
+    """Send the rejected records again (after the back office was fixed), or drop them; one
+    transaction either way. Returns how many."""
+    with r.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(keys.dead_letters())
+                letters = [json.loads(item) for item in pipe.lrange(keys.dead_letters(), 0, -1)]
+                pipe.multi()
+                if retry:
+                    for letter in letters:
+                        pipe.xadd(keys.outbox(), {"record": json.dumps(letter["record"])})
+                pipe.delete(keys.dead_letters())
+                pipe.execute()
+                return len(letters)
+            except redis.WatchError:
+                continue
+
+
+def test_connection(r: redis.Redis) -> str | None:
+    """Ask the linked back office for its catalogue once: None when it answers, else what
+    went wrong, in words (for the setup page's "test the connection")."""
+    settings = _settings(r)
+    if not settings.get("backoffice_url"):
+        return "no back office is linked"
+    try:
+        Forwarder(r)._call(settings, "GET", "/catalogue?since=0")
+    except Unreachable as exc:
+        return str(exc)
+    return None
+
+
 class Unreachable(Exception):
     """The back office did not answer, or answered an error: retry later, same records."""
 

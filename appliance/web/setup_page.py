@@ -27,7 +27,7 @@ from flask import (
 from flask_babel import Babel, format_datetime, format_decimal, gettext
 
 from appliance import admin, dashboard, devices
-from appliance.errors import ServiceError
+from appliance.errors import ServiceError, Unavailable
 from appliance.printing import jobs, preview, printers
 from appliance.printing.request import JobRequest
 from appliance.printing.testpage import test_page
@@ -399,9 +399,15 @@ def settings():
             elif what == "password":
                 admin.login(r, request.form.get("current", ""), _client())
                 admin.set_password(r, request.form.get("new", ""))
+            elif what == "test":
+                problem = forwarder.test_connection(r)
+                if problem:
+                    raise Unavailable(problem)
+            elif what in ("retry", "drop"):
+                forwarder.settle_dead_letters(r, retry=what == "retry")
             saved = what
         except ServiceError as exc:
-            errors[what or "form"] = gettext(exc.message)
+            errors["backoffice" if what in ("test", "retry", "drop") else what or "form"] = gettext(exc.message)
     typed = request.form if errors else {}  # a form that failed shows what was typed
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
                            modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed), 422 if errors else 200
