@@ -116,7 +116,8 @@ def test_a_rejected_record_goes_to_the_dead_letters_and_blocks_nothing(box: Box,
     tablet.push()
     sell(tablet, "after")
     wait_for(lambda: backoffice.sales() == ["sale:after.1"], 15, "the sale behind the bad record")
-    [dead] = forwarder.dead_letters(box.redis)
+    # The back office stores the sale as it answers; the box writes the verdicts just after.
+    [dead] = wait_for(lambda: forwarder.dead_letters(box.redis), 10, "the refused record in the dead letters")
     assert dead["record"]["kind"] == "customer" and "e-mail" in dead["reason"]
     assert forwarder.status(box.redis)["dead_letters"] == 1
 
