@@ -45,7 +45,10 @@ def overview(r: redis.Redis) -> dict:
     printer_list = printers.describe_all(r)
     backoffice = forwarder.status(r)
     register = sessions.register_state(r)
-    states = {d["device_id"]: d["session"] for d in sessions.device_states(r)}
-    tablets = [{**device, "session": states.get(device["device_id"], "none")} for device in devices.list_all(r)]
     return {"problems": problems(printer_list, backoffice), "printers": printer_list,
-            "tablets": tablets, "register": register, "backoffice": backoffice}
+            "tablets": tablets(r), "register": register, "backoffice": backoffice}
+
+
+def tablets(r: redis.Redis) -> list[dict]:
+    """Every paired tablet, its record and its session state (the overview, the tablets page)."""
+    return [{**device, "session": sessions.session_state(r, device["device_id"])} for device in devices.list_all(r)]

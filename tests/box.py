@@ -138,11 +138,11 @@ class Box:
         return json.loads(found)
 
 
-def post_until_accepted(tablet: Client, printer: str, label: str, deadline: float,
-                        statuses: list[int] | None = None) -> str:
-    """What a well-behaved tablet does: post a job with an id it chose, and post it again with
-    the same id until the box answers 200 or 202 (every other answer, or none, is retried).
-    Returns the job's id; ``statuses`` collects every answer seen (0: no answer)."""
+def post_until_accepted(tablet: Client, printer: str, deadline: float, statuses: list[int] | None = None) -> str:
+    """What a well-behaved tablet does: post a job with an id it chose (the receipt says
+    that id), and post it again with the same id until the box answers 200 or 202 (every
+    other answer, or none, is retried). Returns the id; ``statuses`` collects every answer
+    seen (0: no answer)."""
     import uuid
 
     job_id = str(uuid.uuid4())
@@ -150,7 +150,7 @@ def post_until_accepted(tablet: Client, printer: str, label: str, deadline: floa
     while time.monotonic() < end:
         try:
             status, _, _ = tablet.request("POST", "/api/v1/jobs", {
-                "id": job_id, "printer": printer, "document": {"lines": [{"text": label or job_id}]}})
+                "id": job_id, "printer": printer, "document": {"lines": [{"text": job_id}]}})
         except OSError:
             tablet.close()
             status = 0

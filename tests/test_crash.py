@@ -78,7 +78,7 @@ def test_web_server_killed_mid_burst_loses_and_duplicates_nothing(box: Box, prin
 
     def tablet_loop(tablet: Client) -> None:
         for _ in range(25):  # a tablet retries, same id, until the box answers
-            job_id = post_until_accepted(tablet, "counter", "", 30)
+            job_id = post_until_accepted(tablet, "counter", 30)
             with lock:
                 acknowledged.append(job_id)
 

@@ -288,7 +288,7 @@ def test_redis_stalled_mid_rush_loses_and_duplicates_nothing(box: Box, printer: 
 
     def tablet_loop(tablet: Client) -> None:
         for _ in range(15):
-            job_id = post_until_accepted(tablet, "bar", "", 60, statuses)
+            job_id = post_until_accepted(tablet, "bar", 60, statuses)
             with lock:
                 acknowledged.append(job_id)
 

@@ -56,7 +56,7 @@ STATUS_REFRESH = 5.0
 Method = Literal["process_id", "paper_status", "status", "none"]
 LEVELS: dict[Method | None, str] = {"process_id": "paper", "paper_status": "paper", "status": "received",
                                     "none": "none", None: "unknown"}
-Outcome = Literal["sent", "done", "requeued", "moved", "needs a person", "unreachable"]
+Outcome = Literal["sent", "done", "requeued", "needs a person", "unreachable"]
 
 
 class Stopping(Exception):
@@ -282,7 +282,7 @@ class PrinterDriver:
             with self.lock:
                 outcome = self._try(job_id, queued)
             self.last_used = time.monotonic()
-            if outcome in ("sent", "done", "requeued", "moved"):
+            if outcome in ("sent", "done", "requeued"):
                 if outcome == "sent":
                     self._delay = BACKOFF_START
                 return
@@ -305,9 +305,7 @@ class PrinterDriver:
                 self._open()
                 state = self._status()
             except (TransportError, printer_status.StatusError) as exc:
-                self._drop(str(exc))
-                jobs.note_waiting(self.r, job_id, f"printer unreachable: {exc}")
-                return "unreachable"
+                return self._unreachable(job_id, exc)
             self._healthy(state)
             self._record(state)
             if not state.ready:
@@ -319,9 +317,7 @@ class PrinterDriver:
             if self.method is None:
                 self._learn()
         except (TransportError, printer_status.StatusError) as exc:
-            self._drop(str(exc))
-            jobs.note_waiting(self.r, job_id, f"printer unreachable: {exc}")
-            return "unreachable"
+            return self._unreachable(job_id, exc)
         attempt = jobs.begin_attempt(self.r, job_id, self.worker_key)
         if attempt is None:
             return "done"  # cancelled meanwhile
@@ -345,6 +341,11 @@ class PrinterDriver:
             self._drop(str(exc))
             return "requeued"
         return "sent"
+
+    def _unreachable(self, job_id: str, exc: Exception) -> Outcome:
+        self._drop(str(exc))
+        jobs.note_waiting(self.r, job_id, f"printer unreachable: {exc}")
+        return "unreachable"
 
     def _confirm_received(self, before: printer_status.PrinterStatus) -> None:
         """No in-order answers: a job counts once the printer has taken every byte (it

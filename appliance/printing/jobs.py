@@ -63,10 +63,10 @@ def _view(raw: dict[bytes, bytes]) -> dict:
 
 
 def get(r: redis.Redis, job_id: str) -> dict:
-    raw = r.hgetall(keys.job(job_id))
-    if not raw:
+    job = _maybe(r, job_id)
+    if job is None:
         raise NotFound(f"no job {job_id}")
-    return _view(raw)
+    return job
 
 
 def _existing(r: redis.Redis | redis.client.Pipeline, job_id: str, fingerprint: str) -> Submitted | None:

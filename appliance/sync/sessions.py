@@ -240,6 +240,11 @@ def check_push(r: redis.Redis | redis.client.Pipeline, device_id: str, session_i
         "changes this tablet had not synced are lost; start a new session", state=current["state"])
 
 
+def session_state(r: redis.Redis, device_id: str) -> str:
+    """open, closed, force_closed, or none (never started)."""
+    return _session(r, device_id).get("state", "none")
+
+
 def device_states(r: redis.Redis) -> list[dict]:
     return [{"device_id": d["device_id"], "name": d["name"], "role": d["role"],
-             "session": _session(r, d["device_id"]).get("state", "none")} for d in devices.list_all(r)]
+             "session": session_state(r, d["device_id"])} for d in devices.list_all(r)]

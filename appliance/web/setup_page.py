@@ -222,8 +222,7 @@ def tablets():
 
 
 def _tablets_page(r: redis.Redis, pairing: dict | None, errors: dict[str, str]):
-    listed = {d["device_id"]: d["session"] for d in sessions.device_states(r)}
-    rows = [{**d, "session": listed.get(d["device_id"], "none")} for d in devices.list_all(r)]
+    rows = dashboard.tablets(r)
     return render_template("tablets.html", tablets=rows, pairing=pairing, errors=errors, roles=devices.ROLES,
                            versions=devices.app_versions(rows),
                            printer_names=[c.name for c in printers.all_configs(r)]), 422 if errors else 200
