@@ -106,6 +106,7 @@ class Supervisor:
             for child in self.children:
                 if child.process and child.process.poll() is not None:
                     raise SystemExit(f"{child.name} exited with {child.process.returncode} while starting")
+            self._tend_redis(time.monotonic())  # a storage that dies now comes back, as later
             time.sleep(0.02)
         raise SystemExit(f"the box did not become healthy within {deadline_s} s")
 
@@ -114,16 +115,7 @@ class Supervisor:
         not crash-loop), until asked to stop."""
         while not self.stopping:
             now = time.monotonic()
-            if self.redis is not None and self.redis.poll() is not None:
-                if self._redis_child.restart_at == 0.0:
-                    self._backoff(self._redis_child, now, self.redis.returncode)
-                elif now >= self._redis_child.restart_at:
-                    self._redis_child.restart_at = 0.0
-                    try:
-                        self._start_redis()
-                    except RuntimeError as exc:
-                        log.error("%s", exc)
-                        self._backoff(self._redis_child, now, None)
+            self._tend_redis(now)
             for child in self.children:
                 if child.process is None or child.process.poll() is None:
                     continue
@@ -133,6 +125,21 @@ class Supervisor:
                     child.restart_at = 0.0
                     self._spawn(child)
             time.sleep(0.1)
+
+    def _tend_redis(self, now: float) -> None:
+        """Restart the private Redis if it died, with a backoff; from the first second on (the
+        other parts only fail fast while starting: a bad port, a missing file)."""
+        if self.redis is None or self.redis.poll() is None:
+            return
+        if self._redis_child.restart_at == 0.0:
+            self._backoff(self._redis_child, now, self.redis.returncode)
+        elif now >= self._redis_child.restart_at:
+            self._redis_child.restart_at = 0.0
+            try:
+                self._start_redis()
+            except RuntimeError as exc:
+                log.error("%s", exc)
+                self._backoff(self._redis_child, now, None)
 
     @staticmethod
     def _backoff(child: Child, now: float, code: int | None) -> None:
