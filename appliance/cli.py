@@ -229,6 +229,10 @@ def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
             print(json.dumps(jobs.get(r, args.job_id), indent=2))
         elif args.action == "cancel":
             print(json.dumps(jobs.cancel(r, args.job_id), indent=2))
+        elif args.action == "retry":
+            print(json.dumps(jobs.retry(r, args.job_id), indent=2))
+        else:
+            _print_table(jobs.failed(r), ["id", "printer", "last_error", "updated_at"])
 
 
 def cmd_shop(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -397,10 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=1.0)
     p.add_argument("--url", default=f"http://127.0.0.1:{config.DEFAULT_PORT}")
 
-    p = add("jobs", cmd_jobs, "show or cancel a print job")
+    p = add("jobs", cmd_jobs, "show, cancel or retry a print job; list failed ones")
     jsub = p.add_subparsers(dest="action", required=True)
     jsub.add_parser("show").add_argument("job_id")
     jsub.add_parser("cancel").add_argument("job_id")
+    jsub.add_parser("retry", help="queue a failed job again").add_argument("job_id")
+    jsub.add_parser("failed", help="list failed jobs")
     return parser
 
 

@@ -74,6 +74,19 @@ def printers_changed() -> str:
     return f"{PREFIX}:printers:changed"
 
 
+def printer_search() -> str:
+    """Hash: the last printer search the setup page asked for: state (searching / done),
+    asked_at, finished_at, subnet, found (JSON list), notes (JSON list of what could not be
+    searched and why). Expires an hour after the search."""
+    return f"{PREFIX}:printers:search"
+
+
+def printer_search_requests() -> str:
+    """List: searches asked for, taken by the network process (it has real threads for the
+    seconds-long mDNS browse and Bluetooth scan; the web server has not)."""
+    return f"{PREFIX}:printers:search:requests"
+
+
 def printer_status(name: str) -> str:
     """Hash: the last status read from the printer itself, with its time."""
     return f"{PREFIX}:printer:{name}:status"
@@ -125,6 +138,13 @@ def printer_worker(name: str) -> str:
 def job(job_id: str) -> str:
     """Hash: one print job, its payload and its state; the job id is the idempotency key."""
     return f"{PREFIX}:job:{job_id}"
+
+
+def failed_jobs() -> str:
+    """Sorted set of the ids of failed jobs (a bug, never a printer problem), scored by when
+    they failed: the jobs page lists them for someone to retry or cancel. A failed job keeps
+    its bytes for that (its record expires like any ended job's)."""
+    return f"{PREFIX}:jobs:failed"
 
 
 # Processes -----------------------------------------------------------------------------

@@ -87,6 +87,29 @@ def test_cancel_a_waiting_job(tablet: Client, counter: FakePrinter) -> None:
     assert status == 409 and "printed" in body["message"]
 
 
+def test_a_job_that_failed_on_the_box_s_own_error_is_retried(shared_box: Box, tablet: Client,
+                                                            counter: FakePrinter) -> None:
+    counter.set_state(paper="out")
+    job = tablet.print(printer=counter.name, document=TICKET)
+    wait_for(lambda: tablet.job(job["id"])["last_error"] == "out of paper", what="the job to wait for paper")
+    r = shared_box.redis
+    payload = r.hget(keys.job(job["id"]), "payload")
+    r.hdel(keys.job(job["id"]), "payload")  # a record the worker cannot read: a bug, as far as it knows
+    counter.set_state(paper="ok")
+    failed = tablet.wait_job(job["id"], until=("failed",))
+    assert "internal error" in failed["last_error"]
+    assert [j["id"] for j in jobs.failed(r)] == [job["id"]]
+    assert tablet.retry(job["id"])["status"] == "queued"  # retried as it is: it fails again
+    wait_for(lambda: tablet.job(job["id"])["status"] == "failed", what="the job to fail again")
+    r.hset(keys.job(job["id"]), "payload", payload)  # repaired (say, by an update)
+    assert tablet.retry(job["id"])["status"] == "queued"
+    assert tablet.wait_job(job["id"])["status"] == "printed"
+    assert [rc.text.split("\n")[0] for rc in counter.wait_receipts(1)] == ["Table 4"]  # once
+    assert jobs.failed(r) == [] and tablet.retry(job["id"])["status"] == "printed"  # nothing to retry
+    other = shared_box.client("jobs-other-tablet")
+    assert other.request("POST", f"/api/v1/jobs/{job['id']}/retry")[0] == 403
+
+
 def test_unknown_job_is_404(tablet: Client) -> None:
     assert tablet.request("GET", f"/api/v1/jobs/{uuid.uuid4()}")[0] == 404
     assert tablet.request("GET", "/api/v1/jobs/not-a-uuid")[0] == 404

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance import admin
+from appliance import admin, keys
 from appliance.tools.client import Client
 from tests.box import ROOT, Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
@@ -137,8 +137,12 @@ def test_every_message_of_the_page_is_translated() -> None:
         str(webui / "templates"), method_map=[("**.html", "jinja2")],
         options_map={"**.html": {"extensions": "jinja2.ext.i18n"}})}
     from appliance import dashboard
+    from appliance.discovery import search
 
     found |= set(dashboard.REMEDIES) | set(dashboard.REMEDIES.values()) | {dashboard.UNREACHABLE}
+    from appliance.printing import reports
+
+    found |= {search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source)
@@ -205,10 +209,45 @@ def test_adding_a_network_printer_and_printing_a_test_page(box: Box, page) -> No
         printer.stop()
 
 
+def test_a_printer_the_box_finds_is_added_in_one_tap(box: Box, page) -> None:
+    """The search probes the subnet the owner types (here one loopback address: the tests
+    keep mDNS and the probe of the machine's own subnets off); Bluetooth is absent here and
+    the page says so."""
+    try:
+        printer = FakePrinter(host="127.0.0.77", port=9100)
+    except OSError as exc:
+        pytest.skip(f"port 9100 on 127.0.0.77 is taken here ({exc})")
+    printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-m30III"
+    try:
+        logged_in(page, box)
+        page.get_by_role("link", name="Imprimantes", exact=True).click()
+        page.get_by_label("Sonder aussi ce sous-réseau (facultatif)").fill("10.0.0.0/8")
+        page.get_by_role("button", name="Chercher des imprimantes").click()
+        assert page.get_by_text("écrivez le sous-réseau comme 192.168.1.0/24").is_visible()
+        page.get_by_label("Sonder aussi ce sous-réseau (facultatif)").fill("127.0.0.77/32")
+        page.get_by_role("button", name="Chercher des imprimantes").click()
+        add = page.get_by_role("link", name="Ajouter EPSON TM-m30III")
+        add.wait_for(timeout=30_000)  # live: the page was not reloaded
+        assert page.get_by_text("Bluetooth n'est pas disponible").is_visible()
+        shoot(page, "printers-found")
+        add.click()
+        assert page.get_by_label("Adresse").input_value() == "tcp://127.0.0.77"
+        page.get_by_label("Nom", exact=True).fill("salle")
+        page.get_by_label("caisse", exact=True).check()
+        page.get_by_role("button", name="Ajouter l'imprimante").click()
+        page.get_by_role("button", name="Imprimer une page de test sur salle").click()
+        assert "salle" in printer.wait_receipts(1, timeout=20)[0].text
+        page.get_by_text("déjà ajoutée").wait_for()
+    finally:
+        printer.stop()
+
+
 def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> None:
     from appliance import devices
     from appliance.tools.client import Tablet
 
+    printer = FakePrinter()
+    box.add_printer("comptoir", printer.uri, ("receipt",))
     logged_in(page, box)
     page.get_by_role("link", name="Caisse").click()
     page.get_by_role("button", name="Ouvrir la caisse").click()
@@ -237,6 +276,11 @@ def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> Non
     assert "25,00" in report.inner_text() and "carte:visa" in report.inner_text()  # the page's locale
     shoot(page, "register-report")
     assert devices.find(box.redis, "Comptoir 2")
+    assert page.get_by_label("Imprimante pour Z1").input_value() == "comptoir"  # the receipt printer first
+    page.get_by_role("button", name="Imprimer Z1").click()
+    paper = printer.wait_receipts(1, timeout=20)[0].text
+    assert "Rapport de clôture Z1" in paper and "25,00" in paper and "Comptoir 2" in paper
+    printer.stop()
 
 
 def test_the_jobs_page_shows_what_waits_why_and_how_it_looks(box: Box, page) -> None:
@@ -260,12 +304,24 @@ def test_the_jobs_page_shows_what_waits_why_and_how_it_looks(box: Box, page) -> 
             page.get_by_role("button", name=f"Annuler l'impression {waiting['id'][:8]}").click()
         page.get_by_text("Rien en attente.").wait_for()
         assert tablet.job(job["id"])["status"] == "cancelled"
+        printer.set_state(paper="out")
+        broken = tablet.print(printer="bar", document={"lines": [{"text": "3x Pączki"}]})
+        wait_for(lambda: tablet.job(broken["id"])["last_error"], 20, "the job to wait for paper")
+        payload = box.redis.hget(keys.job(broken["id"]), "payload")
+        box.redis.hdel(keys.job(broken["id"]), "payload")  # a record the worker cannot read: a bug
+        printer.set_state(paper="ok")
+        page.get_by_role("heading", name=re.compile("Impressions en échec")).wait_for(timeout=20_000)
+        box.redis.hset(keys.job(broken["id"]), "payload", payload)  # repaired
+        page.get_by_role("button", name=f"Réessayer l'impression {broken['id'][:8]}").click()
+        assert tablet.wait_job(broken["id"], timeout=20)["status"] == "printed"
+        assert "3x Pączki" in printer.wait_receipts(1, timeout=20)[-1].text
     finally:
         printer.stop()
 
 
 def test_settings_keep_what_was_typed_and_say_what_is_wrong(box: Box, page) -> None:
     from appliance.sync import log, shop
+    from appliance.tools.client import Replica
 
     logged_in(page, box)
     page.get_by_role("link", name="Réglages").click()
@@ -274,6 +330,14 @@ def test_settings_keep_what_was_typed_and_say_what_is_wrong(box: Box, page) -> N
     page.get_by_role("button", name="Enregistrer le commerce").click()
     page.get_by_role("status").wait_for()
     assert shop.name(box.redis) == "Bar Pod Lipą" and log.visibility(box.redis) == "own"
+    page.get_by_label("Tables et tickets permanents, un par ligne").fill("Table 10\nTable 2\nTerrasse")
+    page.get_by_role("button", name="Enregistrer les tables").click()
+    page.get_by_role("status").wait_for()
+    tables = page.get_by_label("Tables et tickets permanents, un par ligne")
+    assert tables.input_value() == "Table 2\nTable 10\nTerrasse"  # in the order a person reads them
+    tablet = Replica()
+    tablet.apply(box.client("Tablette salle").pull())
+    assert {t["label"] for t in tablet.state["ticket"].values()} == {"Table 2", "Table 10", "Terrasse"}
     page.get_by_label("Adresse du back-office").fill("ftp://nope")
     page.get_by_role("button", name="Relier le back-office").click()
     assert page.get_by_text("l'adresse du back-office commence par http:// ou https://").is_visible()

@@ -7,7 +7,8 @@ this id next" message through each printer's queue. Life cycle::
        |         |
        |         +-> queued again (link or power lost before the confirmation: reprinted
        |                           whole at the head of the queue, marked REPRINT)
-       +-> cancelled          (any state) -> failed (a bug, never a printer problem)
+       +-> cancelled          (any state) -> failed (a bug, never a printer problem) -> queued
+       |                                             (retried at the end of its printer's queue)
        +-> queued on another printer (failover: ``printer`` says where, ``moved_from`` whence)
 
 A job waits at the head of its printer's queue for as long as the printer needs, unless the
@@ -146,23 +147,20 @@ def enqueue(pipe: redis.client.Pipeline, queue: Queue, job_id: str, at_front: bo
 
 
 def cancel(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
-    """Cancel a job that has not started printing. A job on the wire cannot be called back.
-    ``by``: the tablet asking; it may cancel its own jobs, a manager's any (None: the CLI)."""
+    """Cancel a job that has not started printing (or failed). A job on the wire cannot be
+    called back."""
     key = keys.job(job_id)
     with r.pipeline() as pipe:
         while True:
             try:
                 pipe.watch(key)
                 status, printer, owner = pipe.hmget(key, "status", "printer", "device_id")
-                if status is None:
-                    raise NotFound(f"no job {job_id}")
-                if by is not None and by.get("role") != "manager" and (owner or b"").decode() != by["device_id"]:
-                    raise Forbidden("a tablet cancels only its own jobs (a manager's tablet cancels any)")
+                _may_handle(job_id, status, owner, by)
                 state = status.decode()
                 if state == "cancelled":
                     pipe.reset()
                     return get(r, job_id)
-                if state != "queued":
+                if state not in ("queued", "failed"):
                     raise Conflict(f"job {job_id} is {state} and can no longer be cancelled", status=state)
                 name = printer.decode()
                 pipe.multi()
@@ -174,11 +172,62 @@ def cancel(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
                 continue
 
 
+def _may_handle(job_id: str, status: bytes | None, owner: bytes | None, by: dict | None) -> None:
+    """``by``: the tablet asking; it may cancel or retry its own jobs, a manager's any (None:
+    the CLI or the setup page, the owner's)."""
+    if status is None:
+        raise NotFound(f"no job {job_id}")
+    if by is not None and by.get("role") != "manager" and (owner or b"").decode() != by["device_id"]:
+        raise Forbidden("a tablet cancels or retries only its own jobs (a manager's tablet any)")
+
+
+def retry(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
+    """Queue a failed job again, at the end of its printer's queue (it failed on a bug, which
+    may since be fixed, or on a record an update repaired). Retrying a job that is not failed
+    changes nothing: two people pressing "retry" at once print it once."""
+    key = keys.job(job_id)
+    with r.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                status, printer, owner = pipe.hmget(key, "status", "printer", "device_id")
+                _may_handle(job_id, status, owner, by)
+                if status != b"failed":
+                    pipe.reset()
+                    return get(r, job_id)
+                name, now = printer.decode(), time.time()
+                pipe.multi()
+                pipe.hset(key, mapping={"status": "queued", "last_error": "", "updated_at": now})
+                pipe.persist(key)
+                pipe.zrem(keys.failed_jobs(), job_id)
+                pipe.zadd(keys.printer_pending(name), {job_id: now})
+                enqueue(pipe, printers.queue(r, name), job_id)
+                pipe.execute()
+                return get(r, job_id)
+            except redis.WatchError:
+                continue
+
+
+def failed(r: redis.Redis) -> list[dict]:
+    """Failed jobs, newest first, for someone to retry or cancel (ids whose record expired
+    are forgotten on the way)."""
+    ids = [member.decode() for member in r.zrevrange(keys.failed_jobs(), 0, -1)]
+    found = [(job_id, _maybe(r, job_id)) for job_id in ids]
+    if gone := [job_id for job_id, job in found if job is None]:
+        r.zrem(keys.failed_jobs(), *gone)
+    return [job for _, job in found if job is not None]
+
+
 def _finish(pipe: redis.client.Pipeline, job_id: str, printer: str, status: str, **fields) -> None:
-    """End a job: its record says how, and rq forgets it, in the caller's transaction."""
+    """End a job: its record says how, and rq forgets it, in the caller's transaction. A
+    failed job keeps its bytes, to be retried."""
     now = time.time()
     pipe.hset(keys.job(job_id), mapping={"status": status, "updated_at": now, **fields})
-    pipe.hdel(keys.job(job_id), "payload")
+    if status == "failed":
+        pipe.zadd(keys.failed_jobs(), {job_id: now})
+    else:
+        pipe.hdel(keys.job(job_id), "payload")
+        pipe.zrem(keys.failed_jobs(), job_id)
     pipe.zrem(keys.printer_pending(printer), job_id)
     pipe.expire(keys.job(job_id), RETENTION)
     pipe.lrem(keys.rq_intermediate(printer), 0, job_id)

@@ -2,9 +2,10 @@
 
 - the mDNS announcement (discovery/mdns.py), refreshed as addresses, the shop's name or the
   pairing state change;
-- the back office forwarder (sync/forwarder.py).
+- the back office forwarder (sync/forwarder.py);
+- the printer searches the setup page asks for (discovery/search.py).
 
-Neither blocks the other: the announcer runs on its own thread. systemd's watchdog is fed
+None blocks another: the announcer and the searches run on their own threads. systemd's watchdog is fed
 while the forwarder's loop turns.
 """
 
@@ -17,7 +18,7 @@ import time
 import redis
 
 from appliance.config import Settings
-from appliance.discovery import mdns
+from appliance.discovery import mdns, search
 from appliance.runtime import sdnotify
 from appliance.runtime.redis_server import connect
 from appliance.sync import forwarder, shop
@@ -37,12 +38,13 @@ def run(settings: Settings, port: int) -> None:
 
     def stop(signum, frame) -> None:
         sender.stopping = True
-        announcer.stop.set()
+        announcer.stop.set()  # the searches stop with it
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     announcing = threading.Thread(target=announcer.run, name="mdns", daemon=True)
     announcing.start()
+    threading.Thread(target=search.serve, args=(r, announcer.stop), name="search", daemon=True).start()
     feeding = threading.Thread(target=_watchdog, args=(sender,), name="watchdog", daemon=True)
     feeding.start()
     sdnotify.notify("READY=1")

@@ -19,7 +19,7 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance import devices, keys
-from appliance.errors import Conflict, NoSession, SessionGone
+from appliance.errors import Conflict, NoSession, NotFound, SessionGone
 from appliance.runtime.redis_server import decode_hash
 from appliance.sync import log
 
@@ -145,6 +145,13 @@ def closing_reports(r: redis.Redis) -> list[dict]:
     last = int(register_state(r).get("number", 0))
     found = r.mget([keys.entity("closing", str(n)) for n in range(last, 0, -1)]) if last else []
     return [json.loads(value) for value in found if value]
+
+
+def closing_report(r: redis.Redis, number: int) -> dict:
+    found = r.get(keys.entity("closing", str(number)))
+    if found is None:
+        raise NotFound(f"no closing report Z{number}")
+    return json.loads(found)
 
 
 def add_totals(pipe: redis.client.Pipeline, number: int, totals: dict[str, int]) -> None:

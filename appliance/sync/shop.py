@@ -51,6 +51,16 @@ def default_ticket_id(label: str) -> str:
     return f"default-{slug}"
 
 
+def default_tickets(r: redis.Redis) -> list[str]:
+    """The names of the shop's standing tickets (its tables), in the order a person reads them
+    ("Table 2" before "Table 10")."""
+    ids = sorted(member.decode() for member in r.smembers(keys.entities("ticket"))
+                 if member.startswith(b"default-"))
+    found = [json.loads(value) for value in r.mget([keys.entity("ticket", i) for i in ids])] if ids else []
+    labels = [ticket["label"] for ticket in found if ticket and ticket.get("default")]
+    return sorted(labels, key=lambda label: [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", label)])
+
+
 def set_default_tickets(r: redis.Redis, labels: list[str]) -> list[str]:
     """Create the named tickets that are missing (idempotent); returns their ids."""
     ids = []

@@ -113,6 +113,10 @@ class Client:
     def cancel(self, job_id: str) -> dict:
         return self.call("DELETE", f"/api/v1/jobs/{job_id}")
 
+    def retry(self, job_id: str) -> dict:
+        """Queue a failed job again (a job in any other state is left as it is)."""
+        return self.call("POST", f"/api/v1/jobs/{job_id}/retry")
+
     def wait_job(self, job_id: str, timeout: float = 10.0, until: tuple[str, ...] = ("printed",)) -> dict:
         end = time.monotonic() + timeout
         job = self.job(job_id)

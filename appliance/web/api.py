@@ -62,3 +62,8 @@ def get_job(job_id: str):
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str):
     return jsonify(jobs.cancel(_redis(), _job_id(job_id), g.device))
+
+
+@bp.post("/jobs/<job_id>/retry")
+def retry_job(job_id: str):
+    return jsonify(jobs.retry(_redis(), _job_id(job_id), g.device))

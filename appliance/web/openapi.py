@@ -97,6 +97,11 @@ def _paths() -> dict:
             "get": _operation("A job's state", "The job", (404,), schema="Job"),
             "delete": _operation("Cancel a job that has not started printing (a tablet's own; a manager's any)",
                                  "Cancelled", (403, 404, 409), schema="Job")},
+        "/jobs/{job_id}/retry": {
+            "parameters": job_id,
+            "post": _operation("Queue a failed job again, at the end of its printer's queue (a tablet's own; "
+                               "a manager's any); a job that is not failed is left as it is",
+                               "The job", (403, 404), schema="Job")},
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": {"200": {"description": "OpenAPI 3.1"}, **_errors(token=False)}}},
         "/sync/push": {"post": _operation("Push numbered mutations; each is applied once, in order, atomically",

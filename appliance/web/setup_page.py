@@ -27,8 +27,9 @@ from flask import (
 from flask_babel import Babel, format_datetime, format_decimal, gettext
 
 from appliance import admin, dashboard, devices
+from appliance.discovery import search
 from appliance.errors import ServiceError, Unavailable
-from appliance.printing import jobs, preview, printers
+from appliance.printing import jobs, preview, printers, reports
 from appliance.printing.request import JobRequest
 from appliance.printing.testpage import test_page
 from appliance.sync import log, sessions, shop
@@ -260,7 +261,8 @@ BUILT_IN_ROLES = ("kitchen", "bar", "receipt")
 @logged_in
 def printer_list():
     r = _redis()
-    form = {"name": "", "uri": "", "width": "80", "roles": [], "other_roles": "", "backup": "", "failover_after": "60"}
+    form = {"name": "", "uri": request.args.get("uri", ""), "width": "80", "roles": [], "other_roles": "",
+            "backup": "", "failover_after": "60"}
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {**form, **{k: request.form.get(k, "").strip() for k in form if k != "roles"},
@@ -280,8 +282,36 @@ def printer_list():
                 errors["form"] = gettext(exc.message)
             else:
                 return redirect(url_for("ui.printer_list"))
-    return render_template("printers.html", printers=printers.describe_all(r), form=form, errors=errors,
-                           built_in=BUILT_IN_ROLES), 422 if errors else 200
+    return _printers_page(r, form, errors)
+
+
+def _printers_page(r: redis.Redis, form: dict | None, errors: dict[str, str], subnet: str = ""):
+    return render_template("printers.html", form=form, errors=errors, built_in=BUILT_IN_ROLES, subnet=subnet,
+                           **_printers_part(r)), 422 if errors else 200
+
+
+def _printers_part(r: redis.Redis) -> dict:
+    return {"printers": printers.describe_all(r), "search": search.result(r)}
+
+
+@bp.get("/ui/printers")
+@logged_in
+def printers_part():
+    """The printers' live status and the search's findings, fetched every 2 s by the page."""
+    return render_template("printers_part.html", **_printers_part(_redis()))
+
+
+@bp.post("/printers/search")
+@logged_in
+def search_printers():
+    """Look for printers on the network and over Bluetooth; the findings appear on the page."""
+    r = _redis()
+    subnet = request.form.get("subnet", "")
+    try:
+        search.ask(r, subnet)
+    except ServiceError as exc:
+        return _printers_page(r, None, {"subnet": gettext(exc.message)}, subnet)
+    return redirect(url_for("ui.printer_list"))
 
 
 @bp.post("/printers/<name>/test")
@@ -297,11 +327,11 @@ def test_printer(name: str):
 @bp.post("/printers/<name>/remove")
 @logged_in
 def remove_printer(name: str):
+    r = _redis()
     try:
-        printers.remove(_redis(), name)
+        printers.remove(r, name)
     except ServiceError as exc:
-        return render_template("printers.html", printers=printers.describe_all(_redis()), form=None,
-                               errors={"form": gettext(exc.message)}, built_in=BUILT_IN_ROLES), exc.status
+        return _printers_page(r, None, {"form": gettext(exc.message)})
     return redirect(url_for("ui.printer_list"))
 
 
@@ -324,8 +354,28 @@ def register():
         except ServiceError as exc:
             error = gettext(exc.message) if "sessions" not in exc.details else None
             still_open = exc.details.get("sessions", [])
-    return render_template("register.html", state=sessions.register_state(r), error=error, still_open=still_open,
-                           reports=sessions.closing_reports(r))
+    return _register_page(r, error=error, still_open=still_open)
+
+
+def _register_page(r: redis.Redis, error: str | None = None, still_open: list | None = None,
+                   printed: int | None = None):
+    return render_template("register.html", state=sessions.register_state(r), error=error, still_open=still_open or [],
+                           reports=sessions.closing_reports(r), printers=printers.describe_all(r), printed=printed)
+
+
+@bp.post("/register/z/<int:number>/print")
+@logged_in
+def print_closing(number: int):
+    """A closing report on the printer the owner chose, in the page's language."""
+    r = _redis()
+    report = sessions.closing_report(r, number)
+    helpers = _globals()
+    document = reports.z_ticket(report, shop.name(r), gettext, helpers["amount"], helpers["when"])
+    try:
+        jobs.submit(r, JobRequest.model_validate({"printer": request.form.get("printer", ""), "document": document}))
+    except ServiceError as exc:
+        return _register_page(r, error=gettext(exc.message)), exc.status
+    return _register_page(r, printed=number)
 
 
 @bp.post("/register/force-close/<device_id>")
@@ -337,21 +387,23 @@ def force_close(device_id: str):
 
 # -- jobs -----------------------------------------------------------------------------------------
 
-def _queues(r: redis.Redis) -> list[dict]:
-    return [{"printer": p, "jobs": jobs.waiting(r, p["name"])} for p in printers.describe_all(r)]
+def _queues(r: redis.Redis) -> dict:
+    return {"queues": [{"printer": p, "jobs": jobs.waiting(r, p["name"])} for p in printers.describe_all(r)],
+            "failed": jobs.failed(r)}
 
 
 @bp.get("/jobs")
 @logged_in
 def job_queue():
-    """Each printer's queue, live: what waits and why, with a picture of each receipt."""
-    return render_template("jobs.html", queues=_queues(_redis()))
+    """Each printer's queue, live: what waits and why, with a picture of each receipt; failed
+    jobs first."""
+    return render_template("jobs.html", **_queues(_redis()))
 
 
 @bp.get("/ui/jobs")
 @logged_in
 def job_queue_part():
-    return render_template("jobs_part.html", queues=_queues(_redis()))
+    return render_template("jobs_part.html", **_queues(_redis()))
 
 
 @bp.get("/jobs/<job_id>/picture.png")
@@ -376,12 +428,20 @@ def cancel_job(job_id: str):
     return redirect(url_for("ui.job_queue"))
 
 
+@bp.post("/jobs/<job_id>/retry")
+@logged_in
+def retry_job(job_id: str):
+    jobs.retry(_redis(), job_id)
+    return redirect(url_for("ui.job_queue"))
+
+
 # -- shop settings ---------------------------------------------------------------------------------
 
 @bp.route("/settings", methods=["GET", "POST"])
 @logged_in
 def settings():
-    """The shop's name and ticket visibility, the back office link, the owner's password."""
+    """The shop's name and ticket visibility, its tables, the back office link, the owner's
+    password."""
     from appliance.sync import forwarder
 
     r = _redis()
@@ -393,6 +453,9 @@ def settings():
             if what == "shop":
                 shop.set_name(r, request.form.get("shop_name", ""))
                 shop.set_visibility(r, request.form.get("visibility", "all"))
+            elif what == "tables":
+                shop.set_default_tickets(r, [x.strip() for x in request.form.get("tables", "").splitlines()
+                                             if x.strip()])
             elif what == "backoffice":
                 forwarder.link(r, request.form.get("url", "").strip(), request.form.get("token", "").strip())
             elif what == "password":
@@ -409,6 +472,7 @@ def settings():
             errors["backoffice" if what in ("test", "retry", "drop") else what or "form"] = gettext(exc.message)
     typed = request.form if errors else {}  # a form that failed shows what was typed
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
-                           modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed), 422 if errors else 200
+                           modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
+                           tables=shop.default_tickets(r)), 422 if errors else 200
 
 
