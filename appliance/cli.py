@@ -156,6 +156,10 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
         elif args.action == "set":
             changed = printers.update(r, args.name, backup=args.backup, failover_after=args.failover_after)
             print(f"{changed.name}: backup {changed.backup or '-'}, failover after {changed.failover_after:g} s")
+        elif args.action == "expose":
+            exposed = printers.expose(r, args.name, None if args.off else args.port)
+            print(f"{exposed.name}: apps print to it at this box's address, port {exposed.port}" if exposed.port
+                  else f"{exposed.name}: no longer exposed")
         elif args.action == "list":
             rows = printers.describe_all(r)
             for row in rows:
@@ -164,7 +168,9 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
                 if row["failover_to"]:
                     row["state"] += f" (jobs go to {row['failover_to']})"
                 row["backup"] = row["backup"] or "-"
-            _print_table(rows, ["name", "uri", "roles", "width", "state", "paper", "confirmation", "backup", "queue"])
+                row["port"] = f"{row['port']} ({row['port_state'] or 'opening'})" if row["port"] else "-"
+            _print_table(rows, ["name", "uri", "roles", "width", "state", "paper", "confirmation", "backup", "port",
+                                "queue"])
         elif args.action == "remove":
             printers.remove(r, args.name)
             print(f"removed {args.name}")
@@ -279,7 +285,7 @@ def cmd_network(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.runtime import network
 
     redis_server.wait_until_up(settings, 30)
-    network.run(settings, args.port)
+    network.run(settings, args.host, args.port)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -326,9 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "is ownership)")
     reset.add_argument("--stdin", action="store_true", help="read the password from standard input")
 
-    p = add("network", cmd_network, "run only the box's network presence: mDNS announcement and back office "
-                                    "forwarding (systemd unit comptoir-network)")
+    p = add("network", cmd_network, "run only the box's network presence: mDNS announcement, back office "
+                                    "forwarding, printer searches, virtual network printers (systemd unit "
+                                    "comptoir-network)")
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT, help="the API's port, announced over mDNS")
+    p.add_argument("--host", default="0.0.0.0", help="where virtual network printers listen")
 
     p = add("pair", cmd_pair, "print a one-time PIN for pairing a tablet")
     p.add_argument("--name", help="the tablet's name (it may also send one)")
@@ -356,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
         options.add_argument("--failover-after", type=float, default=60.0, metavar="SECONDS",
                             help="how long it may be unable to print before its jobs move (default 60)")
     pset.add_argument("name")
+    pe = psub.add_parser("expose", help="let apps print to it as a network printer on a port of the box")
+    pe.add_argument("name")
+    where = pe.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int, help="TCP port, usually 9100 (raw ESC/POS)")
+    where.add_argument("--off", action="store_true", help="stop exposing it")
     psub.add_parser("list", help="printers with status and queue length")
     psub.add_parser("remove", help="remove a printer with no job pending").add_argument("name")
     pt = psub.add_parser("test", help="print a test page")

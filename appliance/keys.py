@@ -87,6 +87,12 @@ def printer_search_requests() -> str:
     return f"{PREFIX}:printers:search:requests"
 
 
+def raw_ports() -> str:
+    """Hash: printer name -> what its virtual network port is doing ("listening", or why it
+    cannot open), written by the network process for the setup page and the CLI."""
+    return f"{PREFIX}:printers:ports"
+
+
 def printer_status(name: str) -> str:
     """Hash: the last status read from the printer itself, with its time."""
     return f"{PREFIX}:printer:{name}:status"

@@ -142,7 +142,9 @@ def test_every_message_of_the_page_is_translated() -> None:
     found |= set(dashboard.REMEDIES) | set(dashboard.REMEDIES.values()) | {dashboard.UNREACHABLE}
     from appliance.printing import reports
 
-    found |= {search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS}
+    from appliance.printing import printers
+
+    found |= {search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source)
@@ -204,6 +206,18 @@ def test_adding_a_network_printer_and_printing_a_test_page(box: Box, page) -> No
         page.get_by_role("button", name="Imprimer une page de test sur cuisine").click()
         receipt = printer.wait_receipts(1, timeout=20)[0]
         assert "Crème brûlée" in receipt.text and "cuisine" in receipt.text
+        port = free_port()  # an app that prints to an IP address, through the box
+        page.get_by_label("Port (9100 pour la plupart des applications ; vide : non exposée)").fill(str(port))
+        page.get_by_role("button", name="Enregistrer le port").click()
+        page.get_by_text(f"Les applications y impriment sur le port {port}").wait_for()
+        page.get_by_text("à l'écoute").wait_for(timeout=15_000)  # live
+        from escpos.printer import Network
+
+        app = Network("127.0.0.1", port=port, timeout=5)
+        app.text("Zapiekanka\n")
+        app.cut()
+        app.close()
+        assert "Zapiekanka" in printer.wait_receipts(2, timeout=20)[1].text
         shoot(page, "printers")
     finally:
         printer.stop()

@@ -93,6 +93,8 @@ class PrinterDriver:
         self._asked = False  # a real-time status question is out, unanswered
         self._paper_answers = 0
         self._probe: str | None = None  # the process ID asked while learning
+        self._said: list[str] = []  # GS I text answers, while learning
+        self.identity: dict[str, str | None] = {"maker": None, "model": None}  # as the printer says (GS I)
         self._settled_at = 0.0  # last sign of progress from the printer, for LOST_AFTER
         self._pids = itertools.count()
         self._delay = BACKOFF_START
@@ -114,6 +116,8 @@ class PrinterDriver:
                 self._probe = None
             elif answer.kind == "process_id":
                 self._confirm(lambda sent, pid=answer.text: sent.pid == pid)
+            elif answer.kind == "info":
+                self._said.append(answer.text)
             elif answer.kind == "paper":
                 self._paper_answers += 1
                 if self.method == "paper_status" and self.in_flight:
@@ -178,6 +182,11 @@ class PrinterDriver:
         else:
             self.method = "status"
         self._probe = None
+        if self.method != "status":  # it answers in-order questions: ask who it is (virtual ports tell apps)
+            self._said.clear()
+            self._ask(printer_status.IDENTITY_REQUEST, lambda: len(self._said) >= 2)
+            said = [*self._said, None, None]
+            self.identity = {"maker": said[0] or None, "model": said[1] or None}
         log.info("printer %s confirms jobs: %s", self.config.name, self.confirmation)
 
     def _next_pid(self) -> str:
@@ -219,7 +228,7 @@ class PrinterDriver:
         self._publish(shown)
 
     def _publish(self, shown: dict) -> None:
-        shown = {**shown, "confirmation": self.confirmation, "failover_to": self.failover_to}
+        shown = {**shown, "confirmation": self.confirmation, "failover_to": self.failover_to, **self.identity}
         if shown != self._shown or time.monotonic() - self._shown_at > STATUS_REFRESH:
             printers.record_status(self.r, self.config.name, shown)
             self._shown, self._shown_at = shown, time.monotonic()

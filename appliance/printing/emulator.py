@@ -18,24 +18,11 @@ from escpos import capabilities
 from escpos.magicencode import Encoder
 from PIL import Image
 
+from appliance.printing import commands
 from appliance.printing import status as printer_status
+from appliance.printing.commands import DLE, ESC, FS, GS, LF
 
-ESC, GS, DLE, FS, LF = 0x1B, 0x1D, 0x10, 0x1C, 0x0A
 TEXT_ROW_DOTS = 30  # a text line and its spacing, in dots (8 dots per mm)
-
-# Parameter byte counts of the fixed-length commands python-escpos and tablets send.
-_ESC_FIXED = {
-    ord("@"): 0, ord("2"): 0, ord("i"): 0, ord("m"): 0, ord("L"): 0, ord("S"): 0, ord("<"): 0,
-    ord("!"): 1, ord("-"): 1, ord("3"): 1, ord("E"): 1, ord("G"): 1, ord("M"): 1, ord("R"): 1,
-    ord("U"): 1, ord("V"): 1, ord("a"): 1, ord("d"): 1, ord("e"): 1, ord("J"): 1, ord("t"): 1,
-    ord("{"): 1, ord("r"): 1, ord(" "): 1, ord("T"): 1, ord("="): 1, ord("c"): 2, ord("$"): 2,
-    ord("\\"): 2, ord("B"): 2, ord("p"): 3, ord("W"): 8,
-}
-_GS_FIXED = {
-    ord("!"): 1, ord("B"): 1, ord("H"): 1, ord("I"): 1, ord("a"): 1, ord("b"): 1, ord("f"): 1,
-    ord("h"): 1, ord("r"): 1, ord("w"): 1, ord("/"): 1, ord("L"): 2, ord("W"): 2, ord("$"): 2,
-    ord("\\"): 2, ord("P"): 2, ord("^"): 3,
-}
 
 
 @dataclass
@@ -202,19 +189,18 @@ class Emulator:
                 self._end_line()
                 i += 1
             elif b == DLE:
-                if i + 2 >= n:
-                    return i
                 # Real-time commands: answered on arrival by the printer around the engine;
                 # the engine only steps over them.
-                size = (10 if buf[i + 2] == 8 else 5) if buf[i + 1] == 0x14 else 3  # DLE DC4 / EOT, ENQ
-                if i + size > n:
+                size = commands.length(buf, i)
+                if size is None:
                     return i
                 self._not_paper(i, size)
                 i += size
             elif b in (ESC, GS, FS):
-                used = self._command(buf, i) if i + 1 < n else None
+                used = commands.length(buf, i)
                 if used is None:
                     return i
+                self._command(buf, i, used)
                 if b == GS and (buf[i + 1] in (ord("r"), ord("I")) or bytes(buf[i + 1:i + 3]) == b"(H"):
                     self._not_paper(i, used)
                 i += used
@@ -225,36 +211,15 @@ class Emulator:
                 i += 1
         return i
 
-    def _command(self, buf: bytearray, i: int) -> int | None:
-        """Length of the command at ``i`` once it is whole (None: wait for more bytes)."""
-        return {ESC: self._esc, GS: self._gs, FS: self._fs}[buf[i]](buf, i)
+    def _command(self, buf: bytearray, i: int, size: int) -> None:
+        """What the whole command at ``i`` does to the receipt and the answers."""
+        lead, cmd = buf[i], buf[i + 1]
+        if lead == ESC:
+            self._esc(cmd, buf[i + 2] if size > 2 else 0, i + size)
+        elif lead == GS:
+            self._gs(cmd, bytes(buf[i + 2:i + size]), i + size)
 
-    @staticmethod
-    def _fs(buf: bytearray, i: int) -> int | None:
-        cmd = buf[i + 1]
-        if cmd == ord("("):
-            if i + 4 >= len(buf):
-                return None
-            size = 5 + (buf[i + 3] | buf[i + 4] << 8)
-        else:
-            size = {ord("p"): 4, ord("C"): 3}.get(cmd, 2)
-        return size if i + size <= len(buf) else None
-
-    def _esc(self, buf: bytearray, i: int) -> int | None:
-        cmd, n = buf[i + 1], len(buf)
-        if cmd == ord("*"):  # bit image: m nL nH data
-            if i + 4 >= n:
-                return None
-            dots = buf[i + 3] | buf[i + 4] << 8
-            size = 5 + dots * (3 if buf[i + 2] in (32, 33) else 1)
-            return size if i + size <= n else None
-        if cmd == ord("D"):  # tab stops, NUL-terminated
-            end = buf.find(b"\x00", i + 2)
-            return None if end < 0 else end - i + 1
-        params = _ESC_FIXED.get(cmd, 1)
-        if i + 2 + params > n:
-            return None
-        arg = buf[i + 2] if params else 0
+    def _esc(self, cmd: int, arg: int, end: int) -> None:
         if cmd == ord("@"):
             self._end_line(force=False)
             self._reset()
@@ -273,83 +238,32 @@ class Emulator:
             self._lines.extend([""] * arg)
             self._rows.extend(Row("text") for _ in range(arg))
         elif cmd in (ord("i"), ord("m")):
-            self.flush(cut=True, upto=i + 2 + params)
-        return 2 + params
+            self.flush(cut=True, upto=end)
 
-    def _gs(self, buf: bytearray, i: int) -> int | None:
-        cmd, n = buf[i + 1], len(buf)
-        if cmd == ord("V"):  # cut: m, or m n for the feed-and-cut forms
-            if i + 2 >= n:
-                return None
-            size = 4 if buf[i + 2] in (65, 66, 97, 98, 103, 104) else 3
-            if i + size > n:
-                return None
-            self.flush(cut=True, upto=i + size)
-            return size
-        if cmd == ord("v"):  # GS v 0 m xL xH yL yH data: raster image
-            if i + 7 >= n:
-                return None
-            width = buf[i + 4] | buf[i + 5] << 8
-            height = buf[i + 6] | buf[i + 7] << 8
-            size = 8 + width * height
-            if i + size > n:
-                return None
-            picture = Image.frombytes("1", (width * 8, height), bytes(buf[i + 8:i + size]), "raw", "1;I")
+    def _gs(self, cmd: int, params: bytes, end: int) -> None:
+        if cmd == ord("V"):
+            self.flush(cut=True, upto=end)
+        elif cmd == ord("v"):  # GS v 0 m xL xH yL yH data: raster image
+            width, height = params[2] | params[3] << 8, params[4] | params[5] << 8
+            picture = Image.frombytes("1", (width * 8, height), params[6:], "raw", "1;I")
             self._mark(f"[image {width * 8}x{height}]", Row("image", image=picture), dots=height)
-            return size
-        if cmd in (ord("("), ord("8")):  # GS ( x pL pH ... / GS 8 L p1 p2 p3 p4 ...
-            long = cmd == ord("8")
-            head = 7 if long else 5
-            if i + head > n:
-                return None
-            length = (int.from_bytes(buf[i + 3:i + 7], "little") if long
-                      else buf[i + 3] | buf[i + 4] << 8)
-            size = head + length
-            if i + size > n:
-                return None
-            body = bytes(buf[i + head:i + size])
-            if not long and buf[i + 2] == ord("k") and body[:3] == b"1P0":
+        elif cmd == ord("("):  # GS ( x pL pH body
+            kind, body = params[0], params[3:]
+            if kind == ord("k") and body[:3] == b"1P0":
                 data = body[3:].decode("utf-8", errors="replace")
                 self._mark(f"[qr {body[3:].decode('latin-1')}]", Row("qr", text=data), dots=200)
-            elif (not long and buf[i + 2] == ord("H") and body[:2] == b"00" and len(body) == 6
-                  and self.answers_process_id):  # answered once everything before it is on paper
-                self._answers += printer_status.process_id_response(body[2:])
-            return size
-        if cmd == ord("k"):  # barcode
-            if i + 2 >= n:
-                return None
-            kind = buf[i + 2]
-            if kind <= 6:
-                end = buf.find(b"\x00", i + 3)
-                if end < 0:
-                    return None
-                data, size = bytes(buf[i + 3:end]), end - i + 1
-            else:
-                if i + 3 >= n:
-                    return None
-                size = 4 + buf[i + 3]
-                if i + size > n:
-                    return None
-                data = bytes(buf[i + 4:i + size])
+            elif kind == ord("H") and body[:2] == b"00" and len(body) == 6 and self.answers_process_id:
+                self._answers += printer_status.process_id_response(body[2:])  # everything before is on paper
+        elif cmd == ord("k"):  # barcode
+            data = params[1:-1] if params[0] <= 6 else params[2:]
             self._mark(f"[barcode {data.decode('latin-1')}]", Row("barcode", text=data.decode("latin-1")))
-            return size
-        if cmd == ord("*"):  # downloaded bit image: x y data
-            if i + 3 >= n:
-                return None
-            size = 4 + buf[i + 2] * buf[i + 3] * 8
-            return size if i + size <= n else None
-        params = _GS_FIXED.get(cmd, 1)
-        if i + 2 + params > n:
-            return None
-        if cmd == ord("!"):
-            self._style.double_width = bool(buf[i + 2] & 0x70)
-            self._style.double_height = bool(buf[i + 2] & 0x07)
+        elif cmd == ord("!"):
+            self._style.double_width = bool(params[0] & 0x70)
+            self._style.double_height = bool(params[0] & 0x07)
         elif cmd == ord("B"):
-            self._style.invert = bool(buf[i + 2] & 1)
-        elif cmd == ord("r") and self.answers_paper_status and buf[i + 2] in (1, 49):
+            self._style.invert = bool(params[0] & 1)
+        elif cmd == ord("r") and self.answers_paper_status and params[0] in (1, 49):
             self._answers.append(printer_status.paper_status_byte(self.state))
         elif cmd == ord("I"):  # printer information: 65+ are text answers, the rest one byte
-            arg = buf[i + 2]
-            text = {66: self.maker, 67: self.printer_id}.get(arg, b"1.0")
-            self._answers += b"_" + text + b"\x00" if arg >= 65 else b"\x20"
-        return 2 + params
+            text = {66: self.maker, 67: self.printer_id}.get(params[0], b"1.0")
+            self._answers += b"_" + text + b"\x00" if params[0] >= 65 else b"\x20"

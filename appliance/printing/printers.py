@@ -27,6 +27,9 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 WIDTHS = (58, 80)
 FAILOVER_AFTER = 60.0
 FAILOVER_RANGE = (5.0, 3600.0)
+BOX_PORTS = (22, 53, 80, 443, 5353, 8008, 8043, 8080, 8443)  # the box's own services: never a printer's
+PORT_RANGE = f"use a port from 1 to 65535 other than the box's own ({', '.join(map(str, BOX_PORTS))})"
+PORT_TAKEN = "another printer is already exposed on this port"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class PrinterConfig:
     backup: str | None = None  # the printer its waiting jobs move to when it cannot print
     failover_after: float = FAILOVER_AFTER  # seconds unable to print before they move
     emulated: bool = False  # the built-in emulated printer (steps aside for real ones)
+    port: int | None = None  # exposed as a virtual network printer on this TCP port (raw_port.py)
 
     def transport(self) -> transports.Transport:
         return transports.for_uri(self.uri, profile=self.profile, width_mm=self.width)
@@ -52,7 +56,7 @@ def _check_name(kind: str, value: str) -> str:
 
 def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width: int = 80,
              profile: str = "default", backup: str | None = None, failover_after: float = FAILOVER_AFTER,
-             emulated: bool = False) -> PrinterConfig:
+             emulated: bool = False, port: int | None = None) -> PrinterConfig:
     _check_name("printer name", name)
     for role in roles:
         _check_name("role", role)
@@ -73,14 +77,36 @@ def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
     return PrinterConfig(name, uri, tuple(dict.fromkeys(roles)), width, profile, backup, float(failover_after),
-                         emulated)
+                         emulated, _check_port(port))
+
+
+def _check_port(port: int | None) -> int | None:
+    if port is not None and (not 1 <= port <= 65535 or port in BOX_PORTS):
+        raise Invalid(PORT_RANGE, port=port)
+    return port
+
+
+def _port_free(r: redis.Redis, config: PrinterConfig) -> None:
+    for other in all_configs(r):
+        if config.port and other.port == config.port and other.name != config.name:
+            raise Conflict(PORT_TAKEN, port=config.port, printer=other.name)
 
 
 def add(r: redis.Redis, config: PrinterConfig) -> PrinterConfig:
+    _port_free(r, config)
     if not r.hsetnx(keys.printers(), config.name, json.dumps(asdict(config))):
         raise Conflict(f"a printer named {config.name!r} exists already")
     r.publish(keys.printers_changed(), config.name)
     return config
+
+
+def expose(r: redis.Redis, name: str, port: int | None) -> PrinterConfig:
+    """Expose a printer as a virtual network printer on ``port`` (None: stop). The network
+    process opens the port within a second or two."""
+    changed = PrinterConfig(**{**asdict(get(r, name)), "port": _check_port(port)})
+    _port_free(r, changed)
+    r.hset(keys.printers(), name, json.dumps(asdict(changed)))
+    return changed
 
 
 def update(r: redis.Redis, name: str, *, backup: str | None, failover_after: float) -> PrinterConfig:
@@ -88,7 +114,7 @@ def update(r: redis.Redis, name: str, *, backup: str | None, failover_after: flo
     them: no restart)."""
     current = get(r, name)
     changed = validate(current.name, current.uri, current.roles, current.width, current.profile,
-                       backup or None, failover_after, current.emulated)
+                       backup or None, failover_after, current.emulated, current.port)
     r.hset(keys.printers(), name, json.dumps(asdict(changed)))
     return changed
 
@@ -166,6 +192,9 @@ def describe(r: redis.Redis, config: PrinterConfig) -> dict:
         "checked_at": status.get("checked_at"),
         "confirmation": status.get("confirmation", "unknown"),
         "failover_to": status.get("failover_to"),
+        "maker": status.get("maker"),
+        "model": status.get("model"),
+        "port_state": (r.hget(keys.raw_ports(), config.name) or b"").decode() or None if config.port else None,
         "queue": pending_count(r, config.name),
     }
 

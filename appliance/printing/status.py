@@ -27,6 +27,7 @@ from typing import Literal, Protocol
 QUERY = b"\x10\x04\x01\x10\x04\x02\x10\x04\x04"
 ANSWER_LENGTH = 3
 PAPER_STATUS_REQUEST = b"\x1dr\x01"  # GS r 1
+IDENTITY_REQUEST = b"\x1dIB\x1dIC"  # GS I 66, GS I 67: maker, then model
 _PROCESS_ID_HEAD = b"\x1d(H\x06\x00\x30\x30"  # GS ( H pL pH fn=48 m=48, then d1..d4
 _PROCESS_ID_ANSWER = b"\x37\x22"
 

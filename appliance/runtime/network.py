@@ -3,7 +3,8 @@
 - the mDNS announcement (discovery/mdns.py), refreshed as addresses, the shop's name or the
   pairing state change;
 - the back office forwarder (sync/forwarder.py);
-- the printer searches the setup page asks for (discovery/search.py).
+- the printer searches the setup page asks for (discovery/search.py);
+- the virtual network printers' ports (printing/raw_port.py).
 
 None blocks another: the announcer and the searches run on their own threads. systemd's watchdog is fed
 while the forwarder's loop turns.
@@ -19,12 +20,13 @@ import redis
 
 from appliance.config import Settings
 from appliance.discovery import mdns, search
+from appliance.printing import raw_port
 from appliance.runtime import sdnotify
 from appliance.runtime.redis_server import connect
 from appliance.sync import forwarder, shop
 
 
-def run(settings: Settings, port: int) -> None:
+def run(settings: Settings, host: str, port: int) -> None:
     r = connect(settings)
 
     def txt() -> dict:
@@ -45,6 +47,7 @@ def run(settings: Settings, port: int) -> None:
     announcing = threading.Thread(target=announcer.run, name="mdns", daemon=True)
     announcing.start()
     threading.Thread(target=search.serve, args=(r, announcer.stop), name="search", daemon=True).start()
+    threading.Thread(target=raw_port.Ports(r, host, announcer.stop).run, name="raw-ports", daemon=True).start()
     feeding = threading.Thread(target=_watchdog, args=(sender,), name="watchdog", daemon=True)
     feeding.start()
     sdnotify.notify("READY=1")

@@ -50,7 +50,7 @@ class Supervisor:
             Child("api", [*exe, "web", "--host", host, "--port", str(port)]),
             Child("workers", [*exe, "workers", "--port", str(port),
                               *(["--emulated-printer"] if emulated_printer else [])]),
-            Child("network", [*exe, "network", "--port", str(port)]),
+            Child("network", [*exe, "network", "--host", host, "--port", str(port)]),
         ]
 
     def _spawn(self, child: Child) -> None:

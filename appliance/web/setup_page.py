@@ -285,8 +285,10 @@ def printer_list():
     return _printers_page(r, form, errors)
 
 
-def _printers_page(r: redis.Redis, form: dict | None, errors: dict[str, str], subnet: str = ""):
+def _printers_page(r: redis.Redis, form: dict | None, errors: dict[str, str], subnet: str = "",
+                   exposing: dict | None = None):
     return render_template("printers.html", form=form, errors=errors, built_in=BUILT_IN_ROLES, subnet=subnet,
+                           exposing=exposing or {"printer": "", "port": "9100"},
                            **_printers_part(r)), 422 if errors else 200
 
 
@@ -311,6 +313,23 @@ def search_printers():
         search.ask(r, subnet)
     except ServiceError as exc:
         return _printers_page(r, None, {"subnet": gettext(exc.message)}, subnet)
+    return redirect(url_for("ui.printer_list"))
+
+
+@bp.post("/printers/expose")
+@logged_in
+def expose_printer():
+    """Expose a printer as a virtual network printer (or stop, with no port)."""
+    r = _redis()
+    exposing = {"printer": request.form.get("printer", ""), "port": request.form.get("port", "").strip()}
+    try:
+        port = int(exposing["port"]) if exposing["port"] else None
+    except ValueError:
+        return _printers_page(r, None, {"port": gettext("a number, please")}, exposing=exposing)
+    try:
+        printers.expose(r, exposing["printer"], port)
+    except ServiceError as exc:
+        return _printers_page(r, None, {"port": gettext(exc.message)}, exposing=exposing)
     return redirect(url_for("ui.printer_list"))
 
 

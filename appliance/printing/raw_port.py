@@ -1,0 +1,347 @@
+"""Virtual network printers: a TCP port (9100, the raw "JetDirect" port) per exposed printer,
+so a POS app configured with the box's address prints to it exactly as to the printer, and
+gets the box's durability without knowing it.
+
+What arrives is cut into jobs and questions (``Splitter``, pure):
+
+- a job ends at a cut (GS V, ESC i, ESC m) when the app keeps its connection, or when the
+  app closes the connection; each job is queued as a ``raw`` job for the real printer with
+  the guarantees of API jobs (order, confirmation on paper, crash safety, failover);
+- questions are answered as the real printer would, from its last known state: DLE EOT n
+  at once; GS I (maker, model...) at once, from what the printer told the box; GS a (status
+  sent automatically) at once and again at every change; GS r and GS ( H process IDs once
+  every job this connection sent before them is on paper (an in-order answer proves the
+  paper here too); DLE DC4 fn 8 (clear buffers) drops what was not yet a job. DLE ENQ asks a
+  printer to recover from an error; the box's queue has nothing to recover, so it is dropped.
+
+Several connections are served at once and never reset: each has its own buffer, and a job
+joins the printer's queue whole, so receipts from two apps never interleave.
+
+An app that drops the link mid-receipt (a reset, or a peer that vanished: TCP keepalive finds
+it within a minute) leaves half a receipt. It is printed, under an "INCOMPLETE" banner, rather
+than held: in a kitchen a half order that says so beats an order that never comes. A close
+the app made on purpose (FIN) ends a whole job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+import redis
+
+from appliance import keys
+from appliance.errors import OutcomeUnknown, ServiceError
+from appliance.printing import commands, jobs, printers
+from appliance.printing import status as printer_status
+from appliance.printing.commands import DLE, ESC, GS
+from appliance.printing.request import MAX_RAW_BYTES, JobRequest
+
+log = logging.getLogger(__name__)
+
+MAX_JOB = MAX_RAW_BYTES  # a job this long is queued as it stands and the next one continues it
+WATCH_EVERY = 0.2  # how often answers waiting for paper and status changes are checked
+INCOMPLETE = b"\x1b@\x1b!\x38*** INCOMPLET / INCOMPLETE ***\x1b!\x00\n(link lost / liaison perdue)\n"
+CUT = b"\n\n\n\x1dV\x42\x00"
+CLEARED = b"\x37\x25\x00"  # DLE DC4 fn 8's answer
+_PRINTS = {GS: b"vV8k(*", ESC: b"*dJim"}  # commands that put something on paper
+
+Kind = Literal["job", "realtime", "info", "asb", "in_order", "clear"]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What the app said: a job's bytes, or a question (``n`` its argument, ``data`` the
+    command for in-order questions)."""
+
+    kind: Kind
+    data: bytes = b""
+    n: int = 0
+
+
+@dataclass
+class Splitter:
+    """Cuts a connection's byte stream into jobs and questions as it arrives. Setup commands
+    sent before a receipt (ESC @, code pages) stay with the receipt they prepare."""
+
+    _buffer: bytearray = field(default_factory=bytearray)
+    _job: bytearray = field(default_factory=bytearray)
+    _prints: bool = False
+
+    def feed(self, data: bytes) -> list[Piece]:
+        self._buffer += data
+        buf, i, pieces = self._buffer, 0, []
+        while i < len(buf):
+            lead = buf[i]
+            if lead not in (ESC, GS, DLE, commands.FS):
+                self._job.append(lead)
+                self._prints = self._prints or lead != 0
+                i += 1
+                continue
+            size = commands.length(buf, i)
+            if size is None:
+                break
+            pieces += self._command(bytes(buf[i:i + size]))
+            i += size
+        del buf[:i]
+        if len(self._job) >= MAX_JOB:
+            pieces += self._end()
+        return pieces
+
+    def _command(self, cmd: bytes) -> list[Piece]:
+        lead, code = cmd[0], cmd[1]
+        if lead == DLE:
+            if code == 0x04:
+                return [Piece("realtime", n=cmd[2])]
+            if code == 0x14 and cmd[2] == 8:
+                self._job.clear()
+                self._prints = False
+                return [Piece("clear")]
+            if code == 0x14:
+                self._job += cmd  # a drawer pulse: with the receipt it came with
+            return []
+        if lead == GS and code == ord("I"):
+            return [Piece("info", n=cmd[2])]
+        if lead == GS and code == ord("a"):
+            return [Piece("asb", n=cmd[2])]
+        if lead == GS and (code == ord("r") or cmd[:3] == b"\x1d(H"):
+            return [*self._end(), Piece("in_order", data=cmd)]
+        self._job += cmd
+        self._prints = self._prints or code in _PRINTS.get(lead, b"")
+        return self._end() if commands.is_cut(cmd, 0) else []
+
+    def _end(self) -> list[Piece]:
+        """The job so far, if it prints anything (setup alone waits for its receipt)."""
+        if not self._prints:
+            return []
+        job = bytes(self._job)
+        self._job.clear()
+        self._prints = False
+        return [Piece("job", job)]
+
+    def close(self, whole: bool) -> list[Piece]:
+        """The connection ended: what was not yet a job becomes one, marked when the link
+        was lost rather than closed."""
+        pieces = self._end()
+        if pieces and not whole:
+            return [Piece("job", INCOMPLETE + pieces[0].data + CUT)]
+        return pieces
+
+
+# -- answers from the real printer's last known state -----------------------------------------
+
+def known_status(r: redis.Redis, name: str) -> printer_status.PrinterStatus:
+    """The real printer's state as its worker last saw it; a printer the box cannot reach is
+    offline, as the app would find it."""
+    shown = printers.last_status(r, name) or {}
+    paper = shown.get("paper")
+    return printer_status.PrinterStatus(online=bool(shown.get("online")),
+                                        paper=paper if paper in ("ok", "near_end", "out") else "ok",
+                                        cover_open=bool(shown.get("cover_open")), error=bool(shown.get("error")))
+
+
+def asb(state: printer_status.PrinterStatus) -> bytes:
+    """Automatic Status Back, Epson's four bytes: 0xx1xx00, then three 0xx0xxxx."""
+    first = 0x10 | (0x08 if not state.ready else 0) | (0x20 if state.cover_open else 0)
+    second = 0x40 if state.error else 0
+    third = {"ok": 0, "near_end": 0x03, "out": 0x0F}[state.paper]
+    return bytes((first, second, third, 0))
+
+
+def info(r: redis.Redis, name: str, n: int) -> bytes:
+    """GS I n: one byte for n = 1-3 / 49-51 (model, type "has a cutter", version), text for
+    n >= 65 (maker and model as the real printer gave them)."""
+    if n < 65:
+        return bytes([{1: 0x20, 2: 0x02, 3: 0x64}.get(n % 48, 0)])
+    shown = printers.last_status(r, name) or {}
+    text = {66: shown.get("maker") or "Comptoir", 67: shown.get("model") or f"virtual {name}",
+            65: "1.00", 68: "0", 69: "FONT A"}.get(n, "")
+    return b"_" + text.encode("ascii", "replace") + b"\x00"
+
+
+# -- one connection ---------------------------------------------------------------------------
+
+@dataclass
+class _Waiting:
+    job_ids: list[str]
+    command: bytes
+
+
+class Connection:
+    """One app's connection to a virtual printer: reads, queues jobs, answers."""
+
+    def __init__(self, r: redis.Redis, printer: str, sock: socket.socket) -> None:
+        self.r, self.printer, self.sock = r, printer, sock
+        self.splitter = Splitter()
+        self.sent: list[str] = []  # the jobs this connection queued
+        self.waiting: list[_Waiting] = []  # in-order questions, answered once their jobs are on paper
+        self.asb_on = False
+        self.last_asb = b""
+        self.lock = threading.Lock()  # one writer at a time on the socket
+        self.done = threading.Event()
+
+    def serve(self) -> None:
+        watcher = threading.Thread(target=self._watch, name=f"raw-{self.printer}-watch", daemon=True)
+        watcher.start()
+        whole = False
+        try:
+            while True:
+                try:
+                    data = self.sock.recv(65536)
+                except OSError:
+                    break  # reset, or keepalive found the peer gone: the link was lost
+                if not data:
+                    whole = True  # the app closed on purpose: its last job is whole
+                    break
+                for piece in self.splitter.feed(data):
+                    self._handle(piece)
+            for piece in self.splitter.close(whole):
+                self._handle(piece)
+            # An in-order question still waiting gets its answer if the app still listens.
+            deadline = time.monotonic() + 30
+            while self.waiting and whole and time.monotonic() < deadline and self._answer_ready():
+                time.sleep(WATCH_EVERY)
+        finally:
+            self.done.set()
+            watcher.join(5)
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+    def _handle(self, piece: Piece) -> None:
+        if piece.kind == "job":
+            self.sent.append(self._queue(piece.data))
+        elif piece.kind == "realtime":
+            self._send(bytes([printer_status.realtime_answer(known_status(self.r, self.printer), piece.n)]))
+        elif piece.kind == "info":
+            self._send(info(self.r, self.printer, piece.n))
+        elif piece.kind == "asb":
+            self.asb_on = piece.n != 0
+            self.last_asb = b""
+            self._status_changes()
+        elif piece.kind == "clear":
+            self._send(CLEARED)
+        else:
+            self.waiting.append(_Waiting(list(self.sent), piece.data))
+            self._answer_ready()
+
+    def _queue(self, payload: bytes) -> str:
+        """Queue one job; while the box's storage refuses (a restart of Redis), keep trying:
+        the app believes the printer has its bytes."""
+        job_id = str(uuid.uuid4())
+        request = JobRequest.model_construct(id=job_id, printer=self.printer, role=None, document=None,
+                                             raw=payload, copies=1, drawer=False)
+        while True:
+            try:
+                jobs.submit(self.r, request, device_id=f"port:{self.printer}")
+                return job_id
+            except (redis.RedisError, OutcomeUnknown) as exc:  # the same id again: never twice
+                log.warning("virtual printer %s: job not queued yet (%s); trying again", self.printer, exc)
+                time.sleep(1)
+            except ServiceError as exc:  # the printer was removed while the app printed
+                log.error("virtual printer %s: a job was refused: %s", self.printer, exc)
+                return job_id
+
+    def _answer_ready(self) -> bool:
+        """Answer the in-order questions whose jobs are all ended; True while some wait."""
+        while self.waiting and all(jobs.status_of(self.r, j) in (*jobs.FINAL, None)
+                                   for j in self.waiting[0].job_ids):
+            command = self.waiting.pop(0).command
+            if command[1] == ord("r"):
+                self._send(bytes([printer_status.paper_status_byte(known_status(self.r, self.printer))]))
+            else:
+                self._send(printer_status.process_id_response(command[-4:]))
+        return bool(self.waiting)
+
+    def _status_changes(self) -> None:
+        if self.asb_on:
+            now = asb(known_status(self.r, self.printer))
+            if now != self.last_asb:
+                self._send(now)
+                self.last_asb = now
+
+    def _watch(self) -> None:
+        while not self.done.wait(WATCH_EVERY):
+            try:
+                self._answer_ready()
+                self._status_changes()
+            except redis.RedisError:
+                continue
+
+    def _send(self, data: bytes) -> None:
+        with self.lock, contextlib.suppress(OSError):
+            self.sock.sendall(data)
+
+
+# -- the ports --------------------------------------------------------------------------------
+
+class Ports:
+    """Opens a listening port for each exposed printer and follows the configuration: a
+    port added, moved or removed on the setup page or the CLI takes effect within a second
+    or two, without a restart. What each port is doing is published for the page."""
+
+    def __init__(self, r: redis.Redis, host: str, stop: threading.Event) -> None:
+        self.r, self.host, self.stop = r, host, stop
+        self.listening: dict[str, tuple[int, socket.socket]] = {}
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.follow()
+                except redis.RedisError as exc:
+                    log.warning("virtual printers: %s; trying again", exc)
+                self.stop.wait(1.0)
+        finally:
+            for _, listener in self.listening.values():
+                listener.close()
+
+    def follow(self) -> None:
+        wanted = {c.name: c.port for c in printers.all_configs(self.r) if c.port}
+        for name, (port, listener) in list(self.listening.items()):
+            if wanted.get(name) != port:
+                listener.close()
+                del self.listening[name]
+        states = {}
+        for name, port in wanted.items():
+            if name not in self.listening:
+                try:
+                    self.listening[name] = (port, self._listen(name, port))
+                except OSError as exc:
+                    states[name] = f"port {port} cannot be opened: {exc.strerror or exc}"
+                    continue
+            states[name] = "listening"
+        with self.r.pipeline() as pipe:
+            pipe.delete(keys.raw_ports())
+            if states:
+                pipe.hset(keys.raw_ports(), mapping=states)
+            pipe.execute()
+
+    def _listen(self, name: str, port: int) -> socket.socket:
+        listener = socket.create_server((self.host, port), reuse_port=False, backlog=64)
+        threading.Thread(target=self._accept, args=(name, listener), name=f"raw-{name}", daemon=True).start()
+        log.info("virtual printer %s listening on port %d", name, port)
+        return listener
+
+    def _accept(self, name: str, listener: socket.socket) -> None:
+        while not self.stop.is_set():
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return  # closed: the port moved or the printer was removed
+            keepalive(sock)
+            threading.Thread(target=Connection(self.r, name, sock).serve, name=f"raw-{name}-conn",
+                             daemon=True).start()
+
+
+def keepalive(sock: socket.socket) -> None:
+    """Find a peer that vanished (Wi-Fi gone, tablet off) within about a minute."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 20), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)

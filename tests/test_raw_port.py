@@ -1,0 +1,211 @@
+"""Virtual network printers: apps that print to an IP address and port 9100 print through the
+box, with its guarantees, and get truthful answers to their questions. The clients are not
+ours: python-escpos's ``Network`` printer, and receiptio (npm) run under Node."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from escpos.printer import Network
+
+from appliance import keys
+from appliance.printing import printers, raw_port
+from appliance.printing.status import PrinterStatus
+from tests.box import ROOT, Box, free_port, wait_for
+from tests.fakeprinter import FakePrinter
+
+RECEIPTIO = ROOT / "tests" / "node" / "node_modules" / ".bin" / "receiptio"
+
+
+# -- the splitter, pure ---------------------------------------------------------------------
+
+def test_a_stream_is_cut_into_jobs_at_cuts_and_questions_are_taken_out() -> None:
+    splitter = raw_port.Splitter()
+    image = b"\x1dv0\x00\x01\x00\x02\x00" + b"\x10\x04\x01"  # image data that looks like DLE EOT 1
+    pieces = splitter.feed(b"\x1b@\x10\x04\x02\x1dIBHello\n" + image + b"\x1dV\x00\x1dr\x01World")
+    assert [(p.kind, p.n) for p in pieces] == [("realtime", 2), ("info", 66), ("job", 0), ("in_order", 0)]
+    assert pieces[2].data == b"\x1b@Hello\n" + image + b"\x1dV\x00"  # whole, questions out, image intact
+    assert splitter.close(whole=True) == [raw_port.Piece("job", b"World")]
+
+
+def test_setup_alone_waits_for_its_receipt_and_a_lost_link_marks_the_half() -> None:
+    splitter = raw_port.Splitter()
+    assert splitter.feed(b"\x1b@\x1bt\x11\x1d(H\x06\x0000ABCD") == [raw_port.Piece("in_order", b"\x1d(H\x06\x0000ABCD")]
+    assert splitter.feed(b"Half a rec") == []
+    [piece] = splitter.close(whole=False)
+    assert piece.data.startswith(raw_port.INCOMPLETE) and b"\x1b@\x1bt\x11Half a rec" in piece.data
+    assert piece.data.endswith(raw_port.CUT)
+    cleared = raw_port.Splitter()
+    assert cleared.feed(b"abc\x10\x14\x08\x01\x03\x14\x01\x06\x02\x08") == [raw_port.Piece("clear")]
+    assert cleared.close(whole=True) == []
+
+
+def test_automatic_status_back_says_what_epson_s_does() -> None:
+    assert raw_port.asb(PrinterStatus(True, "ok", False, False)) == b"\x10\x00\x00\x00"
+    assert raw_port.asb(PrinterStatus(True, "out", False, False)) == b"\x18\x00\x0f\x00"
+    assert raw_port.asb(PrinterStatus(True, "ok", True, False)) == b"\x38\x00\x00\x00"
+
+
+# -- through a running box --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def port_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    b = Box(tmp_path_factory.mktemp("ports") / "box").start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def exposed(port_box: Box, make_printer) -> Iterator[tuple[FakePrinter, int]]:
+    """A fake printer behind the box, exposed on a free port of the box."""
+    printer = make_printer()
+    printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-T20III"
+    name = f"p{printer.port}"
+    port_box.add_printer(name, printer.uri, ("kitchen",))
+    port = free_port()
+    printers.expose(port_box.redis, name, port)
+    wait_for(lambda: port_box.redis.hget(keys.raw_ports(), name) == b"listening", 10, "the port to open")
+    wait_for(lambda: printers.describe(port_box.redis, printers.get(port_box.redis, name))["model"], 20,
+             "the box to know the printer")
+    printer.name = name  # type: ignore[attr-defined]
+    yield printer, port
+    printers.expose(port_box.redis, name, None)
+
+
+def ask(port: int, question: bytes, size: int, timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(question)
+        answer = b""
+        while len(answer) < size:
+            chunk = sock.recv(size - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+def test_python_escpos_prints_through_the_box_as_to_a_printer(port_box: Box, exposed) -> None:
+    printer, port = exposed
+    app = Network("127.0.0.1", port=port, timeout=5)
+    app.set(align="center", bold=True)
+    app.text("Zamówienie 12\nŻurek x2\nCrème brûlée\n")
+    app.cut()
+    app.close()
+    receipt = printer.wait_receipts(1, timeout=20)[0]
+    assert "Zamówienie 12" in receipt.text and "Żurek x2" in receipt.text
+    wait_for(lambda: printers.pending_count(port_box.redis, printer.name) == 0, 10, "the job to be confirmed")
+
+
+def test_questions_get_the_real_printer_s_answers(port_box: Box, exposed) -> None:
+    printer, port = exposed
+    assert ask(port, b"\x1dIB", 7) == b"_EPSON\x00"
+    assert ask(port, b"\x1dIC", 11) == b"_TM-T20III\x00"
+    assert ask(port, b"\x10\x04\x04", 1) == b"\x12"  # paper roll: fine
+    printer.set_state(paper="out")
+    wait_for(lambda: ask(port, b"\x10\x04\x04", 1) == b"\x7e", 20, "DLE EOT 4 to say paper out")
+    assert ask(port, b"\x1da\xff", 4) == b"\x18\x00\x0f\x00"  # GS a: Automatic Status Back, at once
+    printer.set_state(paper="ok")
+
+
+def test_an_in_order_answer_comes_once_the_job_is_on_paper(port_box: Box, exposed) -> None:
+    printer, port = exposed
+    printer.set_state(paper="out")
+    wait_for(lambda: ask(port, b"\x10\x04\x04", 1) == b"\x7e", 20, "the box to see the paper out")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"\x1b@Bigos\n\x1dV\x00\x1d(H\x06\x0000Q123")
+        sock.settimeout(1.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(7)  # not on paper yet: no answer, as from the printer itself
+        printer.set_state(paper="ok")
+        sock.settimeout(20)
+        assert sock.recv(7) == b"\x37\x22Q123\x00"
+        assert [r.text for r in printer.receipts] == ["Bigos\n"]
+
+
+def test_apps_printing_at_once_are_served_together_and_never_interleaved(port_box: Box, exposed) -> None:
+    printer, port = exposed
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+    for line in range(20):  # three apps, a line each in turn: a real printer would reset two
+        for n, sock in enumerate(socks):
+            sock.sendall(f"app {n} line {line}\n".encode())
+    for sock in socks:
+        sock.sendall(b"\x1dV\x00")
+        sock.close()
+    receipts = printer.wait_receipts(3, timeout=30)
+    for receipt in receipts:
+        app = receipt.text.split()[1]
+        assert receipt.text == "".join(f"app {app} line {line}\n" for line in range(20))
+
+
+def test_half_a_receipt_from_a_lost_link_prints_marked_incomplete(port_box: Box, exposed) -> None:
+    printer, port = exposed
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"\x1b@Table 5\n2x Pierogi\n\x10\x04\x01")
+    assert sock.recv(1)  # the box has read the half receipt (it answered what followed it)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()  # a reset, as when the Wi-Fi drops mid-receipt
+    receipt = printer.wait_receipts(1, timeout=20)[0]
+    assert "INCOMPLETE" in receipt.text and "2x Pierogi" in receipt.text
+
+
+def test_the_durable_detour_survives_a_printer_that_is_off(port_box: Box, exposed) -> None:
+    printer, port = exposed
+    printer.reachable = False
+    app = Network("127.0.0.1", port=port, timeout=5)
+    app.text("Kotlet schabowy\n")
+    app.cut()
+    app.close()  # the app is done at once: the box holds the job, the printer is off
+    wait_for(lambda: printers.pending_count(port_box.redis, printer.name) == 1, 10, "the job to be queued")
+    assert printer.receipts == []
+    printer.reachable = True
+    assert "Kotlet schabowy" in printer.wait_receipts(1, timeout=40)[0].text
+
+
+def receiptio_status() -> str:
+    run = subprocess.run([str(RECEIPTIO), "-d", "127.0.0.1", "-q"], capture_output=True, text=True, timeout=60)
+    return (run.stdout + run.stderr).strip()
+
+
+@pytest.mark.skipif(not RECEIPTIO.exists() or shutil.which("node") is None,
+                    reason="needs Node and receiptio (npm ci --prefix tests/node; .ci/run does it)")
+def test_receiptio_reads_status_and_prints(tmp_path, make_printer) -> None:
+    """receiptio only speaks to port 9100: this box listens there, on loopback only."""
+    box = Box(tmp_path / "box").start()
+    try:
+        printer = make_printer()
+        printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-T88VI"
+        box.add_printer("bar", printer.uri, ("bar",))
+        try:
+            printers.expose(box.redis, "bar", 9100)
+        except Exception as exc:  # pragma: no cover
+            pytest.skip(f"port 9100: {exc}")
+        wait_for(lambda: box.redis.hget(keys.raw_ports(), "bar") == b"listening", 10, "port 9100")
+        wait_for(lambda: printers.describe(box.redis, printers.get(box.redis, "bar"))["model"], 20, "the printer")
+        source = tmp_path / "order.receipt"
+        source.write_text("^^Table 7\n---\n|Żurek | 2|\n|Kompot | 1|\n{code:COMPTOIR-7; option:code128}\n=\n")
+        run = subprocess.run([str(RECEIPTIO), "-d", "127.0.0.1", "-t", "30", str(source)],
+                             capture_output=True, text=True, timeout=60)
+        assert (run.stdout + run.stderr).strip() == "success"  # receiptio says how it went on stderr
+        paper = printer.wait_receipts(1, timeout=20)[0].text
+        assert "Table 7" in paper and "Żurek" in paper and "COMPTOIR-7" in paper
+        assert receiptio_status() == "online"
+        printer.set_state(cover_open=True)
+        wait_for(lambda: receiptio_status() == "coveropen", 20, "receiptio to see the cover open")
+    finally:
+        box.stop()
+
+
+def test_two_printers_cannot_share_a_port_nor_take_the_box_s(port_box: Box, exposed) -> None:
+    from appliance.errors import Conflict, Invalid
+
+    _, port = exposed
+    port_box.add_printer("other", "tcp://127.0.0.1:9", ())
+    with pytest.raises(Conflict):
+        printers.expose(port_box.redis, "other", port)
+    with pytest.raises(Invalid):
+        printers.expose(port_box.redis, "other", 8080)
+    printers.remove(port_box.redis, "other")
