@@ -10,6 +10,7 @@ passwords are limited per address and for everybody, in one atomic step, like PI
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import TYPE_CHECKING
 
@@ -132,3 +133,36 @@ def session_secret(r: redis.Redis) -> bytes:
     """The key that signs the setup page's session cookies, made once per box."""
     r.set(keys.admin_secret(), secrets.token_hex(32), nx=True)
     return r.get(keys.admin_secret())
+
+
+# -- web apps allowed to call the API from a browser (CORS) ----------------------------------
+
+_ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:]+\])(:\d{1,5})?$")
+ORIGIN_FORMAT = "an origin is a scheme and a host, with a port if any: https://pos.example.com"
+
+
+def normalize_origin(origin: str) -> str:
+    """``https://POS.example.com/`` -> ``https://pos.example.com``; Invalid if it is not one."""
+    value = origin.strip().lower().rstrip("/")
+    if not _ORIGIN.match(value):
+        raise Invalid(ORIGIN_FORMAT, field="origins", origin=origin)
+    return value
+
+
+def allowed_origins(r: redis.Redis) -> list[str]:
+    return sorted(member.decode() for member in r.smembers(keys.allowed_origins()))
+
+
+def set_allowed_origins(r: redis.Redis, origins: list[str]) -> list[str]:
+    """Replace the list, all or nothing: one bad origin saves none of them."""
+    clean = sorted({normalize_origin(o) for o in origins if o.strip()})
+    with r.pipeline() as pipe:
+        pipe.delete(keys.allowed_origins())
+        if clean:
+            pipe.sadd(keys.allowed_origins(), *clean)
+        pipe.execute()
+    return clean
+
+
+def origin_allowed(r: redis.Redis, origin: str) -> bool:
+    return bool(r.sismember(keys.allowed_origins(), origin.lower()))

@@ -57,6 +57,12 @@ def admin_failures(client: str) -> str:
     return f"{PREFIX}:admin:failures:{client}"
 
 
+def allowed_origins() -> str:
+    """Set: the web origins (``https://pos.example.com``) whose pages may call the API from a
+    browser (CORS), as the owner listed them."""
+    return f"{PREFIX}:admin:origins"
+
+
 def admin_secret() -> str:
     """String: the key that signs the setup page's session cookies."""
     return f"{PREFIX}:admin:secret"

@@ -140,9 +140,7 @@ def test_every_message_of_the_page_is_translated() -> None:
     from appliance.discovery import search
 
     found |= set(dashboard.REMEDIES) | set(dashboard.REMEDIES.values()) | {dashboard.UNREACHABLE}
-    from appliance.printing import reports
-
-    from appliance.printing import printers
+    from appliance.printing import printers, reports
 
     found |= {search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN}
     for language in ("fr", "en"):

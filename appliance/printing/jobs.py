@@ -128,6 +128,15 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
     return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
 
 
+def submit_raw(r: redis.Redis, printer: str, payload: bytes, source: str, job_id: str | None = None) -> str:
+    """Queue bytes an app sent (a virtual network printer, ePOS-Print) for ``printer``, already
+    checked; ``source`` says where they came from. The same ``job_id`` again never prints twice."""
+    job_id = job_id or str(uuid.uuid4())
+    submit(r, JobRequest.model_construct(id=job_id, printer=printer, role=None, document=None, raw=payload,
+                                         copies=1, drawer=False), device_id=source)
+    return job_id
+
+
 def _payload(request: JobRequest, target: printers.PrinterConfig) -> bytes:
     if request.raw is not None:
         return request.raw

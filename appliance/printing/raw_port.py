@@ -41,7 +41,7 @@ from appliance.errors import OutcomeUnknown, ServiceError
 from appliance.printing import commands, jobs, printers
 from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, ESC, GS
-from appliance.printing.request import MAX_RAW_BYTES, JobRequest
+from appliance.printing.request import MAX_RAW_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -234,12 +234,9 @@ class Connection:
         """Queue one job; while the box's storage refuses (a restart of Redis), keep trying:
         the app believes the printer has its bytes."""
         job_id = str(uuid.uuid4())
-        request = JobRequest.model_construct(id=job_id, printer=self.printer, role=None, document=None,
-                                             raw=payload, copies=1, drawer=False)
         while True:
             try:
-                jobs.submit(self.r, request, device_id=f"port:{self.printer}")
-                return job_id
+                return jobs.submit_raw(self.r, self.printer, payload, f"port:{self.printer}", job_id)
             except (redis.RedisError, OutcomeUnknown) as exc:  # the same id again: never twice
                 log.warning("virtual printer %s: job not queued yet (%s); trying again", self.printer, exc)
                 time.sleep(1)

@@ -57,7 +57,7 @@ def known_profiles() -> list[str]:
     return sorted(capabilities.CAPABILITIES["profiles"])
 
 
-def _printer(profile: str, paper: Paper) -> Dummy:
+def printer_for(profile: str, paper: Paper) -> Dummy:
     """A byte-collecting printer whose profile knows the real paper width (most profiles
     leave it unknown, and python-escpos then prints a warning to stdout on every image)."""
     if profile not in capabilities.CAPABILITIES["profiles"]:
@@ -98,7 +98,7 @@ def _set(p: Dummy, *, align: str = "left", bold: bool = False, underline: int = 
 _NON_ASCII = re.compile(r"([^\x00-\x7f]+)")
 
 
-def _text(p: Dummy, text: str) -> None:
+def write_text(p: Dummy, text: str) -> None:
     """Write text; ASCII runs go straight out once a code page is selected (every ESC/POS
     code page keeps ASCII in its lower half), only the other runs go through MagicEncode,
     whose per-character code page search is the slowest part of rendering."""
@@ -141,14 +141,14 @@ def _line(p: Dummy, line, paper: Paper) -> None:
         case TextLine():
             _set(p, align=line.align, bold=line.bold, underline=int(line.underline), size=line.size,
                  invert=line.invert)
-            _text(p, line.text + "\n")
+            write_text(p, line.text + "\n")
         case ColumnsLine():
             _set(p, bold=line.bold, size=line.size)
             width = paper.columns // _SIZES[line.size][0]
-            _text(p, "".join(row + "\n" for row in fit_columns(list(line.columns), width)))
+            write_text(p, "".join(row + "\n" for row in fit_columns(list(line.columns), width)))
         case RuleLine():
             _set(p)
-            _text(p, (line.rule if isinstance(line.rule, str) else "-") * paper.columns + "\n")
+            write_text(p, (line.rule if isinstance(line.rule, str) else "-") * paper.columns + "\n")
         case BarcodeLine():
             _set(p, align=line.align)
             spec = line.barcode
@@ -178,7 +178,7 @@ def render(doc: Document, profile: str = "default", width_mm: int = 80) -> bytes
     """The bytes of one copy of ``doc``, starting from the printer's reset state; RenderError
     past MAX_RENDERED (the document's own limits keep it far below)."""
     paper = Paper(width_mm)
-    p = _printer(profile, paper)
+    p = printer_for(profile, paper)
     try:
         for index, line in enumerate(doc.lines):
             try:
@@ -198,7 +198,7 @@ def render(doc: Document, profile: str = "default", width_mm: int = 80) -> bytes
 def reprint_banner(profile: str = "default") -> bytes:
     """The mark printed above a job that may already have come out once, so the kitchen
     sees it is a copy and does not cook the order twice."""
-    p = _printer(profile, Paper(80))
+    p = printer_for(profile, Paper(80))
     _set(p, align="center", bold=True, size="double", invert=True)
     p.text(" REPRINT \n")
     _set(p)
@@ -209,9 +209,9 @@ def reprint_banner(profile: str = "default") -> bytes:
 def moved_banner(source: str, profile: str = "default") -> bytes:
     """The line above a job its own printer could not print, so the kitchen knows where it
     was meant to come out."""
-    p = _printer(profile, Paper(80))
+    p = printer_for(profile, Paper(80))
     _set(p, bold=True)
-    _text(p, f"moved from {source}\n")
+    write_text(p, f"moved from {source}\n")
     _set(p)
     p.close()
     return p.output

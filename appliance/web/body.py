@@ -25,13 +25,21 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def json_body(required: bool = True) -> dict:
-    """The request's JSON object; ``{}`` for an empty body when it is optional."""
+def raw_body(limit: int | None = None) -> bytes:
+    """The request's body as bytes, within BODY_TIMEOUT; ``limit`` raises the app's size
+    bound for this request (413 past it)."""
+    if limit is not None:
+        request.max_content_length = limit
     try:
         with gevent.Timeout(BODY_TIMEOUT):
-            raw = request.get_data(cache=True)
+            return request.get_data(cache=True)
     except gevent.Timeout:
         raise TooSlow(f"the body did not arrive within {BODY_TIMEOUT:.0f} s") from None
+
+
+def json_body(required: bool = True) -> dict:
+    """The request's JSON object; ``{}`` for an empty body when it is optional."""
+    raw = raw_body()
     if not raw:
         if required:
             raise Invalid("a JSON body is required")

@@ -1,0 +1,149 @@
+"""Epson ePOS-Print: documents as Epson's SDK and Odoo's POS post them, printed through the
+box and answered as an Epson printer answers, with CORS for the web apps that post them."""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+
+import pytest
+import requests
+
+from appliance import admin
+from appliance.printing import epos
+from appliance.printing.emulator import Emulator
+from tests.box import Box, wait_for
+from tests.fakeprinter import FakePrinter
+
+ENVELOPE = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            '<epos-print xmlns="http://www.epson-pos.com/schemas/2011/03/epos-print">{}</epos-print>'
+            '</s:Body></s:Envelope>')
+
+# As Epson's SDK builds it (ePOS-Print XML User's Manual's sample, with our shops' languages).
+SDK_DOCUMENT = ENVELOPE.format(
+    '<text lang="en" smooth="true" align="center" em="true" dw="true" dh="true">Chez Zofia&#10;</text>'
+    '<text dw="false" dh="false" em="false" align="left">Żurek            12.00&#10;Борщ              9.00&#10;'
+    'Crème brûlée      7.50&#10;</text><hline x1="0" x2="575" style="thin"/>'
+    '<barcode type="ean13" hri="below" width="2" height="48">201234567890</barcode>'
+    '<symbol type="qrcode_model_2" level="level_m" width="4">https://comptoir.example/r/12</symbol>'
+    '<feed line="2"/><pulse drawer="drawer_1" time="pulse_100"/><cut type="feed"/>')
+
+
+def odoo_image(width: int = 576, height: int = 40) -> str:
+    """Odoo's pos_epson_printer request: a receipt drawn on a canvas, as one mono raster
+    (bits packed MSB first, base64), centred, then a cut with feed. A black bar on top."""
+    bits = "".join("1" if y < 8 else "0" for y in range(height) for _ in range(width))
+    data = bytes(int(bits[i:i + 8].ljust(8, "0"), 2) for i in range(0, len(bits), 8))
+    return ENVELOPE.format(f'<image width="{width}" height="{height}" align="center">'
+                           f'{base64.b64encode(data).decode()}</image><cut type="feed"/>')
+
+
+def answer(text: str) -> dict:
+    match = re.search(r"<response ([^>]*)>", text)
+    assert match, text
+    return dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+
+
+# -- pure -------------------------------------------------------------------------------------
+
+def test_an_sdk_document_prints_what_it_says_in_three_languages() -> None:
+    engine = Emulator()
+    engine.feed(epos.to_escpos(epos.parse(SDK_DOCUMENT.encode())))
+    text = engine.receipts[0].text
+    assert "Chez Zofia" in text and "Żurek" in text and "Борщ" in text and "Crème brûlée" in text
+    assert "[barcode 201234567890]" in text and "[qr https://comptoir.example/r/12]" in text
+    assert "-" * 48 in text
+
+
+def test_odoo_s_packed_raster_and_epson_s_padded_one_draw_the_same_picture() -> None:
+    width, height = 12, 2  # not a multiple of 8: the two packings differ
+    padded = bytes([0xFF, 0xF0, 0x80, 0x10])  # rows of 2 bytes
+    packed = bytes([0xFF, 0xF8, 0x01])  # 24 bits back to back
+    assert epos.raster(padded, width, height) == epos.raster(packed, width, height)
+    with pytest.raises(epos.SchemaError):
+        epos.raster(b"\x00", width, height)
+
+
+def test_a_bad_document_is_a_schema_error() -> None:
+    for body in (b"not xml", b"<a/>", ENVELOPE.format('<image width="8">AA==</image>').encode(),
+                 ENVELOPE.format('<barcode type="nope">1</barcode>').encode(),
+                 b'<!DOCTYPE x [<!ENTITY a "aaaa">]><epos-print>&a;</epos-print>'):
+        with pytest.raises(epos.SchemaError):
+            epos.to_escpos(epos.parse(body))
+
+
+# -- through a box ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def counter(shared_box: Box) -> FakePrinter:
+    printer = FakePrinter()
+    shared_box.add_printer("comptoir", printer.uri, ("receipt",))
+    wait_for(lambda: requests.post(f"{shared_box.url}/cgi-bin/epos/service.cgi?devid=local_printer",
+                                   data=ENVELOPE.format("")).status_code == 200, 20, "the printer")
+    yield printer
+    printer.stop()
+
+
+def post(box: Box, body: str, **params) -> requests.Response:
+    query = "&".join(f"{k}={v}" for k, v in {"devid": "local_printer", **params}.items())
+    return requests.post(f"{box.url}/cgi-bin/epos/service.cgi?{query}", data=body.encode(), timeout=30,
+                         headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://odoo.example"})
+
+
+def test_odoo_s_request_prints_and_is_answered_once_on_paper(shared_box: Box, counter: FakePrinter) -> None:
+    before = len(counter.receipts)
+    response = post(shared_box, odoo_image(), timeout=60000)
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
+    got = answer(response.text)
+    assert got["success"] == "true" and got["code"] == ""
+    assert int(got["status"]) & epos.ASB_PRINT_SUCCESS and not int(got["status"]) & epos.ASB_OFF_LINE
+    assert len(counter.receipts) == before + 1  # answered after it reached the paper, not before
+    assert "[image 576x40]" in counter.receipts[-1].text
+
+
+def test_paper_out_is_said_with_epson_s_code_and_the_receipt_still_prints(shared_box: Box,
+                                                                           counter: FakePrinter) -> None:
+    counter.set_state(paper="out")
+    wait_for(lambda: int(answer(post(shared_box, ENVELOPE.format("")).text)["status"]) & epos.ASB_RECEIPT_END,
+             20, "the box to see the paper out")
+    got = answer(post(shared_box, SDK_DOCUMENT, timeout=1000).text)
+    assert got["success"] == "false" and got["code"] == "EPTR_REC_EMPTY"
+    before = len(counter.receipts)
+    counter.set_state(paper="ok")  # the roll is changed: the queued receipt prints, once
+    counter.wait_receipts(before + 1, timeout=20)
+    assert "Chez Zofia" in counter.receipts[-1].text
+
+
+def test_unknown_devices_and_bad_documents_get_epson_s_codes(shared_box: Box, counter: FakePrinter) -> None:
+    missing = post(shared_box, SDK_DOCUMENT, devid=f"nope{uuid.uuid4().hex[:6]}")
+    assert missing.status_code == 404 and answer(missing.text)["code"] == "DeviceNotFound"
+    bad = post(shared_box, "<epos-print><image>", devid="comptoir")
+    assert bad.status_code == 400 and answer(bad.text)["code"] == "SchemaError"
+
+
+def test_web_apps_preflight_from_any_origin_for_epos_only(shared_box: Box, counter: FakePrinter) -> None:
+    asked = {"Origin": "https://odoo.example", "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "content-type", "Access-Control-Request-Private-Network": "true"}
+    epos_preflight = requests.options(f"{shared_box.url}/cgi-bin/epos/service.cgi?devid=local_printer",
+                                      headers=asked, timeout=10)
+    assert epos_preflight.status_code == 204
+    assert epos_preflight.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
+    assert epos_preflight.headers["Access-Control-Allow-Private-Network"] == "true"
+    api = requests.options(f"{shared_box.url}/api/v1/jobs", headers=asked, timeout=10)
+    assert api.status_code == 403 and "Access-Control-Allow-Origin" not in api.headers  # not listed
+    admin.set_allowed_origins(shared_box.redis, ["https://ODOO.example/"])
+    try:
+        api = requests.options(f"{shared_box.url}/api/v1/jobs", headers=asked, timeout=10)
+        assert api.status_code == 204 and api.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
+        assert "Authorization" in api.headers["Access-Control-Allow-Headers"]
+        other = requests.options(f"{shared_box.url}/api/v1/jobs", timeout=10,
+                                 headers={**asked, "Origin": "https://evil.example"})
+        assert other.status_code == 403 and "Access-Control-Allow-Origin" not in other.headers
+        tablet = shared_box.client("cors-tablet")
+        listed = requests.get(f"{shared_box.url}/api/v1/printers", timeout=10, headers={
+            "Origin": "https://odoo.example", "Authorization": f"Bearer {tablet.token}"})
+        assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
+    finally:
+        admin.set_allowed_origins(shared_box.redis, [])
