@@ -56,7 +56,7 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.runtime.supervisor import serve
 
-    serve(settings, args.host, args.port, emulated_printer=not args.no_emulated_printer)
+    serve(settings, args.host, _ports(args), emulated_printer=not args.no_emulated_printer)
 
 
 def cmd_web(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -66,7 +66,20 @@ def cmd_web(args: argparse.Namespace, settings: config.Settings) -> None:
     monkey.patch_all()
     from appliance.web.server import run
 
-    run(settings, args.host, args.port, workers=args.workers)
+    run(settings, args.host, _ports(args), workers=args.workers)
+
+
+def _ports(args: argparse.Namespace) -> config.Ports:
+    return config.Ports(args.port, args.https_port, args.epos_port, args.epos_https_port)
+
+
+def _port_options(p: argparse.ArgumentParser) -> None:
+    defaults = config.Ports()
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=defaults.http, help="HTTP: the setup page and the API")
+    p.add_argument("--https-port", type=int, default=defaults.https, help="HTTPS, with the box's own CA (0: off)")
+    p.add_argument("--epos-port", type=int, default=defaults.epos, help="ePOS-Print's HTTP port (0: off)")
+    p.add_argument("--epos-https-port", type=int, default=defaults.epos_https, help="ePOS-Print's HTTPS port (0: off)")
 
 
 def cmd_workers(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -241,6 +254,16 @@ def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
             _print_table(jobs.failed(r), ["id", "printer", "last_error", "updated_at"])
 
 
+def cmd_settings(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance import admin
+
+    with _redis(settings) as r:
+        if args.none or args.origin:
+            admin.set_allowed_origins(r, [] if args.none else args.origin)
+        origins = admin.allowed_origins(r)
+        print("web apps allowed to call the API: " + (", ".join(origins) if origins else "none"))
+
+
 def cmd_shop(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.sync import shop
 
@@ -309,14 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("serve", cmd_serve, "run the whole box: Redis, the API, the print workers")
-    p.add_argument("--host", default="0.0.0.0")
-    p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
+    _port_options(p)
     p.add_argument("--no-emulated-printer", action="store_true",
                    help="do not add the emulated printer when no printer is configured")
 
     p = add("web", cmd_web, "run only the API (systemd unit comptoir-web)")
-    p.add_argument("--host", default="0.0.0.0")
-    p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
+    _port_options(p)
     p.add_argument("--workers", type=int, default=1)
 
     p = add("workers", cmd_workers, "run only the print workers (systemd unit comptoir-workers)")
@@ -391,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
     st = ssub.add_parser("tables", help="named default tickets on every tablet: Table 1..N and others")
     st.add_argument("--count", type=int, default=0, help="Table 1 to Table COUNT")
     st.add_argument("extra", nargs="*", help='more names, e.g. "Terrasse 3"')
+
+    p = add("settings", cmd_settings, "the box's settings for web apps")
+    osub = p.add_subparsers(dest="what", required=True)
+    po = osub.add_parser("origins", help="web origins whose pages may call the API from a browser (CORS); "
+                                         "with none given, list them")
+    po.add_argument("origin", nargs="*", help="e.g. https://pos.example.com (replaces the list)")
+    po.add_argument("--none", action="store_true", help="allow no origin")
 
     p = add("backoffice", cmd_backoffice, "the cloud back office: link the box to it, its status; or run "
                                           "the reference back office")

@@ -13,6 +13,31 @@ from pathlib import Path
 DEFAULT_PORT = 8080
 
 
+@dataclass(frozen=True)
+class Ports:
+    """Where the web server listens: the page and the API over HTTP and HTTPS, and the ports
+    web apps use for an Epson printer's ePOS-Print (8008, and 8043 with TLS). 0: not opened.
+    The box itself uses 80 and 443; the quick start 8080 and 8443."""
+
+    http: int = DEFAULT_PORT
+    https: int = 8443
+    epos: int = 8008
+    epos_https: int = 8043
+
+    @property
+    def tls(self) -> set[int]:
+        return {port for port in (self.https, self.epos_https) if port}
+
+    @property
+    def opened(self) -> list[int]:
+        return [port for port in (self.http, self.https, self.epos, self.epos_https) if port]
+
+    def argv(self) -> list[str]:
+        """The command-line options that say these ports to a child process."""
+        return ["--port", str(self.http), "--https-port", str(self.https), "--epos-port", str(self.epos),
+                "--epos-https-port", str(self.epos_https)]
+
+
 def default_data_dir() -> Path:
     """The box sets APPLIANCE_DATA_DIR=/var/lib/comptoir; a developer's machine uses XDG."""
     if env := os.environ.get("APPLIANCE_DATA_DIR"):

@@ -52,8 +52,10 @@ def child_env() -> dict[str, str]:
 class Box:
     def __init__(self, data_dir: Path, emulated_printer: bool = False) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        self.ports = config.Ports(free_port(), free_port(), free_port(), free_port())
+        self.port = self.ports.http
         self.url = f"http://127.0.0.1:{self.port}"
+        self.https_url = f"https://127.0.0.1:{self.ports.https}"
         self.settings = config.load(data_dir)
         self.emulated_printer = emulated_printer
         self.process: subprocess.Popen | None = None
@@ -67,7 +69,7 @@ class Box:
         extra = [] if self.emulated_printer else ["--no-emulated-printer"]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                self.argv("serve", "--host", "127.0.0.1", "--port", str(self.port), *extra),
+                self.argv("serve", "--host", "127.0.0.1", *self.ports.argv(), *extra),
                 stdout=log, stderr=subprocess.STDOUT, env=child_env(), cwd=ROOT)
         wait_for(self.healthy, timeout, f"the box to be healthy (log: {self.log})")
         return self

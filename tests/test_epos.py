@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from appliance import admin
+from appliance import admin, certs
 from appliance.printing import epos
 from appliance.printing.emulator import Emulator
 from tests.box import Box, wait_for
@@ -85,10 +85,11 @@ def counter(shared_box: Box) -> FakePrinter:
     printer.stop()
 
 
-def post(box: Box, body: str, **params) -> requests.Response:
+def post(box: Box, body: str, base: str | None = None, **params) -> requests.Response:
     query = "&".join(f"{k}={v}" for k, v in {"devid": "local_printer", **params}.items())
-    return requests.post(f"{box.url}/cgi-bin/epos/service.cgi?{query}", data=body.encode(), timeout=30,
-                         headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://odoo.example"})
+    return requests.post(f"{base or box.url}/cgi-bin/epos/service.cgi?{query}", data=body.encode(), timeout=30,
+                         headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://odoo.example"},
+                         verify=str(certs.paths(box.data_dir).ca_cert))
 
 
 def test_odoo_s_request_prints_and_is_answered_once_on_paper(shared_box: Box, counter: FakePrinter) -> None:
@@ -101,6 +102,10 @@ def test_odoo_s_request_prints_and_is_answered_once_on_paper(shared_box: Box, co
     assert int(got["status"]) & epos.ASB_PRINT_SUCCESS and not int(got["status"]) & epos.ASB_OFF_LINE
     assert len(counter.receipts) == before + 1  # answered after it reached the paper, not before
     assert "[image 576x40]" in counter.receipts[-1].text
+    # Odoo posts to <its own scheme>://<printer address>: the ports web apps use, by IP address.
+    for base in (f"http://127.0.0.1:{shared_box.ports.epos}", f"https://127.0.0.1:{shared_box.ports.epos_https}"):
+        assert answer(post(shared_box, odoo_image(), base=base).text)["success"] == "true"
+    assert len(counter.receipts) == before + 3
 
 
 def test_paper_out_is_said_with_epson_s_code_and_the_receipt_still_prints(shared_box: Box,

@@ -24,6 +24,7 @@ import ifaddr
 from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceInfo, ServiceStateChange, Zeroconf
 
 from appliance import __version__
+from appliance.discovery import probe
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,7 @@ def interfaces_setting() -> list[str] | None:
 
 def current_addresses(chosen: list[str]) -> list[str]:
     """The IPv4 addresses mDNS answers with: the chosen ones, or every non-loopback one."""
-    if chosen:
-        return sorted(chosen)
-    return sorted(ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
-                  if isinstance(ip.ip, str) and not ip.ip.startswith("127."))
+    return sorted(chosen) if chosen else probe.local_addresses()
 
 
 class Announcer:

@@ -16,6 +16,12 @@ GS_I = b"\x1dI"
 MANUFACTURER, MODEL = 66, 67
 
 
+def local_addresses() -> list[str]:
+    """This machine's IPv4 addresses, loopback aside."""
+    return sorted(ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
+                  if isinstance(ip.ip, str) and not ip.ip.startswith("127."))
+
+
 def local_subnets() -> list[str]:
     """The IPv4 subnets of this machine's interfaces (loopback aside)."""
     found = []

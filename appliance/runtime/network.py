@@ -4,7 +4,9 @@
   pairing state change;
 - the back office forwarder (sync/forwarder.py);
 - the printer searches the setup page asks for (discovery/search.py);
-- the virtual network printers' ports (printing/raw_port.py).
+- the virtual network printers' ports (printing/raw_port.py);
+- the HTTPS certificate, made again when the box's addresses change or it nears its end
+  (certs.py; the web process picks it up).
 
 None blocks another: the announcer and the searches run on their own threads. systemd's watchdog is fed
 while the forwarder's loop turns.
@@ -12,18 +14,22 @@ while the forwarder's loop turns.
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
 
 import redis
 
+from appliance import certs
 from appliance.config import Settings
-from appliance.discovery import mdns, search
+from appliance.discovery import mdns, probe, search
 from appliance.printing import raw_port
 from appliance.runtime import sdnotify
 from appliance.runtime.redis_server import connect
 from appliance.sync import forwarder, shop
+
+CERTIFICATE_CHECK = 30.0
 
 
 def run(settings: Settings, host: str, port: int) -> None:
@@ -48,11 +54,21 @@ def run(settings: Settings, host: str, port: int) -> None:
     announcing.start()
     threading.Thread(target=search.serve, args=(r, announcer.stop), name="search", daemon=True).start()
     threading.Thread(target=raw_port.Ports(r, host, announcer.stop).run, name="raw-ports", daemon=True).start()
+    threading.Thread(target=_renew_certificate, args=(settings, announcer.stop), name="certs", daemon=True).start()
     feeding = threading.Thread(target=_watchdog, args=(sender,), name="watchdog", daemon=True)
     feeding.start()
     sdnotify.notify("READY=1")
     sender.run()
     announcing.join(5)  # withdraws the announcement on the way out
+
+
+def _renew_certificate(settings: Settings, stop: threading.Event) -> None:
+    while not stop.wait(CERTIFICATE_CHECK):
+        try:
+            if certs.ensure(settings.data_dir, probe.local_addresses()):
+                logging.getLogger(__name__).info("HTTPS certificate renewed for the box's addresses")
+        except OSError as exc:
+            logging.getLogger(__name__).warning("HTTPS certificate not renewed: %s", exc)
 
 
 def _watchdog(sender: forwarder.Forwarder) -> None:

@@ -38,19 +38,19 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, host: str, port: int, emulated_printer: bool = True) -> None:
+    def __init__(self, settings: Settings, host: str, ports: config.Ports, emulated_printer: bool = True) -> None:
         self.settings = settings
         self.emulated_printer = emulated_printer
-        self.host, self.port = host, port
+        self.host, self.port, self.ports = host, ports.http, ports
         self.stopping = False
         self.redis: subprocess.Popen | None = None
         self._redis_child = Child("redis", [])  # its restart backoff
         exe = [sys.executable, "-m", "appliance", "--data-dir", str(settings.data_dir)]
         self.children = [
-            Child("api", [*exe, "web", "--host", host, "--port", str(port)]),
-            Child("workers", [*exe, "workers", "--port", str(port),
+            Child("api", [*exe, "web", "--host", host, *ports.argv()]),
+            Child("workers", [*exe, "workers", "--port", str(self.port),
                               *(["--emulated-printer"] if emulated_printer else [])]),
-            Child("network", [*exe, "network", "--host", host, "--port", str(port)]),
+            Child("network", [*exe, "network", "--host", host, "--port", str(self.port)]),
         ]
 
     def _spawn(self, child: Child) -> None:
@@ -76,7 +76,8 @@ class Supervisor:
         if list(health.get("printers", {})) == ["emulated"]:
             print(f"No printer was configured: the emulated printer prints into {self.settings.receipts_dir}/ "
                   "(a test receipt is there now).", flush=True)
-        print(f"Setup page: http://{url_host}:{self.port}/", flush=True)
+        secure = f"  ·  https://{url_host}:{self.ports.https}/ (its CA: /ca.pem)" if self.ports.https else ""
+        print(f"Setup page: http://{url_host}:{self.port}/{secure}", flush=True)
         code = self._setup_code()
         if code:
             print(f"First start: claim the box on its setup page with the setup code {code} "
@@ -171,8 +172,8 @@ class Supervisor:
         self.stopping = True
 
 
-def serve(settings: Settings, host: str, port: int, emulated_printer: bool = True) -> None:
-    supervisor = Supervisor(settings, host, port, emulated_printer)
+def serve(settings: Settings, host: str, ports: config.Ports, emulated_printer: bool = True) -> None:
+    supervisor = Supervisor(settings, host, ports, emulated_printer)
     signal.signal(signal.SIGTERM, supervisor._request_stop)
     signal.signal(signal.SIGINT, supervisor._request_stop)
     try:

@@ -16,18 +16,29 @@ Bounds, so that no client can hold the box:
 
 gevent patches the standard library in this process before anything else is imported (see
 ``cli.cmd_web``), so Redis clients, the broadcaster's thread and its condition cooperate.
+
+One server, several ports (config.Ports): HTTP, HTTPS, and ePOS-Print's 8008 and 8043. The
+TLS ports are wrapped here, per connection, with the box's own certificate (certs.py), read
+again when the network process renews it: no restart, and gunicorn's own TLS (one setting
+for every port) is not used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import ssl
+import time
 from collections import Counter
+from pathlib import Path
 
+import gevent
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.ggevent import GeventWorker
 
-from appliance.config import Settings
+from appliance import certs
+from appliance.config import Ports, Settings
+from appliance.discovery import probe
 from appliance.web import create_app
 
 KEEPALIVE = 10
@@ -38,8 +49,42 @@ _TOO_MANY = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Ty
              b"Retry-After: 5\r\nContent-Length: %d\r\n\r\n%s" % (len(_REFUSAL), _REFUSAL))
 
 
+class Tls:
+    """The TLS context of the box's certificate, made again when the files change (looked at
+    no more than every CHECK_EVERY seconds)."""
+
+    CHECK_EVERY = 10.0
+
+    def __init__(self, data_dir: Path, ports: set[int]) -> None:
+        self.where, self.ports = certs.paths(data_dir), ports
+        self._context: ssl.SSLContext | None = None
+        self._stamp: tuple[float, float] | None = None
+        self._checked = 0.0
+
+    def context(self) -> ssl.SSLContext:
+        if self._context is None or time.monotonic() - self._checked > self.CHECK_EVERY:
+            self._checked = time.monotonic()
+            stamp = (self.where.cert.stat().st_mtime, self.where.key.stat().st_mtime)
+            if stamp != self._stamp:
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                context.minimum_version = ssl.TLSVersion.TLSv1_2
+                context.load_cert_chain(self.where.cert, self.where.key)
+                self._context, self._stamp = context, stamp
+        assert self._context is not None
+        return self._context
+
+
+_tls: Tls | None = None  # set by run() before the workers fork
+
+
+def https(environ: dict) -> bool:
+    """Whether this request came over one of the TLS ports (for the WSGI scheme)."""
+    return isinstance(environ.get("gunicorn.socket"), ssl.SSLSocket)
+
+
 class Worker(GeventWorker):
-    """gunicorn's gevent worker with a cap on the connections one address may hold."""
+    """gunicorn's gevent worker with a cap on the connections one address may hold, and TLS
+    on the ports that want it."""
 
     def init_process(self) -> None:
         self.per_address: Counter[str] = Counter()
@@ -54,6 +99,14 @@ class Worker(GeventWorker):
             return
         self.per_address[host] += 1
         try:
+            if _tls is not None and listener.getsockname()[1] in _tls.ports:
+                try:
+                    with gevent.Timeout(KEEPALIVE):  # a handshake that never ends holds nothing
+                        client = _tls.context().wrap_socket(client, server_side=True)
+                except (OSError, gevent.Timeout):
+                    with contextlib.suppress(OSError):
+                        client.close()
+                    return
             super().handle(listener, client, addr)
         finally:
             self.per_address[host] -= 1
@@ -73,6 +126,14 @@ class _Server(BaseApplication):
 
     def load(self):
         app = create_app(self.settings)
+        wsgi = app.wsgi_app
+
+        def scheme(environ, start_response):
+            if https(environ):
+                environ["wsgi.url_scheme"] = "https"
+            return wsgi(environ, start_response)
+
+        app.wsgi_app = scheme
         # Objects made so far are shared with the forked workers; frozen, the garbage collector
         # leaves them alone and their pages stay shared instead of being copied.
         gc.collect()
@@ -80,9 +141,13 @@ class _Server(BaseApplication):
         return app
 
 
-def run(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+def run(settings: Settings, host: str, ports: Ports, workers: int = 1) -> None:
+    global _tls
+    if ports.tls:
+        certs.ensure(settings.data_dir, probe.local_addresses())
+        _tls = Tls(settings.data_dir, ports.tls)
     _Server(settings, {
-        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for port in ports.opened],
         "workers": workers,
         "worker_class": f"{__name__}.Worker",
         "worker_connections": MAX_CONNECTIONS,

@@ -21,12 +21,13 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     session,
     url_for,
 )
 from flask_babel import Babel, format_datetime, format_decimal, gettext
 
-from appliance import admin, dashboard, devices
+from appliance import admin, certs, dashboard, devices
 from appliance.discovery import search
 from appliance.errors import ServiceError, Unavailable
 from appliance.printing import jobs, preview, printers, reports
@@ -454,6 +455,34 @@ def retry_job(job_id: str):
     return redirect(url_for("ui.job_queue"))
 
 
+# -- the demo web POS -------------------------------------------------------------------------
+
+@bp.get("/demo/")
+@bp.get("/demo/<path:name>")
+def demo(name: str = "index.html"):
+    """A static web POS that pairs, pushes a ticket and prints it through the API, from any
+    origin the owner allowed (docs/web-apps.md)."""
+    return send_from_directory(WEBUI / "demo", name)
+
+
+# -- the box's certificate authority, for tablets to trust its HTTPS -----------------------------
+
+@bp.get("/ca.pem")
+def ca_certificate():
+    """Public: a tablet installs it to trust the box's HTTPS (Android, desktops)."""
+    return current_app.response_class(certs.ca_pem(current_app.extensions["settings"].data_dir),
+                                      mimetype="application/x-x509-ca-cert",
+                                      headers={"Content-Disposition": 'attachment; filename="comptoir-ca.crt"'})
+
+
+@bp.get("/comptoir.mobileconfig")
+def apple_profile():
+    """Public: the same, as a configuration profile an iPad or iPhone installs."""
+    profile = certs.apple_profile(current_app.extensions["settings"].data_dir, shop.name(_redis()))
+    return current_app.response_class(profile, mimetype="application/x-apple-aspen-config",
+                                      headers={"Content-Disposition": 'attachment; filename="comptoir.mobileconfig"'})
+
+
 # -- shop settings ---------------------------------------------------------------------------------
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -472,6 +501,8 @@ def settings():
             if what == "shop":
                 shop.set_name(r, request.form.get("shop_name", ""))
                 shop.set_visibility(r, request.form.get("visibility", "all"))
+            elif what == "origins":
+                admin.set_allowed_origins(r, request.form.get("origins", "").splitlines())
             elif what == "tables":
                 shop.set_default_tickets(r, [x.strip() for x in request.form.get("tables", "").splitlines()
                                              if x.strip()])
@@ -492,6 +523,6 @@ def settings():
     typed = request.form if errors else {}  # a form that failed shows what was typed
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
                            modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
-                           tables=shop.default_tickets(r)), 422 if errors else 200
+                           tables=shop.default_tickets(r), origins=admin.allowed_origins(r)), 422 if errors else 200
 
 
