@@ -9,6 +9,9 @@ network printers on loopback, and prints:
 - resident memory of all the box's processes (RSS and PSS), idle and during the burst;
 - CPU time per job during the burst: user + system of every process of the box, Redis
   included (CUPS: cupsd and its children), divided by the jobs;
+- a virtual network printer (port 9100 style): connect, send a receipt's bytes, close -> its
+  cut at the printer, through the box (durably queued, confirmed on paper) and the same bytes
+  sent straight to a fake printer, one job at a time;
 - a rush at a real printing speed (a 30-line receipt takes about 0.5 s): the share of the
   time each printer spends printing, every job confirmed on paper;
 - time from `appliance serve` to a healthy /healthz;
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import socket
 import statistics
 import sys
 import tempfile
@@ -33,9 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance import keys
 from appliance.printing import printers
+from appliance.printing.document import Document
+from appliance.printing.render import render
 from bench import cups, stats
 from bench.stats import busy_share, cpu_seconds, percentile
-from tests.box import Box, wait_for
+from tests.box import Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 
 TICKET = {"lines": [
@@ -93,6 +99,39 @@ def sequential(box: Box, printer: FakePrinter, name: str, count: int) -> list[fl
             printer.cond.wait_for(lambda d=done: len(printer.cut_times) > d, 10)
         latencies.append((printer.cut_times[done] - start) * 1000)
     return latencies
+
+
+def through_port(port: int, payload: bytes, printer: FakePrinter, count: int) -> list[float]:
+    """ms from connect to the receipt's cut at ``printer``, one job at a time, as an app
+    printing to an IP address does."""
+    latencies = []
+    for index in range(count + 10):
+        done = len(printer.cut_times)
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port)) as app:
+            app.sendall(payload)
+        with printer.cond:
+            printer.cond.wait_for(lambda d=done: len(printer.cut_times) > d, 10)
+        if index >= 10:  # the first ones warm connections and code paths
+            latencies.append((printer.cut_times[done] - start) * 1000)
+    return latencies
+
+
+def virtual_port(box: Box, printer: FakePrinter, name: str, count: int) -> dict:
+    """The durable detour of a virtual network printer, beside the same bytes sent straight."""
+    payload = render(Document.model_validate({**TICKET, "cut": True}))
+    port = free_port()
+    printers.expose(box.redis, name, port)
+    wait_for(lambda: box.redis.hget(keys.raw_ports(), name) == b"listening", 10)
+    detour = through_port(port, payload, printer, count)
+    printers.expose(box.redis, name, None)
+    straight_printer = FakePrinter()
+    try:
+        straight = through_port(straight_printer.port, payload, straight_printer, count)
+    finally:
+        straight_printer.stop()
+    return {"p50": percentile(detour, 50), "p99": percentile(detour, 99),
+            "straight_p50": percentile(straight, 50), "straight_p99": percentile(straight, 99), "count": count}
 
 
 def burst(box: Box, printers: list[tuple[str, FakePrinter]], total: int, clients: int = 20) -> dict:
@@ -189,6 +228,7 @@ def main() -> None:
             lat = sequential(box, fakes[0], "bench0", args.sequential)
             results["latency_ms"] = {"p50": percentile(lat, 50), "p99": percentile(lat, 99),
                                      "count": len(lat)}
+            results["virtual_port"] = virtual_port(box, fakes[0], "bench0", args.sequential)
             results["burst"] = burst(box, names, args.jobs)
             results["rush"] = rush(box, args.rush)
         finally:
@@ -211,6 +251,10 @@ def report(r: dict) -> None:
     print(f"{'latency p50 (ms, POST -> cut)':34}{lat['p50']:>12.2f}{(c or {}).get('p50', float('nan')):>12.2f}")
     print(f"{'latency p99 (ms)':34}{lat['p99']:>12.2f}{(c or {}).get('p99', float('nan')):>12.2f}")
     cups_rate = (c or {}).get("jobs_per_s", float("nan"))
+    v = r["virtual_port"]
+    print(f"virtual port 9100 (ms, connect -> cut): through the box p50 {v['p50']:.2f} / p99 {v['p99']:.2f}; "
+          f"straight to the printer p50 {v['straight_p50']:.2f} / p99 {v['straight_p99']:.2f} "
+          f"(detour {v['p50'] - v['straight_p50']:.2f} ms at p50)")
     print(f"{'burst jobs/s (20 clients, 4 prn)':34}{b['jobs_per_s']:>12.0f}{cups_rate:>12.0f}")
     print(f"  accepted/s during the burst: {b['accept_per_s']:.0f}")
     cups_cpu = (c or {}).get("cpu_ms_per_job", float("nan"))

@@ -52,28 +52,21 @@ def test_automatic_status_back_says_what_epson_s_does() -> None:
 
 # -- through a running box --------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def port_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
-    b = Box(tmp_path_factory.mktemp("ports") / "box").start()
-    yield b
-    b.stop()
-
-
 @pytest.fixture
-def exposed(port_box: Box, make_printer) -> Iterator[tuple[FakePrinter, int]]:
+def exposed(shared_box: Box, make_printer) -> Iterator[tuple[FakePrinter, int]]:
     """A fake printer behind the box, exposed on a free port of the box."""
     printer = make_printer()
     printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-T20III"
     name = f"p{printer.port}"
-    port_box.add_printer(name, printer.uri, ("kitchen",))
+    shared_box.add_printer(name, printer.uri, ("kitchen",))
     port = free_port()
-    printers.expose(port_box.redis, name, port)
-    wait_for(lambda: port_box.redis.hget(keys.raw_ports(), name) == b"listening", 10, "the port to open")
-    wait_for(lambda: printers.describe(port_box.redis, printers.get(port_box.redis, name))["model"], 20,
+    printers.expose(shared_box.redis, name, port)
+    wait_for(lambda: shared_box.redis.hget(keys.raw_ports(), name) == b"listening", 10, "the port to open")
+    wait_for(lambda: printers.describe(shared_box.redis, printers.get(shared_box.redis, name))["model"], 20,
              "the box to know the printer")
     printer.name = name  # type: ignore[attr-defined]
     yield printer, port
-    printers.expose(port_box.redis, name, None)
+    printers.expose(shared_box.redis, name, None)
 
 
 def ask(port: int, question: bytes, size: int, timeout: float = 5.0) -> bytes:
@@ -88,7 +81,7 @@ def ask(port: int, question: bytes, size: int, timeout: float = 5.0) -> bytes:
         return answer
 
 
-def test_python_escpos_prints_through_the_box_as_to_a_printer(port_box: Box, exposed) -> None:
+def test_python_escpos_prints_through_the_box_as_to_a_printer(shared_box: Box, exposed) -> None:
     printer, port = exposed
     app = Network("127.0.0.1", port=port, timeout=5)
     app.set(align="center", bold=True)
@@ -97,10 +90,10 @@ def test_python_escpos_prints_through_the_box_as_to_a_printer(port_box: Box, exp
     app.close()
     receipt = printer.wait_receipts(1, timeout=20)[0]
     assert "Zamówienie 12" in receipt.text and "Żurek x2" in receipt.text
-    wait_for(lambda: printers.pending_count(port_box.redis, printer.name) == 0, 10, "the job to be confirmed")
+    wait_for(lambda: printers.pending_count(shared_box.redis, printer.name) == 0, 10, "the job to be confirmed")
 
 
-def test_questions_get_the_real_printer_s_answers(port_box: Box, exposed) -> None:
+def test_questions_get_the_real_printer_s_answers(shared_box: Box, exposed) -> None:
     printer, port = exposed
     assert ask(port, b"\x1dIB", 7) == b"_EPSON\x00"
     assert ask(port, b"\x1dIC", 11) == b"_TM-T20III\x00"
@@ -111,7 +104,7 @@ def test_questions_get_the_real_printer_s_answers(port_box: Box, exposed) -> Non
     printer.set_state(paper="ok")
 
 
-def test_an_in_order_answer_comes_once_the_job_is_on_paper(port_box: Box, exposed) -> None:
+def test_an_in_order_answer_comes_once_the_job_is_on_paper(shared_box: Box, exposed) -> None:
     printer, port = exposed
     printer.set_state(paper="out")
     wait_for(lambda: ask(port, b"\x10\x04\x04", 1) == b"\x7e", 20, "the box to see the paper out")
@@ -126,7 +119,7 @@ def test_an_in_order_answer_comes_once_the_job_is_on_paper(port_box: Box, expose
         assert [r.text for r in printer.receipts] == ["Bigos\n"]
 
 
-def test_apps_printing_at_once_are_served_together_and_never_interleaved(port_box: Box, exposed) -> None:
+def test_apps_printing_at_once_are_served_together_and_never_interleaved(shared_box: Box, exposed) -> None:
     printer, port = exposed
     socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
     for line in range(20):  # three apps, a line each in turn: a real printer would reset two
@@ -141,7 +134,7 @@ def test_apps_printing_at_once_are_served_together_and_never_interleaved(port_bo
         assert receipt.text == "".join(f"app {app} line {line}\n" for line in range(20))
 
 
-def test_half_a_receipt_from_a_lost_link_prints_marked_incomplete(port_box: Box, exposed) -> None:
+def test_half_a_receipt_from_a_lost_link_prints_marked_incomplete(shared_box: Box, exposed) -> None:
     printer, port = exposed
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(b"\x1b@Table 5\n2x Pierogi\n\x10\x04\x01")
@@ -152,14 +145,14 @@ def test_half_a_receipt_from_a_lost_link_prints_marked_incomplete(port_box: Box,
     assert "INCOMPLETE" in receipt.text and "2x Pierogi" in receipt.text
 
 
-def test_the_durable_detour_survives_a_printer_that_is_off(port_box: Box, exposed) -> None:
+def test_the_durable_detour_survives_a_printer_that_is_off(shared_box: Box, exposed) -> None:
     printer, port = exposed
     printer.reachable = False
     app = Network("127.0.0.1", port=port, timeout=5)
     app.text("Kotlet schabowy\n")
     app.cut()
     app.close()  # the app is done at once: the box holds the job, the printer is off
-    wait_for(lambda: printers.pending_count(port_box.redis, printer.name) == 1, 10, "the job to be queued")
+    wait_for(lambda: printers.pending_count(shared_box.redis, printer.name) == 1, 10, "the job to be queued")
     assert printer.receipts == []
     printer.reachable = True
     assert "Kotlet schabowy" in printer.wait_receipts(1, timeout=40)[0].text
@@ -199,13 +192,13 @@ def test_receiptio_reads_status_and_prints(tmp_path, make_printer) -> None:
         box.stop()
 
 
-def test_two_printers_cannot_share_a_port_nor_take_the_box_s(port_box: Box, exposed) -> None:
+def test_two_printers_cannot_share_a_port_nor_take_the_box_s(shared_box: Box, exposed) -> None:
     from appliance.errors import Conflict, Invalid
 
     _, port = exposed
-    port_box.add_printer("other", "tcp://127.0.0.1:9", ())
+    shared_box.add_printer("other", "tcp://127.0.0.1:9", ())
     with pytest.raises(Conflict):
-        printers.expose(port_box.redis, "other", port)
+        printers.expose(shared_box.redis, "other", port)
     with pytest.raises(Invalid):
-        printers.expose(port_box.redis, "other", 8080)
-    printers.remove(port_box.redis, "other")
+        printers.expose(shared_box.redis, "other", 8080)
+    printers.remove(shared_box.redis, "other")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -155,30 +156,39 @@ def enqueue(pipe: redis.client.Pipeline, queue: Queue, job_id: str, at_front: bo
                        pipeline=pipe)
 
 
-def cancel(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
-    """Cancel a job that has not started printing (or failed). A job on the wire cannot be
-    called back."""
-    key = keys.job(job_id)
+def _change(r: redis.Redis, job_id: str, by: dict | None,
+            change: Callable[[redis.client.Pipeline, str, str], bool]) -> dict:
+    """Read a job's state under WATCH, let ``change`` queue its commands (after MULTI; False:
+    nothing to do), run them in one transaction, again if the job moved meanwhile."""
     with r.pipeline() as pipe:
         while True:
             try:
-                pipe.watch(key)
-                status, printer, owner = pipe.hmget(key, "status", "printer", "device_id")
+                pipe.watch(keys.job(job_id))
+                status, printer, owner = pipe.hmget(keys.job(job_id), "status", "printer", "device_id")
                 _may_handle(job_id, status, owner, by)
-                state = status.decode()
-                if state == "cancelled":
+                if change(pipe, status.decode(), printer.decode()):
+                    pipe.execute()
+                else:
                     pipe.reset()
-                    return get(r, job_id)
-                if state not in ("queued", "failed"):
-                    raise Conflict(f"job {job_id} is {state} and can no longer be cancelled", status=state)
-                name = printer.decode()
-                pipe.multi()
-                _finish(pipe, job_id, name, "cancelled")
-                pipe.lrem(keys.rq_queue(name), 0, job_id)
-                pipe.execute()
                 return get(r, job_id)
             except redis.WatchError:
                 continue
+
+
+def cancel(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
+    """Cancel a job that has not started printing (or failed). A job on the wire cannot be
+    called back."""
+    def change(pipe: redis.client.Pipeline, state: str, printer: str) -> bool:
+        if state == "cancelled":
+            return False
+        if state not in ("queued", "failed"):
+            raise Conflict(f"job {job_id} is {state} and can no longer be cancelled", status=state)
+        pipe.multi()
+        _finish(pipe, job_id, printer, "cancelled")
+        pipe.lrem(keys.rq_queue(printer), 0, job_id)
+        return True
+
+    return _change(r, job_id, by, change)
 
 
 def _may_handle(job_id: str, status: bytes | None, owner: bytes | None, by: dict | None) -> None:
@@ -194,27 +204,19 @@ def retry(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
     """Queue a failed job again, at the end of its printer's queue (it failed on a bug, which
     may since be fixed, or on a record an update repaired). Retrying a job that is not failed
     changes nothing: two people pressing "retry" at once print it once."""
-    key = keys.job(job_id)
-    with r.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(key)
-                status, printer, owner = pipe.hmget(key, "status", "printer", "device_id")
-                _may_handle(job_id, status, owner, by)
-                if status != b"failed":
-                    pipe.reset()
-                    return get(r, job_id)
-                name, now = printer.decode(), time.time()
-                pipe.multi()
-                pipe.hset(key, mapping={"status": "queued", "last_error": "", "updated_at": now})
-                pipe.persist(key)
-                pipe.zrem(keys.failed_jobs(), job_id)
-                pipe.zadd(keys.printer_pending(name), {job_id: now})
-                enqueue(pipe, printers.queue(r, name), job_id)
-                pipe.execute()
-                return get(r, job_id)
-            except redis.WatchError:
-                continue
+    def change(pipe: redis.client.Pipeline, state: str, printer: str) -> bool:
+        if state != "failed":
+            return False
+        now = time.time()
+        pipe.multi()
+        pipe.hset(keys.job(job_id), mapping={"status": "queued", "last_error": "", "updated_at": now})
+        pipe.persist(keys.job(job_id))
+        pipe.zrem(keys.failed_jobs(), job_id)
+        pipe.zadd(keys.printer_pending(printer), {job_id: now})
+        enqueue(pipe, printers.queue(r, printer), job_id)
+        return True
+
+    return _change(r, job_id, by, change)
 
 
 def failed(r: redis.Redis) -> list[dict]:
