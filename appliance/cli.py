@@ -105,6 +105,19 @@ def cmd_setup_code(args: argparse.Namespace, settings: config.Settings) -> None:
         print(f"setup code: {code}")
 
 
+def cmd_errorlog(args: argparse.Namespace, settings: config.Settings) -> None:
+    """Lines from stdin (the journal's warnings and errors) into a size-bounded file."""
+    import logging.handlers
+    from pathlib import Path
+
+    Path(args.file).parent.mkdir(parents=True, exist_ok=True)
+    keep = logging.handlers.RotatingFileHandler(args.file, maxBytes=args.max_bytes, backupCount=3)
+    keep.setFormatter(logging.Formatter("%(message)s"))
+    for line in sys.stdin:
+        keep.emit(logging.makeLogRecord({"msg": line.rstrip("\n")}))
+        keep.flush()
+
+
 def cmd_admin(args: argparse.Namespace, settings: config.Settings) -> None:
     import getpass
 
@@ -412,6 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
     st = ssub.add_parser("tables", help="named default tickets on every tablet: Table 1..N and others")
     st.add_argument("--count", type=int, default=0, help="Table 1 to Table COUNT")
     st.add_argument("extra", nargs="*", help='more names, e.g. "Terrasse 3"')
+
+    p = add("errorlog", cmd_errorlog, "keep lines read from stdin in a size-bounded file (the box's errors.log)")
+    p.add_argument("file")
+    p.add_argument("--max-bytes", type=int, default=1024 * 1024)
 
     p = add("settings", cmd_settings, "the box's settings for web apps")
     osub = p.add_subparsers(dest="what", required=True)

@@ -5,6 +5,7 @@ and every printer's worker are alive."""
 from __future__ import annotations
 
 import json
+import socket
 
 import redis
 from flask import Blueprint, current_app, jsonify
@@ -32,7 +33,8 @@ def healthz():
     workers = json.loads(pool)["workers"] if pool else {}
     missing = sorted(set(configured) - alive)
     ok = pool is not None and not missing
-    body = {"ok": ok, "version": __version__, "redis": True, "storage_free": free, "pool": pool is not None,
+    body = {"ok": ok, "version": __version__, "host": socket.gethostname(),
+            "redis": True, "storage_free": free, "pool": pool is not None,
             "printers": {name: name in alive for name in configured}, "worker_pids": workers}
     if not ok:
         body["problem"] = "worker pool down" if pool is None else f"no worker yet for {', '.join(missing)}"

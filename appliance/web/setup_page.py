@@ -35,7 +35,8 @@ from appliance.printing.request import JobRequest
 from appliance.printing.testpage import test_page
 from appliance.sync import log, sessions, shop
 
-WEBUI = Path(__file__).resolve().parents[2] / "webui"
+_PACKAGED = Path(__file__).resolve().parents[1] / "webui"  # appliance/webui, in a wheel
+WEBUI = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "webui"  # the repository's
 bp = Blueprint("ui", __name__, template_folder=str(WEBUI / "templates"), static_folder=str(WEBUI / "static"),
                static_url_path="/ui/static")
 

@@ -1,0 +1,230 @@
+"""The SD card image, for real: built by image/build, checked without mounting anything, and
+booted twice under qemu-system-aarch64 (-M virt, the image's own kernel and initrd; the
+Raspberry Pi's firmware is not emulated, so config.txt and the Pi's boot path are only
+checked to be there). First boot: its name, the setup code on the console, the welcome
+receipt; a job printed through the API; 20 jobs queued for an unreachable printer; qemu
+killed without warning. Second boot: every job and the Redis state are still there; a clean
+power-off; e2fsck -n finds both ext4 filesystems clean.
+
+Slow (about 25 minutes cold, most of it the cached base; see image/README.md), so it runs
+where the tools are: root, mmdebstrap, genimage, mtools, debugfs, qemu-user with binfmt,
+qemu-system-aarch64 (.ci/run installs them). COMPTOIR_IMAGE=path/to.img.xz tests an image
+already built."""
+
+from __future__ import annotations
+
+import json
+import lzma
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from appliance.tools.client import Client
+from tests.box import ROOT, free_port, wait_for
+
+TOOLS = ("mmdebstrap", "genimage", "mcopy", "mdir", "debugfs", "e2fsck", "qemu-system-aarch64", "sfdisk")
+MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
+BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+BOOT_TIMEOUT = 900  # seconds: a whole arm64 boot under software emulation, first boot included
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the image build needs root"),
+    pytest.mark.skipif(bool(MISSING), reason=f"the image test needs {', '.join(MISSING)}"),
+    pytest.mark.skipif(not BINFMT.exists(), reason="qemu-user is not registered with binfmt_misc"),
+]
+
+
+@dataclass(frozen=True)
+class Partition:
+    number: int
+    start: int  # bytes
+    size: int
+    kind: str
+
+
+def partitions(disk: Path) -> list[Partition]:
+    table = json.loads(subprocess.run(["sfdisk", "--json", str(disk)], check=True, capture_output=True,
+                                      text=True).stdout)["partitiontable"]
+    sector = table.get("sectorsize", 512)
+    return [Partition(i + 1, p["start"] * sector, p["size"] * sector, p["type"])
+            for i, p in enumerate(table["partitions"])]
+
+
+def extract(disk: Path, part: Partition, target: Path) -> Path:
+    with disk.open("rb") as source, target.open("wb") as out:
+        source.seek(part.start)
+        left = part.size
+        while left:
+            chunk = source.read(min(left, 8 << 20))
+            out.write(chunk)
+            left -= len(chunk)
+    return target
+
+
+def debugfs(fs: Path, request: str) -> str:
+    return subprocess.run(["debugfs", "-R", request, str(fs)], capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    given = os.environ.get("COMPTOIR_IMAGE")
+    if given:
+        return Path(given)
+    out = tmp_path_factory.mktemp("image")
+    run = subprocess.run([str(ROOT / "image" / "build"), str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-4000:]
+    print(run.stderr.strip().splitlines()[-1])  # "built ... (size) in N s"
+    return Path(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def disk(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The image as a card bigger than the image, so first boot has room to grow into."""
+    digest = (built.parent / f"{built.name}.sha256").read_text().split()[0]
+    assert subprocess.run(["sha256sum", str(built)], capture_output=True, text=True).stdout.split()[0] == digest
+    target = tmp_path_factory.mktemp("card") / "card.img"
+    with lzma.open(built) as source, target.open("wb") as out:
+        shutil.copyfileobj(source, out, 8 << 20)
+    with target.open("r+b") as card:
+        card.truncate(target.stat().st_size + (256 << 20))
+    return target
+
+
+class Machine:
+    """One boot of the card under qemu-system-aarch64, its HTTP port forwarded to loopback."""
+
+    def __init__(self, disk: Path, kernel: Path, initrd: Path, work: Path, name: str) -> None:
+        self.port = free_port()
+        self.console = work / f"{name}-console.log"
+        self.monitor = work / f"{name}-monitor.sock"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen([
+            "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2", "-m", "1024",
+            "-kernel", str(kernel), "-initrd", str(initrd),
+            "-append", "root=LABEL=comptoir-root ro rootwait console=ttyAMA0 systemd.show_status=auto",
+            "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
+            "-netdev", f"user,id=lan,hostfwd=tcp:127.0.0.1:{self.port}-:80",
+            "-device", "virtio-net-pci,netdev=lan,mac=52:54:00:12:3f:a2",
+            "-device", "i6300esb",  # a hardware watchdog for RuntimeWatchdogSec
+            "-display", "none", "-serial", f"file:{self.console}",
+            "-monitor", f"unix:{self.monitor},server,nowait",
+        ])
+
+    def log(self) -> str:
+        return self.console.read_text(errors="replace") if self.console.exists() else ""
+
+    def healthy(self) -> dict | None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"qemu ended; console:\n{self.log()[-3000:]}")
+        try:
+            answer = requests.get(f"{self.url}/healthz", timeout=5)
+        except requests.RequestException:
+            return None
+        return answer.json() if answer.status_code == 200 else None
+
+    def kill(self) -> None:
+        self.process.kill()  # the power cord, pulled
+        self.process.wait(30)
+
+    def power_off(self) -> None:
+        """The power button (ACPI on virt: systemd-logind powers off cleanly)."""
+        with socket.socket(socket.AF_UNIX) as monitor:
+            monitor.connect(str(self.monitor))
+            monitor.sendall(b"system_powerdown\n")
+            time.sleep(0.5)  # let the monitor take the line before the socket closes
+        self.process.wait(300)
+
+
+@pytest.fixture(scope="module")
+def boot_files(disk: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    work = tmp_path_factory.mktemp("boot")
+    firmware = partitions(disk)[0]
+    for name in ("vmlinuz", "initrd.img"):
+        subprocess.run(["mcopy", "-n", "-i", f"{disk}@@{firmware.start}", f"::{name}", str(work / name)], check=True)
+    return work / "vmlinuz", work / "initrd.img"
+
+
+def test_the_card_is_laid_out_as_a_raspberry_pi_card(disk: Path, tmp_path: Path) -> None:
+    firmware, root, data = partitions(disk)
+    assert firmware.kind == "c" and root.kind == "83" and data.kind == "83"
+    listing = subprocess.run(["mdir", "-b", "-i", f"{disk}@@{firmware.start}", "::/"], capture_output=True,
+                             text=True).stdout
+    for name in ("config.txt", "cmdline.txt", "vmlinuz", "initrd.img", "start4.elf", "bcm2711-rpi-4-b.dtb",
+                 "bcm2710-rpi-3-b.dtb", "bcm2710-rpi-zero-2-w.dtb"):
+        assert f"::/{name}" in listing, name
+    cmdline = subprocess.run(["mtype", "-i", f"{disk}@@{firmware.start}", "::cmdline.txt"], capture_output=True,
+                             text=True).stdout
+    assert "root=LABEL=comptoir-root" in cmdline
+    fs = extract(disk, root, tmp_path / "root.ext4")
+    assert "appliance" in debugfs(fs, "ls /opt/comptoir/venv/bin")
+    assert debugfs(fs, "cat /etc/machine-id").strip() == ""  # made at first boot, never shipped
+    assert "ssh_host" not in debugfs(fs, "ls /etc/ssh")
+    assert "comptoir-web.service" in debugfs(fs, "ls /etc/systemd/system")
+    assert "LABEL=comptoir-root" in debugfs(fs, "cat /etc/fstab")
+
+
+@pytest.mark.timeout(3 * BOOT_TIMEOUT)
+def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_files: tuple[Path, Path],
+                                                               tmp_path: Path) -> None:
+    first = Machine(disk, *boot_files, tmp_path, "first")
+    try:
+        health = wait_for(first.healthy, BOOT_TIMEOUT, "the first boot's /healthz")
+        host = health["host"]
+        assert re.fullmatch(r"comptoir-[0-9a-f]{4}", host) and host.endswith("3fa2")  # from the MAC address
+        code = wait_for(lambda: re.search(r"setup code: (\S+)", first.log()), 120, "the setup code on the console")[1]
+        owner = requests.Session()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', owner.get(f"{first.url}/setup", timeout=30).text)[1]
+        claimed = owner.post(f"{first.url}/setup", timeout=60, data={
+            "csrf": csrf, "code": code, "shop_name": "Chez Zofia", "language": "fr", "password": "sel et poivre"})
+        assert claimed.status_code == 200 and "Chez Zofia" in claimed.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', claimed.text)[1]  # a new session, a new token
+        page = owner.post(f"{first.url}/tablets", timeout=30, data={"csrf": csrf, "name": "Caisse 1",
+                                                                       "role": "manager"}).text
+        pin = re.search(r'class="pin"[^>]*>\s*(\d+)', page)[1]
+        tablet = Client(first.url, timeout=60)
+        tablet.pair(pin, name="Caisse 1")
+        job = tablet.print(role="receipt", document={"lines": [{"text": "Bigos", "size": "double"}]})
+        assert tablet.wait_job(job["id"], timeout=120)["status"] == "printed"
+        added = owner.post(f"{first.url}/printers", timeout=30, data={
+            "csrf": csrf, "name": "kuchnia", "uri": "tcp://10.0.2.99:9100", "width": "80", "roles": "kitchen",
+            "failover_after": "3600"})
+        assert added.status_code == 200
+        queued = [tablet.print(role="kitchen", job_id=str(uuid.uuid4()), document={"lines": [{"text": f"Zupa {n}"}]})
+                  for n in range(20)]
+        assert all(j["status"] == "queued" for j in queued)
+    finally:
+        first.kill()
+
+    second = Machine(disk, *boot_files, tmp_path, "second")
+    try:
+        assert wait_for(second.healthy, BOOT_TIMEOUT, "the second boot's /healthz")["host"] == host
+        tablet = Client(second.url, token=tablet.token, timeout=60)  # the pairing survived
+        after = [tablet.job(j["id"]) for j in queued]
+        assert [j["status"] for j in after] == ["queued"] * 20 and {j["printer"] for j in after} == {"kuchnia"}
+        assert tablet.job(job["id"])["status"] == "printed"
+        assert "setup code" not in second.log()  # claimed: the console no longer says it
+    finally:
+        second.power_off()
+    _, root, data = partitions(disk)
+    for part, name in ((root, "root"), (data, "data")):
+        fs = extract(disk, part, tmp_path / f"{name}.ext4")
+        check = subprocess.run(["e2fsck", "-n", "-f", str(fs)], capture_output=True, text=True)
+        assert check.returncode == 0, f"{name}: {check.stdout}{check.stderr}"
+    data_fs = tmp_path / "data.ext4"
+    assert "appendonly" in debugfs(data_fs, "ls /redis") or "appendonlydir" in debugfs(data_fs, "ls /redis")
+    welcome = [n for n in debugfs(data_fs, "ls /receipts").split() if n.endswith(".txt")]
+    texts = "".join(debugfs(data_fs, f"cat /receipts/{n}") for n in welcome)
+    assert code in texts and "Bigos" in texts  # the welcome receipt with the setup code, and the job
+    root_fs = tmp_path / "root.ext4"
+    assert re.fullmatch(r"[0-9a-f]{32}", debugfs(root_fs, "cat /etc/machine-id").strip())
+    assert debugfs(root_fs, "cat /etc/hostname").strip() == host
+    assert "ssh_host_ed25519_key" in debugfs(root_fs, "ls /etc/ssh")
