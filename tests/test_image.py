@@ -112,7 +112,7 @@ class Machine:
             "-kernel", str(kernel), "-initrd", str(initrd),
             "-append", "root=LABEL=comptoir-root ro rootwait console=ttyAMA0 systemd.show_status=auto",
             "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
-            "-netdev", f"user,id=lan,hostfwd=tcp:127.0.0.1:{self.port}-:80",
+            "-netdev", f"user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:80",  # nothing leaves
             "-device", "virtio-net-pci,netdev=lan,mac=52:54:00:12:3f:a2",
             "-device", "i6300esb",  # a hardware watchdog for RuntimeWatchdogSec
             "-display", "none", "-serial", f"file:{self.console}",
@@ -147,10 +147,14 @@ class Machine:
 @pytest.fixture(scope="module")
 def boot_files(disk: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("boot")
-    firmware = partitions(disk)[0]
-    for name in ("vmlinuz", "initrd.img"):
-        subprocess.run(["mcopy", "-n", "-i", f"{disk}@@{firmware.start}", f"::{name}", str(work / name)], check=True)
-    return work / "vmlinuz", work / "initrd.img"
+    image = f"{disk}@@{partitions(disk)[0].start}"
+    listing = subprocess.run(["mdir", "-b", "-i", image, "::/"], capture_output=True, text=True).stdout.split()
+    found = []
+    for prefix in ("::/vmlinuz-", "::/initrd.img-"):  # the image's own kernel and initrd
+        [name] = [n for n in listing if n.startswith(prefix)]
+        subprocess.run(["mcopy", "-n", "-i", image, name, str(work / name[3:])], check=True)
+        found.append(work / name[3:])
+    return found[0], found[1]
 
 
 def test_the_card_is_laid_out_as_a_raspberry_pi_card(disk: Path, tmp_path: Path) -> None:
@@ -158,12 +162,13 @@ def test_the_card_is_laid_out_as_a_raspberry_pi_card(disk: Path, tmp_path: Path)
     assert firmware.kind == "c" and root.kind == "83" and data.kind == "83"
     listing = subprocess.run(["mdir", "-b", "-i", f"{disk}@@{firmware.start}", "::/"], capture_output=True,
                              text=True).stdout
-    for name in ("config.txt", "cmdline.txt", "vmlinuz", "initrd.img", "start4.elf", "bcm2711-rpi-4-b.dtb",
-                 "bcm2710-rpi-3-b.dtb", "bcm2710-rpi-zero-2-w.dtb"):
+    for name in ("config.txt", "cmdline.txt", "start4.elf", "bootcode.bin", "bcm2711-rpi-4-b.dtb",
+                 "bcm2837-rpi-3-b.dtb", "bcm2837-rpi-zero-2-w.dtb"):  # Pi 4, Pi 3, Zero 2 W
         assert f"::/{name}" in listing, name
+    assert "::/vmlinuz-" in listing and "::/initrd.img-" in listing
     cmdline = subprocess.run(["mtype", "-i", f"{disk}@@{firmware.start}", "::cmdline.txt"], capture_output=True,
                              text=True).stdout
-    assert "root=LABEL=comptoir-root" in cmdline
+    assert "root=LABEL=comptoir-root" in cmdline and " ro " in cmdline
     fs = extract(disk, root, tmp_path / "root.ext4")
     assert "appliance" in debugfs(fs, "ls /opt/comptoir/venv/bin")
     assert debugfs(fs, "cat /etc/machine-id").strip() == ""  # made at first boot, never shipped
