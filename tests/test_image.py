@@ -20,7 +20,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,12 +135,23 @@ class Machine:
         self.process.wait(30)
 
     def power_off(self) -> None:
-        """The power button (ACPI on virt: systemd-logind powers off cleanly)."""
+        """The power button (virt's GPIO power key: systemd-logind powers off cleanly)."""
         with socket.socket(socket.AF_UNIX) as monitor:
             monitor.connect(str(self.monitor))
+            monitor.settimeout(30)
+            self._until_prompt(monitor)  # the monitor takes commands once it has said hello
             monitor.sendall(b"system_powerdown\n")
-            time.sleep(0.5)  # let the monitor take the line before the socket closes
+            self._until_prompt(monitor)
         self.process.wait(300)
+
+    @staticmethod
+    def _until_prompt(monitor: socket.socket) -> None:
+        said = b""
+        while not said.endswith(b"(qemu) "):
+            chunk = monitor.recv(4096)
+            if not chunk:
+                raise AssertionError(f"qemu's monitor closed: {said!r}")
+            said += chunk
 
 
 @pytest.fixture(scope="module")
