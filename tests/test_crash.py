@@ -70,6 +70,21 @@ def test_workers_killed_mid_job_reprint_that_job_marked(box: Box, printer: FakeP
     assert_reprinted_in_order(tablet, printer.receipts, ids, "K")
 
 
+def test_workers_killed_while_a_job_waits_for_a_printer_that_is_off(box: Box, printer: FakePrinter) -> None:
+    """The job the worker took waits (status queued, its reason said) when the box loses
+    power: after the restart the worker takes it again first (found by the SD image's test:
+    it used to fail the worker at every start)."""
+    box.add_printer("kitchen", printer.uri)
+    printer.reachable = False
+    tablet = box.client()
+    ids = [tablet.print(printer="kitchen", document=ticket(f"W{n}"))["id"] for n in range(3)]
+    wait_for(lambda: tablet.job(ids[0])["last_error"], 20, "the first job to say why it waits")
+    box.kill9(box.worker("kitchen")["pid"])
+    printer.reachable = True
+    wait_printed(tablet, ids)  # the worker came back and took them, the waiting one first
+    assert labels(printer.receipts) == ["W0", "W1", "W2"]
+
+
 def test_web_server_killed_mid_burst_loses_and_duplicates_nothing(box: Box, printer: FakePrinter) -> None:
     box.add_printer("counter", printer.uri)
     tablets = [box.client(f"t{n}") for n in range(4)]

@@ -81,6 +81,7 @@ def recover(r: redis.Redis, name: str) -> list[str]:
             jobs.requeue(r, name, [job_id], "the box restarted while this job was printing")
         else:
             with r.pipeline() as pipe:
+                pipe.multi()  # rq's enqueue asks for MULTI itself unless it is already there
                 pipe.lrem(keys.rq_intermediate(name), 0, job_id)
                 jobs.enqueue(pipe, queue, job_id, at_front=True)
                 pipe.execute()
