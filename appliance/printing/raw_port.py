@@ -184,6 +184,7 @@ class Connection:
         self.asb_on = False
         self.last_asb = b""
         self.lock = threading.Lock()  # one writer at a time on the socket
+        self.answering = threading.Lock()  # the reader and the watcher both answer: each answer once
         self.done = threading.Event()
 
     def serve(self) -> None:
@@ -203,9 +204,10 @@ class Connection:
                     self._handle(piece)
             for piece in self.splitter.close(whole):
                 self._handle(piece)
-            # An in-order question still waiting gets its answer if the app still listens.
+            # An in-order question still waiting gets its answer (from the watcher) if the app
+            # only closed its sending side and still listens.
             deadline = time.monotonic() + 30
-            while self.waiting and whole and time.monotonic() < deadline and self._answer_ready():
+            while self.waiting and whole and time.monotonic() < deadline:
                 time.sleep(WATCH_EVERY)
         finally:
             self.done.set()
@@ -246,6 +248,10 @@ class Connection:
 
     def _answer_ready(self) -> bool:
         """Answer the in-order questions whose jobs are all ended; True while some wait."""
+        with self.answering:
+            return self._answer_due()
+
+    def _answer_due(self) -> bool:
         while self.waiting and all(jobs.status_of(self.r, j) in (*jobs.FINAL, None)
                                    for j in self.waiting[0].job_ids):
             command = self.waiting.pop(0).command
@@ -285,6 +291,7 @@ class Ports:
     def __init__(self, r: redis.Redis, host: str, stop: threading.Event) -> None:
         self.r, self.host, self.stop = r, host, stop
         self.listening: dict[str, tuple[int, socket.socket]] = {}
+        self.published: dict[str, str] | None = None
 
     def run(self) -> None:
         try:
@@ -304,7 +311,7 @@ class Ports:
             if wanted.get(name) != port:
                 listener.close()
                 del self.listening[name]
-        states = {}
+        states: dict[str, str] = {}
         for name, port in wanted.items():
             if name not in self.listening:
                 try:
@@ -313,11 +320,14 @@ class Ports:
                     states[name] = f"port {port} cannot be opened: {exc.strerror or exc}"
                     continue
             states[name] = "listening"
+        if states == self.published:
+            return  # written when it changes, not every second (each write is an fsync on the card)
         with self.r.pipeline() as pipe:
             pipe.delete(keys.raw_ports())
             if states:
                 pipe.hset(keys.raw_ports(), mapping=states)
             pipe.execute()
+        self.published = states
 
     def _listen(self, name: str, port: int) -> socket.socket:
         listener = socket.create_server((self.host, port), reuse_port=False, backlog=64)
