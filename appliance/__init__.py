@@ -1,3 +1,5 @@
 """Comptoir: the print-and-sync box for shops that run several POS tablets."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("comptoir-appliance")  # one source: pyproject.toml (an update names its version)

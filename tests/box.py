@@ -59,19 +59,23 @@ class Box:
         self.settings = config.load(data_dir)
         self.emulated_printer = emulated_printer
         self.process: subprocess.Popen | None = None
+        self.program = [sys.executable, "-m", "appliance"]  # or the SD image's launcher (tests/test_update.py)
+        self.env: dict[str, str] = {}
+        self.cwd = ROOT
         self.log = data_dir.parent / f"{data_dir.name}-serve.log"
         self._r: redis.Redis | None = None
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "appliance", "--data-dir", str(self.data_dir), *args]
+        return [*self.program, "--data-dir", str(self.data_dir), *args]
 
-    def start(self, timeout: float = 30.0) -> Box:
+    def start(self, timeout: float = 30.0, wait: bool = True) -> Box:
         extra = [] if self.emulated_printer else ["--no-emulated-printer"]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.argv("serve", "--host", "127.0.0.1", *self.ports.argv(), *extra),
-                stdout=log, stderr=subprocess.STDOUT, env=child_env(), cwd=ROOT)
-        wait_for(self.healthy, timeout, f"the box to be healthy (log: {self.log})")
+                stdout=log, stderr=subprocess.STDOUT, env={**child_env(), **self.env}, cwd=self.cwd)
+        if wait:
+            wait_for(self.healthy, timeout, f"the box to be healthy (log: {self.log})")
         return self
 
     def healthy(self) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance import admin, keys
+from appliance import admin, keys, update
 from appliance.tools.client import Client
 from tests.box import ROOT, Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
@@ -143,7 +143,7 @@ def test_every_message_of_the_page_is_translated() -> None:
     from appliance.printing import printers, reports
 
     found |= {search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
-              admin.ORIGIN_FORMAT}
+              admin.ORIGIN_FORMAT, *update.REFUSALS}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source)

@@ -6,7 +6,10 @@ and the CLI call the same service functions.
 
 from __future__ import annotations
 
-from flask import Flask
+import tempfile
+from typing import IO
+
+from flask import Flask, Request, current_app
 
 from appliance import config
 from appliance.runtime.redis_server import connect
@@ -15,9 +18,19 @@ MAX_BODY = 1024 * 1024
 REDIS_CONNECTIONS = 32
 
 
+class CardSpooledRequest(Request):
+    """Uploaded files (an update bundle, tens of MB) are spooled to the data partition, not to
+    /tmp, which is a small tmpfs on the box."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        return tempfile.TemporaryFile(dir=current_app.extensions["settings"].data_dir)
+
+
 def create_app(settings: config.Settings | None = None) -> Flask:
     settings = settings or config.load()
     app = Flask(__name__, static_folder=None)
+    app.request_class = CardSpooledRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
     app.extensions["settings"] = settings

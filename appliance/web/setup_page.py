@@ -27,7 +27,7 @@ from flask import (
 )
 from flask_babel import Babel, format_datetime, format_decimal, gettext
 
-from appliance import admin, certs, dashboard, devices
+from appliance import admin, certs, dashboard, devices, update
 from appliance.discovery import search
 from appliance.errors import ServiceError, Unavailable
 from appliance.printing import jobs, preview, printers, reports
@@ -85,6 +85,13 @@ def _secret_key() -> None:
     """The cookie-signing key lives in Redis, read once Redis is there (not at import)."""
     if not current_app.secret_key:
         current_app.secret_key = admin.session_secret(_redis())
+
+
+@bp.before_request
+def _upload_limit() -> None:
+    """An update bundle is the one large body the box takes (read before the form's token)."""
+    if request.endpoint == "ui.upload_update":
+        request.max_content_length = update.MAX_BUNDLE
 
 
 @bp.before_request
@@ -522,8 +529,31 @@ def settings():
         except ServiceError as exc:
             errors["backoffice" if what in ("test", "retry", "drop") else what or "form"] = gettext(exc.message)
     typed = request.form if errors else {}  # a form that failed shows what was typed
+    return _settings_page(errors, saved, typed)
+
+
+def _settings_page(errors: dict[str, str], saved: str | None, typed) -> tuple[str, int]:
+    from appliance.sync import forwarder
+
+    r = _redis()
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
                            modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
-                           tables=shop.default_tickets(r), origins=admin.allowed_origins(r)), 422 if errors else 200
+                           tables=shop.default_tickets(r), origins=admin.allowed_origins(r),
+                           update=update.read_state(current_app.extensions["settings"])), 422 if errors else 200
+
+
+@bp.post("/settings/update")
+@logged_in
+def upload_update():
+    """A signed update from the owner's phone or computer: checked, then handed to the box's
+    update service, which installs it and keeps it only if the box is healthy after."""
+    bundle = request.files.get("bundle")
+    try:
+        if bundle is None or not bundle.filename:
+            raise ServiceError(update.CHOOSE_FILE)
+        update.receive(current_app.extensions["settings"], bundle.stream)
+    except ServiceError as exc:
+        return _settings_page({"update": gettext(exc.message)}, None, {})
+    return redirect(url_for("ui.settings", _anchor="update"))
 
 
