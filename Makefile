@@ -2,7 +2,7 @@
 .PHONY: image image-test
 
 image:
-	image/build dist
+	PYTHON=$$(test -x .venv/bin/python && echo .venv/bin/python || echo python3) image/build dist
 
 image-test: image
 	COMPTOIR_IMAGE=$$(ls -t dist/comptoir-*.img.xz | head -1) .venv/bin/python -m pytest -v tests/test_image.py

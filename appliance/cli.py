@@ -56,7 +56,8 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.runtime.supervisor import serve
 
-    serve(settings, args.host, _ports(args), emulated_printer=not args.no_emulated_printer)
+    serve(settings, args.host, _ports(args), emulated_printer=not args.no_emulated_printer,
+          adopt_first_printer=args.adopt_first_printer)
 
 
 def cmd_web(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -71,6 +72,12 @@ def cmd_web(args: argparse.Namespace, settings: config.Settings) -> None:
 
 def _ports(args: argparse.Namespace) -> config.Ports:
     return config.Ports(args.port, args.https_port, args.epos_port, args.epos_https_port)
+
+
+def _adopt_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--adopt-first-printer", action="store_true",
+                   help="while the box is not claimed, add the first USB or network printer found and print the "
+                        "welcome receipt on it (the SD image does; it searches the shop's network)")
 
 
 def _port_options(p: argparse.ArgumentParser) -> None:
@@ -371,7 +378,7 @@ def cmd_network(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.runtime import network
 
     redis_server.wait_until_up(settings, 30)
-    network.run(settings, args.host, args.port)
+    network.run(settings, args.host, args.port, adopt_first_printer=args.adopt_first_printer)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -398,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     _port_options(p)
     p.add_argument("--no-emulated-printer", action="store_true",
                    help="do not add the emulated printer when no printer is configured")
+    _adopt_option(p)
 
     p = add("web", cmd_web, "run only the API (systemd unit comptoir-web)")
     _port_options(p)
@@ -421,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "comptoir-network)")
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT, help="the API's port, announced over mDNS")
     p.add_argument("--host", default="0.0.0.0", help="where virtual network printers listen")
+    _adopt_option(p)
 
     p = add("pair", cmd_pair, "print a one-time PIN for pairing a tablet")
     p.add_argument("--name", help="the tablet's name (it may also send one)")

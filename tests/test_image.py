@@ -20,6 +20,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ TOOLS = ("mmdebstrap", "genimage", "mcopy", "mdir", "debugfs", "e2fsck", "qemu-s
 MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
 BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
 BOOT_TIMEOUT = 900  # seconds: a whole arm64 boot under software emulation, first boot included
+UPDATE_TIMEOUT = 1200  # an update installed under software emulation, then its two-minute trial
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the image build needs root"),
@@ -79,7 +81,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if given:
         return Path(given)
     out = tmp_path_factory.mktemp("image")
-    run = subprocess.run([str(ROOT / "image" / "build"), str(out)], capture_output=True, text=True)
+    run = subprocess.run([str(ROOT / "image" / "build"), str(out)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHON": sys.executable})  # signs the update bundle: cryptography
     assert run.returncode == 0, run.stderr[-4000:]
     print(run.stderr.strip().splitlines()[-1])  # "built ... (size) in N s"
     return Path(run.stdout.strip().splitlines()[-1])
@@ -187,9 +190,9 @@ def test_the_card_is_laid_out_as_a_raspberry_pi_card(disk: Path, tmp_path: Path)
     assert "LABEL=comptoir-root" in debugfs(fs, "cat /etc/fstab")
 
 
-@pytest.mark.timeout(3 * BOOT_TIMEOUT)
+@pytest.mark.timeout(3 * BOOT_TIMEOUT + UPDATE_TIMEOUT)
 def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_files: tuple[Path, Path],
-                                                               tmp_path: Path) -> None:
+                                                               built: Path, tmp_path: Path) -> None:
     first = Machine(disk, *boot_files, tmp_path, "first")
     try:
         health = wait_for(first.healthy, BOOT_TIMEOUT, "the first boot's /healthz")
@@ -227,6 +230,24 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
         assert [j["status"] for j in after] == ["queued"] * 20 and {j["printer"] for j in after} == {"kuchnia"}
         assert tablet.job(job["id"])["status"] == "printed"
         assert "setup code" not in second.log()  # claimed: the console no longer says it
+        # A signed update from the setup page (the build's own bundle): installed by
+        # comptoir-update.service into the data partition, switched to, judged healthy, kept.
+        bundle = next(built.parent.glob("comptoir-update-*.tar"))
+        csrf = re.search(r'name="csrf" value="([^"]+)"', owner.get(f"{second.url}/settings", timeout=30).text)[1]
+        with bundle.open("rb") as f:
+            sent = owner.post(f"{second.url}/settings/update", data={"csrf": csrf}, files={"bundle": f}, timeout=300)
+        assert sent.status_code == 200 and "en cours" in sent.text, sent.text[-2000:]
+
+        def judged() -> re.Match | None:
+            try:  # the services restart on the way: no answer for a while
+                return re.search(r"installée|non gardée", owner.get(f"{second.url}/settings", timeout=30).text)
+            except requests.RequestException:
+                return None
+
+        kept = wait_for(judged, UPDATE_TIMEOUT, "the update to be judged")
+        assert kept[0] == "installée", owner.get(f"{second.url}/settings", timeout=30).text[-3000:]
+        assert tablet.wait_job(tablet.print(role="receipt", document={"lines": [{"text": "Pierogi"}]})["id"],
+                               timeout=120)["status"] == "printed"
     finally:
         second.power_off()
     _, root, data = partitions(disk)

@@ -26,6 +26,7 @@ def installed(tmp_path: Path) -> Path:
     appliance = Path(sys.executable).parent / "appliance"
     for unit in UNITS.glob("*.service"):
         text = unit.read_text().replace("/opt/comptoir/venv/bin/appliance", str(appliance))
+        text = text.replace("/usr/local/bin/appliance", str(ROOT / "image/rootfs/usr/local/bin/appliance"))
         text = text.replace("/usr/bin/redis-server", find_binary())
         text = text.replace("/usr/lib/comptoir/firstboot", str(ROOT / "image/rootfs/usr/lib/comptoir/firstboot"))
         (system / unit.name).write_text(text)
@@ -33,6 +34,7 @@ def installed(tmp_path: Path) -> Path:
             (system / f"{unit.name}.d").mkdir()
             shutil.copy(UNITS / "hardening.conf", system / f"{unit.name}.d" / "hardening.conf")
     shutil.copy(UNITS / "comptoir.target", system)
+    shutil.copy(UNITS / "comptoir-update.path", system)
     return tmp_path
 
 

@@ -70,7 +70,7 @@ def result(r: redis.Redis) -> dict:
             "found": json.loads(raw["found"]), "notes": json.loads(raw["notes"])}
 
 
-def search(subnet: str) -> tuple[list[dict], list[dict]]:
+def search(subnet: str, bluetooth_too: bool = True) -> tuple[list[dict], list[dict]]:
     """Every printer found (name, model, how it was found, the URI to add it with), each
     once, and notes on what could not be searched: {text (fixed, to translate), detail}."""
     found: list[dict] = []
@@ -95,7 +95,7 @@ def search(subnet: str) -> tuple[list[dict], list[dict]]:
                    "how": "port 9100"} for item in probe.probe(addresses)]
     try:
         found += [{"name": item["name"] or item["address"], "model": None, "uri": item["uri"], "how": "Bluetooth"}
-                  for item in bluetooth.scan(SCAN_SECONDS) if item["printer"]]
+                  for item in (bluetooth.scan(SCAN_SECONDS) if bluetooth_too else []) if item["printer"]]
     except bluetooth.Unavailable as exc:
         notes.append({"text": NO_BLUETOOTH, "detail": str(exc)})
     unique = {item["uri"]: item for item in reversed(found)}  # mDNS names win over probe answers

@@ -47,7 +47,7 @@ def ensure_emulated_printer(settings: Settings, r: redis.Redis, setup_address: s
     if printers.all_configs(r):
         return
     uri = f"file://{settings.receipts_dir}/"
-    printers.add(r, printers.validate(EMULATED, uri, ["receipt", "kitchen", "bar"], emulated=True))
+    printers.add(r, printers.validate(EMULATED, uri, printers.NEW_BOX_ROLES, emulated=True))
     code = admin.setup_code(r)
     if code:
         jobs.submit(r, JobRequest.model_validate({"printer": EMULATED,

@@ -26,6 +26,7 @@ from appliance.printing import transports
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 WIDTHS = (58, 80)
 FAILOVER_AFTER = 60.0
+NEW_BOX_ROLES = ("receipt", "kitchen", "bar")  # the first printer of a box prints for every role
 FAILOVER_RANGE = (5.0, 3600.0)
 BOX_PORTS = (22, 53, 80, 443, 5353, 8008, 8043, 8080, 8443)  # the box's own services: never a printer's
 PORT_RANGE = f"use a port from 1 to 65535 other than the box's own ({', '.join(map(str, BOX_PORTS))})"

@@ -3,7 +3,8 @@
 - the mDNS announcement (discovery/mdns.py), refreshed as addresses, the shop's name or the
   pairing state change;
 - the back office forwarder (sync/forwarder.py);
-- the printer searches the setup page asks for (discovery/search.py);
+- the printer searches the setup page asks for (discovery/search.py), and a new box's look
+  for its first printer, which prints the welcome receipt (discovery/first_printer.py);
 - the virtual network printers' ports (printing/raw_port.py);
 - the HTTPS certificate, made again when the box's addresses change or it nears its end
   (certs.py; the web process picks it up).
@@ -23,7 +24,7 @@ import redis
 
 from appliance import certs
 from appliance.config import Settings
-from appliance.discovery import mdns, probe, search
+from appliance.discovery import first_printer, mdns, probe, search
 from appliance.printing import raw_port
 from appliance.runtime import sdnotify
 from appliance.runtime.redis_server import connect
@@ -32,7 +33,7 @@ from appliance.sync import forwarder, shop
 CERTIFICATE_CHECK = 30.0
 
 
-def run(settings: Settings, host: str, port: int) -> None:
+def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = False) -> None:
     r = connect(settings)
 
     def txt() -> dict:
@@ -53,6 +54,9 @@ def run(settings: Settings, host: str, port: int) -> None:
     announcing = threading.Thread(target=announcer.run, name="mdns", daemon=True)
     announcing.start()
     threading.Thread(target=search.serve, args=(r, announcer.stop), name="search", daemon=True).start()
+    if adopt_first_printer:
+        threading.Thread(target=first_printer.serve, args=(r, port, announcer.stop), name="first-printer",
+                         daemon=True).start()
     threading.Thread(target=raw_port.Ports(r, host, announcer.stop).run, name="raw-ports", daemon=True).start()
     threading.Thread(target=_renew_certificate, args=(settings, announcer.stop), name="certs", daemon=True).start()
     feeding = threading.Thread(target=_watchdog, args=(sender,), name="watchdog", daemon=True)

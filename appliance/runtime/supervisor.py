@@ -38,7 +38,8 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, host: str, ports: config.Ports, emulated_printer: bool = True) -> None:
+    def __init__(self, settings: Settings, host: str, ports: config.Ports, emulated_printer: bool = True,
+                 adopt_first_printer: bool = False) -> None:
         self.settings = settings
         self.emulated_printer = emulated_printer
         self.host, self.port, self.ports = host, ports.http, ports
@@ -50,7 +51,8 @@ class Supervisor:
             Child("api", [*exe, "web", "--host", host, *ports.argv()]),
             Child("workers", [*exe, "workers", "--port", str(self.port),
                               *(["--emulated-printer"] if emulated_printer else [])]),
-            Child("network", [*exe, "network", "--host", host, "--port", str(self.port)]),
+            Child("network", [*exe, "network", "--host", host, "--port", str(self.port),
+                              *(["--adopt-first-printer"] if adopt_first_printer else [])]),
         ]
 
     def _spawn(self, child: Child) -> None:
@@ -172,8 +174,9 @@ class Supervisor:
         self.stopping = True
 
 
-def serve(settings: Settings, host: str, ports: config.Ports, emulated_printer: bool = True) -> None:
-    supervisor = Supervisor(settings, host, ports, emulated_printer)
+def serve(settings: Settings, host: str, ports: config.Ports, emulated_printer: bool = True,
+          adopt_first_printer: bool = False) -> None:
+    supervisor = Supervisor(settings, host, ports, emulated_printer, adopt_first_printer)
     signal.signal(signal.SIGTERM, supervisor._request_stop)
     signal.signal(signal.SIGINT, supervisor._request_stop)
     try:
