@@ -378,7 +378,8 @@ def cmd_network(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.runtime import network
 
     redis_server.wait_until_up(settings, 30)
-    network.run(settings, args.host, args.port, adopt_first_printer=args.adopt_first_printer)
+    network.run(settings, args.host, args.port, adopt_first_printer=args.adopt_first_printer,
+                manage_wifi=args.manage_wifi)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -430,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT, help="the API's port, announced over mDNS")
     p.add_argument("--host", default="0.0.0.0", help="where virtual network printers listen")
     _adopt_option(p)
+    p.add_argument("--manage-wifi", action="store_true",
+                   help="open the box's own Wi-Fi access point when it has no network (NetworkManager; the SD image)")
 
     p = add("pair", cmd_pair, "print a one-time PIN for pairing a tablet")
     p.add_argument("--name", help="the tablet's name (it may also send one)")

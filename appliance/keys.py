@@ -237,3 +237,17 @@ def dead_letters() -> str:
 def forwarder_status() -> str:
     """Hash: last success, last error, catalogue version of the forwarder."""
     return f"{PREFIX}:outbox:status"
+
+
+# Wi-Fi -------------------------------------------------------------------------------------
+
+def access_point() -> str:
+    """Hash: the box's own Wi-Fi access point (ssid, password), made once, opened when the box
+    has no network at all; the password is on the welcome receipt."""
+    return f"{PREFIX}:wifi:access-point"
+
+
+def wifi_state() -> str:
+    """Hash: what the network process last saw of the box's network (JSON ``state``) and the
+    access point's last openings and closings (JSON ``events``), for the setup page."""
+    return f"{PREFIX}:wifi:state"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance import admin, keys, update
+from appliance import admin, keys, update, wifi
 from appliance.tools.client import Client
 from tests.box import ROOT, Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
@@ -143,7 +143,8 @@ def test_every_message_of_the_page_is_translated() -> None:
     from appliance.printing import printers, reports
 
     found |= {search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
-              admin.ORIGIN_FORMAT, *update.REFUSALS}
+              admin.ORIGIN_FORMAT, *update.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
+              wifi.NAME_NEEDED, wifi.NO_WIFI}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source)
@@ -421,3 +422,38 @@ def test_the_back_office_link_is_tested_and_refused_records_are_sent_again(box: 
             b"x1" in fields[b"record"] for _, fields in box.redis.xrange(keys.outbox())), 10, "the record sent again")
     finally:
         office.kill()
+
+
+def test_an_update_is_sent_from_the_page_and_a_wrong_file_is_refused_in_words(tmp_path, page) -> None:
+    from tests import bundles
+
+    key = tmp_path / "keys" / "comptoir.pem"
+    update.keygen(key)
+    wheels = tmp_path / "wheels"
+    bundles.appliance_wheel("9.1.0", tmp_path, wheels)
+    bundle = tmp_path / "comptoir-update-9.1.0.tar"
+    update.pack(wheels, key, bundle)
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff not an update")
+    box = Box(tmp_path / "box")
+    box.env = {"APPLIANCE_UPDATE_KEYS": str(key.parent)}
+    box.start()
+    try:
+        logged_in(page, box)
+        page.get_by_role("link", name="Réglages").click()
+        assert page.get_by_text("la version d'origine de la carte").is_visible()
+        page.get_by_label("Fichier de mise à jour (.tar), signé par Comptoir").set_input_files(tmp_path / "photo.jpg")
+        page.get_by_role("button", name="Installer la mise à jour").click()
+        assert page.get_by_text("ce fichier n'est pas une mise à jour").is_visible(), page.inner_text("main")
+        page.get_by_label("Fichier de mise à jour (.tar), signé par Comptoir").set_input_files(bundle)
+        page.get_by_role("button", name="Installer la mise à jour").click()
+        assert page.get_by_text("Mise à jour 9.1.0 en cours").is_visible()
+        assert (box.data_dir / "versions" / "incoming.tar").exists()  # for comptoir-update.service
+    finally:
+        box.stop()
+
+
+def test_the_network_page_says_where_wifi_is_managed(box: Box, page) -> None:
+    logged_in(page, box)
+    page.get_by_role("link", name="Réseau").click()
+    assert page.get_by_role("heading", name="Réseau").is_visible()
+    assert page.get_by_role("heading", name="Maintenant").is_visible()  # NetworkManager's view, or why there is none

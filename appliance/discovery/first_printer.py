@@ -21,7 +21,7 @@ import threading
 
 import redis
 
-from appliance import admin
+from appliance import admin, wifi
 from appliance.discovery import probe, search
 from appliance.errors import ServiceError
 from appliance.printing import jobs, printers
@@ -65,12 +65,18 @@ def adopt(r: redis.Redis, found: dict, address: str) -> printers.PrinterConfig |
     roles = sorted({role for c in printers.all_configs(r) if c.emulated for role in c.roles}) or printers.NEW_BOX_ROLES
     name = re.sub(r"[^a-z0-9_-]+", "-", (found.get("model") or found["how"]).lower()).strip("-")[:32] or "printer"
     config = printers.add(r, printers.validate(name, found["uri"], roles))
-    code = admin.setup_code(r)
-    if code:
-        jobs.submit(r, JobRequest.model_validate({"printer": config.name,
-                                                  "document": welcome_page(shop.name(r), address, code)}))
+    welcome(r, config.name, address)
     log.info("first printer found: %s (%s), welcome receipt sent to it", config.name, config.uri)
     return config
+
+
+def welcome(r: redis.Redis, printer: str, address: str) -> None:
+    """Queue the welcome receipt on ``printer`` while the box is not claimed."""
+    code = admin.setup_code(r)
+    if code:
+        access_point = wifi.access_point(r) if wifi.has_wifi() else None
+        jobs.submit(r, JobRequest.model_validate({"printer": printer, "document": welcome_page(
+            shop.name(r), address, code, access_point)}))
 
 
 def setup_address(port: int) -> str:

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 
 import redis
 
-from appliance import admin, keys
+from appliance import keys
 from appliance.config import Settings
+from appliance.discovery import first_printer
 from appliance.printing import jobs, printers, transports
 from appliance.printing import worker as printer_worker
 from appliance.printing.request import JobRequest
-from appliance.printing.testpage import test_page, welcome_page
+from appliance.printing.testpage import test_page
 from appliance.runtime import sdnotify
 from appliance.runtime.redis_server import connect
 
@@ -48,10 +49,7 @@ def ensure_emulated_printer(settings: Settings, r: redis.Redis, setup_address: s
         return
     uri = f"file://{settings.receipts_dir}/"
     printers.add(r, printers.validate(EMULATED, uri, printers.NEW_BOX_ROLES, emulated=True))
-    code = admin.setup_code(r)
-    if code:
-        jobs.submit(r, JobRequest.model_validate({"printer": EMULATED,
-                                                  "document": welcome_page("Comptoir", setup_address, code)}))
+    first_printer.welcome(r, EMULATED, setup_address)
     jobs.submit(r, JobRequest.model_validate({"printer": EMULATED, "document": test_page("Comptoir", EMULATED)}))
 
 

@@ -6,6 +6,7 @@
 - the printer searches the setup page asks for (discovery/search.py), and a new box's look
   for its first printer, which prints the welcome receipt (discovery/first_printer.py);
 - the virtual network printers' ports (printing/raw_port.py);
+- the box's own Wi-Fi access point when it has no network at all (wifi.py, on the SD image);
 - the HTTPS certificate, made again when the box's addresses change or it nears its end
   (certs.py; the web process picks it up).
 
@@ -22,7 +23,7 @@ import time
 
 import redis
 
-from appliance import certs
+from appliance import certs, wifi
 from appliance.config import Settings
 from appliance.discovery import first_printer, mdns, probe, search
 from appliance.printing import raw_port
@@ -33,7 +34,8 @@ from appliance.sync import forwarder, shop
 CERTIFICATE_CHECK = 30.0
 
 
-def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = False) -> None:
+def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = False,
+        manage_wifi: bool = False) -> None:
     r = connect(settings)
 
     def txt() -> dict:
@@ -57,6 +59,8 @@ def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = Fa
     if adopt_first_printer:
         threading.Thread(target=first_printer.serve, args=(r, port, announcer.stop), name="first-printer",
                          daemon=True).start()
+    if manage_wifi:
+        threading.Thread(target=wifi.serve, args=(r, announcer.stop), name="wifi", daemon=True).start()
     threading.Thread(target=raw_port.Ports(r, host, announcer.stop).run, name="raw-ports", daemon=True).start()
     threading.Thread(target=_renew_certificate, args=(settings, announcer.stop), name="certs", daemon=True).start()
     feeding = threading.Thread(target=_watchdog, args=(sender,), name="watchdog", daemon=True)

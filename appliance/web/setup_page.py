@@ -491,6 +491,34 @@ def apple_profile():
                                       headers={"Content-Disposition": 'attachment; filename="comptoir.mobileconfig"'})
 
 
+# -- the box's network ------------------------------------------------------------------------------
+
+@bp.route("/network", methods=["GET", "POST"])
+@logged_in
+def network():
+    """The box's network: the Wi-Fi it joined (or joins now), a cable, and its own access point
+    for when it has none (its name and password, when it opened and closed)."""
+    from appliance import wifi
+
+    r = _redis()
+    errors: dict[str, str] = {}
+    joined = None
+    if request.method == "POST":
+        try:
+            joined = wifi.join(request.form.get("ssid", ""), request.form.get("password", ""))
+        except ServiceError as exc:
+            errors[exc.details.get("field", "ssid")] = gettext(exc.message)
+    state = joined or wifi.state()
+    try:
+        heard = wifi.networks(state["device"]) if state.get("device") and not state.get("access_point") else []
+    except ServiceError:
+        heard = []
+    return render_template("network.html", state=state, joined=joined, heard=heard, errors=errors,
+                           typed=request.form if errors else {}, access_point=wifi.access_point(r),
+                           events=list(reversed(wifi.events(r))), ap_address=wifi.AP_ADDRESS,
+                           no_networkmanager=wifi.NO_NETWORKMANAGER), 422 if errors else 200
+
+
 # -- shop settings ---------------------------------------------------------------------------------
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -553,7 +581,7 @@ def upload_update():
             raise ServiceError(update.CHOOSE_FILE)
         update.receive(current_app.extensions["settings"], bundle.stream)
     except ServiceError as exc:
-        return _settings_page({"update": gettext(exc.message)}, None, {})
+        return _settings_page({"bundle": gettext(exc.message)}, None, {})
     return redirect(url_for("ui.settings", _anchor="update"))
 
 
