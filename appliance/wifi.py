@@ -178,7 +178,8 @@ def _event(r: redis.Redis, what: str, ssid: str, detail: str = "") -> None:
     events = json.loads(raw) if raw else []
     events = [*events, {"at": time.time(), "what": what, "ssid": ssid, "detail": detail}][-KEEP_EVENTS:]
     r.hset(keys.wifi_state(), "events", json.dumps(events))
-    log.info("access point %s: %s %s", ssid, what, detail)
+    # On the console too (a screen plugged into the box), as the setup code is.
+    print(f"Comptoir: Wi-Fi access point {ssid} {what}{f' ({detail})' if detail else ''}", flush=True)
 
 
 def events(r: redis.Redis) -> list[dict]:

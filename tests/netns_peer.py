@@ -6,27 +6,31 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 
-from zeroconf import IPVersion, ServiceInfo, Zeroconf
+from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
 
 from appliance.discovery import mdns, probe
 from tests.fakeprinter import FakePrinter
 
 
-def box(address: str, printer_port: int) -> None:
+def box(address: str, printer_port: int, api_port: int = 8080) -> None:
     printer = FakePrinter(host=address, port=printer_port)
     printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-T20II"
     zc = Zeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
     announced = ServiceInfo("_pdl-datastream._tcp.local.", "Kitchen printer._pdl-datastream._tcp.local.",
                             port=printer_port, addresses=[socket.inet_aton(address)],
                             properties={"ty": "EPSON TM-T20II"}, server="kitchen-printer.local.")
-    zc.register_service(announced)
-    announcer = mdns.Announcer(8080, lambda: mdns.box_txt("Chez Marie", True))
-    print("ready", flush=True)
+    zc.register_service(announced, allow_name_change=True)  # a second box in the test: "Kitchen printer (2)"
+    announcer = mdns.Announcer(api_port, lambda: mdns.box_txt("Chez Marie", True))
     import threading
 
     thread = threading.Thread(target=announcer.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 30
+    while announcer.info is None and time.monotonic() < deadline:  # announced (it looked for other boxes first)
+        time.sleep(0.05)
+    print("ready", flush=True)
     sys.stdin.read()  # until the test closes our stdin
     announcer.stop.set()
     thread.join(10)
@@ -40,6 +44,22 @@ def tablet(address: str, subnet: str, printer_port: int, seconds: float) -> None
     if found["box"] is not None:
         found["printers"] = mdns.browse(2.0, [address])
         found["probe"] = probe.probe(probe.hosts([subnet]), printer_port)
+    print(json.dumps(found), flush=True)
+
+
+def pages(address: str, seconds: float) -> None:
+    """What a phone's browser finds: the boxes' setup pages, with the name each answers to."""
+    zc = Zeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
+    names: list[str] = []
+    ServiceBrowser(zc, mdns.PAGE_SERVICE,
+                   handlers=[lambda zeroconf, service_type, name, state_change: names.append(name)])
+    time.sleep(seconds)
+    found = []
+    for name in sorted(set(names)):
+        info = zc.get_service_info(mdns.PAGE_SERVICE, name, timeout=3000)
+        if info is not None:
+            found.append({"server": info.server, "port": info.port, "addresses": info.parsed_addresses()})
+    zc.close()
     print(json.dumps(found), flush=True)
 
 
@@ -57,7 +77,9 @@ def printer(address: str) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "box":
-        box(sys.argv[2], int(sys.argv[3]))
+        box(sys.argv[2], int(sys.argv[3]), *(int(a) for a in sys.argv[4:5]))
+    elif sys.argv[1] == "pages":
+        pages(sys.argv[2], float(sys.argv[3]))
     elif sys.argv[1] == "printer":
         printer(sys.argv[2])
     else:

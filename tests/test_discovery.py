@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,7 +70,7 @@ def test_a_tablet_finds_the_box_and_its_printer(lan: Lan) -> None:
         found = json.loads(out)
         assert found["box"] is not None, "the tablet did not find the box"
         assert found["box"]["addresses"] == [lan.box_ip] and found["box"]["port"] == 8080
-        assert found["box"]["server"] == mdns.HOST
+        assert found["box"]["server"] == f"{socket.gethostname().split('.')[0]}.local."  # its own name
         assert found["box"]["txt"] == {"path": "/api/v1", "version": mdns.box_txt("", False)["version"],
                                        "shop": "Chez Marie", "pairing": "open"}
         assert [(p["name"], p["address"], p["port"], p["model"]) for p in found["printers"]] == [
@@ -103,6 +104,30 @@ def test_the_announcement_follows_a_new_address(lan: Lan) -> None:
         if box.stdin:
             box.stdin.close()
         box.wait(20)
+
+
+def test_comptoir_local_is_the_first_box_only(lan: Lan) -> None:
+    """A phone finds the setup page as comptoir.local while there is one box; a second box
+    keeps to its own name, and comptoir.local still leads to the first."""
+    def pages() -> list[dict]:
+        out, _ = lan.run(lan.tablet_ns, "pages", lan.tablet_ip, "4").communicate(timeout=60)
+        return json.loads(out)
+
+    first = lan.run(lan.box_ns, "box", lan.box_ip, str(random.randint(20000, 30000)), "8080", stdin=subprocess.PIPE)
+    second = None
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "ready"
+        wait_for(lambda: pages() == [{"server": mdns.ALIAS, "port": 8080, "addresses": [lan.box_ip]}], 40,
+                 "comptoir.local, the first box's page")
+        second = lan.run(lan.box_ns, "box", lan.box_ip, str(random.randint(30001, 40000)), "8081",
+                         stdin=subprocess.PIPE)
+        assert second.stdout is not None and second.stdout.readline().strip() == "ready"  # it has looked, announced
+        assert pages() == [{"server": mdns.ALIAS, "port": 8080, "addresses": [lan.box_ip]}]
+    finally:
+        for box in (first, second):
+            if box is not None and box.stdin:
+                box.stdin.close()
+                box.wait(20)
 
 
 def test_a_new_box_prints_its_welcome_receipt_on_the_first_printer_it_finds(lan: Lan, tmp_path) -> None:

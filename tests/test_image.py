@@ -35,6 +35,15 @@ TOOLS = ("mmdebstrap", "genimage", "mcopy", "mdir", "debugfs", "e2fsck", "qemu-s
 MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
 BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
 BOOT_TIMEOUT = 900  # seconds: a whole arm64 boot under software emulation, first boot included
+# Two virtual Wi-Fi radios (the Pi's firmware and radio are not emulated): wlan0 is the box's,
+# wlan1 plays the shop's Wi-Fi "Boulangerie" in the second boot (systemd.run, below).
+WIFI = "modules-load=mac80211_hwsim mac80211_hwsim.radios=2"
+SHOP_WIFI = ("systemd.run_success_action=none systemd.run_failure_action=none "
+             "systemd.run=\"/bin/sh -c 'until nmcli general status; do sleep 2; done; "
+             "nmcli con add type wifi ifname wlan1 con-name shop autoconnect no ssid Boulangerie "
+             "802-11-wireless.mode ap 802-11-wireless.band bg ipv4.method shared ipv4.addresses 10.77.0.1/24 "
+             "ipv6.method disabled wifi-sec.key-mgmt wpa-psk wifi-sec.psk croissant42; "
+             "until nmcli con up shop; do sleep 3; done'\"")
 UPDATE_TIMEOUT = 1200  # an update installed under software emulation, then its two-minute trial
 
 pytestmark = [
@@ -104,7 +113,7 @@ def disk(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Machine:
     """One boot of the card under qemu-system-aarch64, its HTTP port forwarded to loopback."""
 
-    def __init__(self, disk: Path, kernel: Path, initrd: Path, work: Path, name: str) -> None:
+    def __init__(self, disk: Path, kernel: Path, initrd: Path, work: Path, name: str, append: str = "") -> None:
         self.port = free_port()
         self.console = work / f"{name}-console.log"
         self.monitor = work / f"{name}-monitor.sock"
@@ -112,7 +121,7 @@ class Machine:
         self.process = subprocess.Popen([
             "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2", "-m", "1024",
             "-kernel", str(kernel), "-initrd", str(initrd),
-            "-append", "root=LABEL=comptoir-root ro rootwait console=ttyAMA0 systemd.show_status=auto",
+            "-append", f"root=LABEL=comptoir-root ro rootwait console=ttyAMA0 systemd.show_status=auto {WIFI} {append}",
             "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
             "-netdev", f"user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:80",  # nothing leaves
             "-device", "virtio-net-pci,netdev=lan,mac=52:54:00:12:3f:a2",
@@ -139,13 +148,20 @@ class Machine:
 
     def power_off(self) -> None:
         """The power button (virt's GPIO power key: systemd-logind powers off cleanly)."""
+        self.monitor_command("system_powerdown")
+        self.process.wait(300)
+
+    def cable(self, plugged: bool) -> None:
+        """The network cable, unplugged or plugged back (the NIC's link, as the box sees it)."""
+        self.monitor_command(f"set_link lan {'on' if plugged else 'off'}")
+
+    def monitor_command(self, command: str) -> None:
         with socket.socket(socket.AF_UNIX) as monitor:
             monitor.connect(str(self.monitor))
             monitor.settimeout(30)
             self._until_prompt(monitor)  # the monitor takes commands once it has said hello
-            monitor.sendall(b"system_powerdown\n")
+            monitor.sendall(command.encode() + b"\n")
             self._until_prompt(monitor)
-        self.process.wait(300)
 
     @staticmethod
     def _until_prompt(monitor: socket.socket) -> None:
@@ -222,7 +238,7 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
     finally:
         first.kill()
 
-    second = Machine(disk, *boot_files, tmp_path, "second")
+    second = Machine(disk, *boot_files, tmp_path, "second", append=SHOP_WIFI)
     try:
         assert wait_for(second.healthy, BOOT_TIMEOUT, "the second boot's /healthz")["host"] == host
         tablet = Client(second.url, token=tablet.token, timeout=60)  # the pairing survived
@@ -230,6 +246,24 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
         assert [j["status"] for j in after] == ["queued"] * 20 and {j["printer"] for j in after} == {"kuchnia"}
         assert tablet.job(job["id"])["status"] == "printed"
         assert "setup code" not in second.log()  # claimed: the console no longer says it
+        # The cable pulled: with no network at all, the box opens its own access point (and says
+        # so on its console); the cable back, it closes it.
+        second.cable(False)
+        wait_for(lambda: re.search(r"Comptoir-3fa2 opened", second.log()), 300, "the box's own access point")
+        second.cable(True)
+        wait_for(second.healthy, 120, "the box back on its cable")
+        network = owner.get(f"{second.url}/network", timeout=60).text
+        assert "point d'accès ouvert" in network and "point d'accès fermé" in network, network[-3000:]
+        ap_password = re.search(r"<strong>([a-z2-9]{10})</strong>", network)[1]
+        # The shop's Wi-Fi, joined from the page: a wrong password said so, then the right one.
+        csrf = re.search(r'name="csrf" value="([^"]+)"', network)[1]
+        wrong = owner.post(f"{second.url}/network", timeout=120,
+                           data={"csrf": csrf, "ssid": "Boulangerie", "password": "baguette00"})
+        assert wrong.status_code == 422 and "vérifiez le mot de passe" in wrong.text
+        joined = owner.post(f"{second.url}/network", timeout=120,
+                            data={"csrf": csrf, "ssid": "Boulangerie", "password": "croissant42"})
+        assert joined.status_code == 200 and "Le boîtier a rejoint Boulangerie" in joined.text, joined.text[-3000:]
+        assert "10.77.0." in joined.text  # its address on the shop's Wi-Fi, handed out by the shop's router
         # A signed update from the setup page (the build's own bundle): installed by
         # comptoir-update.service into the data partition, switched to, judged healthy, kept.
         bundle = next(built.parent.glob("comptoir-update-*.tar"))
@@ -258,7 +292,8 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
     data_fs = tmp_path / "data.ext4"
     assert "appendonly" in debugfs(data_fs, "ls /redis") or "appendonlydir" in debugfs(data_fs, "ls /redis")
     receipts = [n for n in debugfs(data_fs, "ls /receipts").split() if n.endswith(".txt")]
-    assert code in debugfs(data_fs, f"cat /receipts/{sorted(receipts)[0]}")  # the welcome receipt, with the code
+    welcome = debugfs(data_fs, f"cat /receipts/{sorted(receipts)[0]}")
+    assert code in welcome and ap_password in welcome  # the welcome receipt: the code, the access point's password
     root_fs = tmp_path / "root.ext4"
     assert re.fullmatch(r"[0-9a-f]{32}", debugfs(root_fs, "cat /etc/machine-id").strip())
     assert debugfs(root_fs, "cat /etc/hostname").strip() == host

@@ -1,10 +1,13 @@
 """mDNS with python-zeroconf: the box announces itself, and finds network printers.
 
-The box answers as ``comptoir.local`` and as the service ``_comptoir._tcp`` whose TXT record
-carries the API path, the version, the shop's name and whether pairing is open, so a tablet
-finds it without anyone typing an address. It follows address changes (a DHCP renewal, Wi-Fi
-coming up beside Ethernet) by announcing again on the new set, and withdraws the announcement
-when it stops.
+The box answers as its own name (``comptoir-3fa2.local``) and as the service ``_comptoir._tcp``
+whose TXT record carries the API path, the version, the shop's name and whether pairing is
+open, so a tablet finds it without anyone typing an address. While it is the only box on the
+network it also answers as ``comptoir.local``, through its setup page announced as
+``_http._tcp`` (what a shop owner types, what Bonjour browsers list); a second box sees the
+first and keeps to its own name, so ``comptoir.local`` never points at two boxes. It follows
+address changes (a DHCP renewal, Wi-Fi coming up beside Ethernet) by announcing again on the
+new set, and withdraws the announcement when it stops.
 
 ``APPLIANCE_MDNS_INTERFACES`` chooses where mDNS goes: ``all`` (the default, as on the box),
 ``none`` (off: what the tests use outside their own network namespaces), or a comma-separated
@@ -29,7 +32,9 @@ from appliance.discovery import probe
 logger = logging.getLogger(__name__)
 
 SERVICE = "_comptoir._tcp.local."
-HOST = "comptoir.local."
+ALIAS = "comptoir.local."
+PAGE_SERVICE = "_http._tcp.local."
+ALONE_CHECK = 2.0  # seconds spent looking for another box before taking comptoir.local
 PRINTER_SERVICES = ("_pdl-datastream._tcp.local.", "_printer._tcp.local.", "_ipp._tcp.local.")
 FOLLOW_EVERY = 5.0
 
@@ -50,6 +55,25 @@ def interfaces_setting() -> list[str] | None:
     return found
 
 
+def own_host() -> str:
+    """This box's own mDNS name: its host name (comptoir-3fa2 on the SD image)."""
+    return f"{socket.gethostname().split('.')[0]}.local."
+
+
+def other_boxes(zc: Zeroconf, seconds: float) -> list[str]:
+    """The Comptoir boxes already announced on the network, found within ``seconds``."""
+    names: list[str] = []
+
+    def seen(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
+        if state_change is ServiceStateChange.Added:
+            names.append(name)
+
+    browser = ServiceBrowser(zc, SERVICE, handlers=[seen])
+    time.sleep(seconds)
+    browser.cancel()
+    return names
+
+
 def current_addresses(chosen: list[str]) -> list[str]:
     """The IPv4 addresses mDNS answers with: the chosen ones, or every non-loopback one."""
     return sorted(chosen) if chosen else probe.local_addresses()
@@ -63,14 +87,20 @@ class Announcer:
         self.txt = txt
         self.zc: Zeroconf | None = None
         self.info: ServiceInfo | None = None
+        self.page: ServiceInfo | None = None  # comptoir.local, while this is the only box
         self.addresses: list[str] = []
         self.properties: dict = {}
         self.stop = threading.Event()
 
     def _info(self, addresses: list[str], properties: dict) -> ServiceInfo:
         name = properties.get("shop") or "Comptoir"
-        return ServiceInfo(SERVICE, f"{name}.{SERVICE}", port=self.port, properties=properties, server=HOST,
+        return ServiceInfo(SERVICE, f"{name}.{SERVICE}", port=self.port, properties=properties, server=own_host(),
                            addresses=[socket.inet_aton(a) for a in addresses])
+
+    def _page(self, addresses: list[str], properties: dict) -> ServiceInfo:
+        name = properties.get("shop") or "Comptoir"
+        return ServiceInfo(PAGE_SERVICE, f"{name}.{PAGE_SERVICE}", port=self.port, properties={"path": "/"},
+                           server=ALIAS, addresses=[socket.inet_aton(a) for a in addresses])
 
     def announce(self, chosen: list[str]) -> None:
         """Announce anew when the addresses changed, update the TXT record when it changed."""
@@ -82,10 +112,14 @@ class Announcer:
             if not addresses:
                 return
             self.zc = Zeroconf(interfaces=chosen or InterfaceChoice.All, ip_version=IPVersion.V4Only)
+            alone = not other_boxes(self.zc, ALONE_CHECK)
             self.info = self._info(addresses, properties)
             self.zc.register_service(self.info, allow_name_change=True)
+            if alone:
+                self.page = self._page(addresses, properties)
+                self.zc.register_service(self.page, allow_name_change=True)
             self.addresses, self.properties = addresses, properties
-            logger.info("announced as %s on %s", HOST, ", ".join(addresses))
+            logger.info("announced as %s%s on %s", own_host(), f" and {ALIAS}" if alone else "", ", ".join(addresses))
         elif properties != self.properties and self.zc is not None:
             self.info = self._info(addresses, properties)
             self.zc.update_service(self.info)
@@ -94,11 +128,12 @@ class Announcer:
     def withdraw(self) -> None:
         if self.zc is not None:
             try:
-                if self.info is not None:
-                    self.zc.unregister_service(self.info)
+                for info in (self.info, self.page):
+                    if info is not None:
+                        self.zc.unregister_service(info)
             finally:
                 self.zc.close()
-        self.zc, self.info, self.addresses = None, None, []
+        self.zc, self.info, self.page, self.addresses = None, None, None, []
 
     def run(self) -> None:
         if interfaces_setting() is None:
@@ -143,18 +178,19 @@ def browse(seconds: float, chosen: list[str] | None = None) -> list[dict]:
         zc.close()
 
 
-def find_box(seconds: float, chosen: list[str] | None = None) -> dict | None:
-    """What a tablet does: look for a Comptoir box, return its address and TXT data."""
+def find_box(seconds: float, chosen: list[str] | None = None, service: str = SERVICE) -> dict | None:
+    """What a tablet does: look for a Comptoir box, return its address and TXT data (with
+    ``service=PAGE_SERVICE``: what a phone's browser finds as comptoir.local)."""
     zc = Zeroconf(interfaces=chosen or InterfaceChoice.All, ip_version=IPVersion.V4Only)
     try:
         end = time.monotonic() + seconds
         names: list[str] = []
-        ServiceBrowser(zc, SERVICE, handlers=[lambda zeroconf, service_type, name, state_change: names.append(name)])
+        ServiceBrowser(zc, service, handlers=[lambda zeroconf, service_type, name, state_change: names.append(name)])
         while time.monotonic() < end and not names:
             time.sleep(0.05)
         if not names:
             return None
-        info = zc.get_service_info(SERVICE, names[0], timeout=3000)
+        info = zc.get_service_info(service, names[0], timeout=3000)
         if info is None:
             return None
         return {"name": names[0], "addresses": info.parsed_addresses(IPVersion.V4Only), "port": info.port,
