@@ -49,3 +49,17 @@ def bundle(version: str, deps: Path, key: Path, work: Path, crash_at_start: bool
     subprocess.run([sys.executable, "-m", "appliance", "release", "pack", str(wheels), "--key", str(key),
                     "-o", str(out)], check=True, capture_output=True)
     return out
+
+
+def appliance_only(version: str, work: Path, key_name: str = "key") -> tuple[Path, Path]:
+    """A new signing key and a bundle of the appliance's wheel alone, signed with it: enough to
+    be checked, not to be installed. Returns (the key, the bundle)."""
+    from appliance import update
+
+    key = work / key_name / "comptoir.pem"
+    update.keygen(key)
+    wheels = work / f"alone-{version}"
+    appliance_wheel(version, work, wheels)
+    out = work / f"comptoir-update-{version}-alone.tar"
+    update.pack(wheels, key, out)
+    return key, out

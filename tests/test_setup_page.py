@@ -427,12 +427,7 @@ def test_the_back_office_link_is_tested_and_refused_records_are_sent_again(box: 
 def test_an_update_is_sent_from_the_page_and_a_wrong_file_is_refused_in_words(tmp_path, page) -> None:
     from tests import bundles
 
-    key = tmp_path / "keys" / "comptoir.pem"
-    update.keygen(key)
-    wheels = tmp_path / "wheels"
-    bundles.appliance_wheel("9.1.0", tmp_path, wheels)
-    bundle = tmp_path / "comptoir-update-9.1.0.tar"
-    update.pack(wheels, key, bundle)
+    key, bundle = bundles.appliance_only("9.1.0", tmp_path)
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff not an update")
     box = Box(tmp_path / "box")
     box.env = {"APPLIANCE_UPDATE_KEYS": str(key.parent)}

@@ -61,12 +61,7 @@ def version(box: Box) -> str:
 
 def test_only_a_whole_bundle_signed_by_the_box_key_is_taken(box: Box, release: dict[str, Path],
                                                           tmp_path: Path) -> None:
-    other = tmp_path / "other" / "key.pem"
-    update.keygen(other)
-    wheels = tmp_path / "wheels"
-    bundles.appliance_wheel("9.0.2", tmp_path, wheels)
-    forged = tmp_path / "forged.tar"
-    update.pack(wheels, other, forged)
+    _, forged = bundles.appliance_only("9.0.2", tmp_path, "another-key")
     # A wheel changed after signing: the same manifest and signature, another file.
     tampered = tmp_path / "tampered.tar"
     with tarfile.open(release["good"]) as source, tarfile.open(tampered, "w") as out:
