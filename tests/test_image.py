@@ -44,6 +44,7 @@ SHOP_WIFI = ("systemd.run_success_action=none systemd.run_failure_action=none "
              "802-11-wireless.mode ap 802-11-wireless.band bg ipv4.method shared ipv4.addresses 10.77.0.1/24 "
              "ipv6.method disabled wifi-sec.key-mgmt wpa-psk wifi-sec.psk croissant42; "
              "until nmcli con up shop; do sleep 3; done'\"")
+BUILD_TIMEOUT = 3600  # the image, and when not cached yet, its base (about 16 minutes)
 UPDATE_TIMEOUT = 1200  # an update installed under software emulation, then its two-minute trial
 
 pytestmark = [
@@ -186,6 +187,7 @@ def boot_files(disk: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return found[0], found[1]
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT)  # the first test builds the image (and, cold, its base)
 def test_the_card_is_laid_out_as_a_raspberry_pi_card(disk: Path, tmp_path: Path) -> None:
     firmware, root, data = partitions(disk)
     assert firmware.kind == "c" and root.kind == "83" and data.kind == "83"
