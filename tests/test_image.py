@@ -253,6 +253,7 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
         second.cable(False)
         wait_for(lambda: re.search(r"Comptoir-3fa2 opened", second.log()), 300, "the box's own access point")
         second.cable(True)
+        wait_for(lambda: re.search(r"Comptoir-3fa2 closed", second.log()), 120, "the access point closed")
         wait_for(second.healthy, 120, "the box back on its cable")
         network = owner.get(f"{second.url}/network", timeout=60).text
         assert "point d'accès ouvert" in network and "point d'accès fermé" in network, network[-3000:]
