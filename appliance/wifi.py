@@ -16,6 +16,7 @@ NetworkManager is not there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -43,6 +44,7 @@ PASSWORD_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing to misread on a 
 NO_NETWORKMANAGER = "Wi-Fi is managed by the box itself (NetworkManager is not running here)."
 JOIN_FAILED = "the box could not join this network: check the password"
 NAME_NEEDED = "choose the Wi-Fi network to join"
+NOT_HEARD = "the box does not hear this network: check its name, or bring the box closer to the router"
 NO_WIFI = "this box has no Wi-Fi"
 EVENTS = ("access point opened", "access point closed", "access point failed")  # the page says "access point " + what
 SYS_NET = Path("/sys/class/net")
@@ -134,11 +136,15 @@ def join(ssid: str, password: str) -> dict:
         raise Unavailable(NO_WIFI)
     for name in (CLIENT_CONNECTION, AP_CONNECTION):
         subprocess.run(["nmcli", "connection", "delete", name], capture_output=True)
+    with contextlib.suppress(Unavailable):  # a fresh list: the radio may just have left access point mode
+        _nmcli("device", "wifi", "list", "ifname", now["device"], "--rescan", "yes", timeout=30)
     try:
         _nmcli("--wait", "45", "device", "wifi", "connect", ssid, *(("password", password) if password else ()),
                "ifname", now["device"], "name", CLIENT_CONNECTION, timeout=60)
     except Unavailable as exc:
         subprocess.run(["nmcli", "connection", "delete", CLIENT_CONNECTION], capture_output=True)
+        if "No network with SSID" in exc.message:
+            raise Invalid(NOT_HEARD, field="ssid", detail=exc.message) from None
         raise Invalid(JOIN_FAILED, field="password", detail=exc.message) from None
     return state()
 

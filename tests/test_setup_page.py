@@ -144,7 +144,7 @@ def test_every_message_of_the_page_is_translated() -> None:
 
     found |= {search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
               admin.ORIGIN_FORMAT, *update.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
-              wifi.NAME_NEEDED, wifi.NO_WIFI}
+              wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source)
