@@ -1,5 +1,8 @@
 """Comptoir: the print-and-sync box for shops that run several POS tablets."""
 
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
-__version__ = version("comptoir-appliance")  # one source: pyproject.toml (an update names its version)
+try:
+    __version__ = version("comptoir-appliance")  # one source: pyproject.toml (an update names its version)
+except PackageNotFoundError:  # run from a checkout on PYTHONPATH, not installed (image/build signing a bundle)
+    __version__ = "0+source"
