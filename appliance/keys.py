@@ -248,6 +248,5 @@ def access_point() -> str:
 
 
 def wifi_state() -> str:
-    """Hash: what the network process last saw of the box's network (JSON ``state``) and the
-    access point's last openings and closings (JSON ``events``), for the setup page."""
+    """Hash: the access point's last openings and closings (JSON ``events``), for the setup page."""
     return f"{PREFIX}:wifi:state"

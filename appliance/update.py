@@ -274,8 +274,7 @@ def receive(settings: Settings, source: BinaryIO) -> Manifest:
     except Exception:
         part.unlink()
         raise
-    _write_json(paths.state, {**read_state(settings), "step": "waiting", "version": manifest.version,
-                              "since": time.time(), "reason": None, "result": None})
+    _record(paths, "waiting", version=manifest.version)
     os.replace(part, paths.incoming)
     return manifest
 
@@ -283,10 +282,7 @@ def receive(settings: Settings, source: BinaryIO) -> Manifest:
 def read_state(settings: Settings) -> dict:
     """What the last update did, and which version runs (for the page and ``appliance update``)."""
     paths = Paths.of(settings)
-    try:
-        state = json.loads(paths.state.read_text())
-    except (OSError, ValueError):
-        state = {}
+    state = _stored(paths)
     state["current"] = _link(paths.current)
     state["previous"] = _link(paths.previous)
     return state
@@ -410,15 +406,18 @@ def _health_problem(url: str, version: str, after: float, attempts: int = 5) -> 
 # -- small file helpers --------------------------------------------------------------------
 
 
-def _record(paths: Paths, step: str, **fields: object) -> None:
+def _stored(paths: Paths) -> dict:
     try:
-        state = json.loads(paths.state.read_text())
+        return json.loads(paths.state.read_text())
     except (OSError, ValueError):
-        state = {}
+        return {}
+
+
+def _record(paths: Paths, step: str, **fields: object) -> None:
     if step != "done":
         fields.setdefault("result", None)
         fields.setdefault("reason", None)
-    _write_json(paths.state, {**state, "step": step, "since": time.time(), **fields})
+    _write_json(paths.state, {**_stored(paths), "step": step, "since": time.time(), **fields})
 
 
 def _write_json(path: Path, data: dict) -> None:

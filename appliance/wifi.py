@@ -85,6 +85,12 @@ def _nmcli(*args: str, timeout: float = 30.0) -> list[list[str]]:
     return [fields(line) for line in done.stdout.splitlines() if line]
 
 
+def _forget(*connections: str) -> None:
+    """Delete these NetworkManager connections; one that is not there is no error."""
+    for name in connections:
+        subprocess.run(["nmcli", "connection", "delete", name], capture_output=True)
+
+
 def _mode(connection: str) -> str:
     rows = _nmcli("--get-values", "802-11-wireless.mode", "connection", "show", connection)
     return rows[0][0] if rows and rows[0] else "infrastructure"
@@ -99,7 +105,7 @@ def state() -> dict:
         return {"available": False, "problem": exc.message}
     wired = any(kind == "ethernet" and status.startswith("connected") for _, kind, status, _ in devices)
     radios = [(device, status, connection) for device, kind, status, connection in devices if kind == "wifi"]
-    own = next(((d, s, c) for d, s, c in radios if not s.startswith("connected") or c in (AP_CONNECTION,)
+    own = next(((d, s, c) for d, s, c in radios if not s.startswith("connected") or c == AP_CONNECTION
                 or _mode(c) != "ap"), None)  # the radio the box uses: not one another program made an AP of
     joined = address = None
     ap = False
@@ -134,15 +140,14 @@ def join(ssid: str, password: str) -> dict:
         raise Unavailable(now["problem"])
     if now["device"] is None:
         raise Unavailable(NO_WIFI)
-    for name in (CLIENT_CONNECTION, AP_CONNECTION):
-        subprocess.run(["nmcli", "connection", "delete", name], capture_output=True)
+    _forget(CLIENT_CONNECTION, AP_CONNECTION)
     with contextlib.suppress(Unavailable):  # a fresh list: the radio may just have left access point mode
         _nmcli("device", "wifi", "list", "ifname", now["device"], "--rescan", "yes", timeout=30)
     try:
         _nmcli("--wait", "45", "device", "wifi", "connect", ssid, *(("password", password) if password else ()),
                "ifname", now["device"], "name", CLIENT_CONNECTION, timeout=60)
     except Unavailable as exc:
-        subprocess.run(["nmcli", "connection", "delete", CLIENT_CONNECTION], capture_output=True)
+        _forget(CLIENT_CONNECTION)
         if "No network with SSID" in exc.message:
             raise Invalid(NOT_HEARD, field="ssid", detail=exc.message) from None
         raise Invalid(JOIN_FAILED, field="password", detail=exc.message) from None
@@ -167,7 +172,7 @@ def decide(network: bool, ap_open: bool, lost_since: float | None, now: float) -
 
 
 def _open(device: str, ssid: str, password: str) -> None:
-    subprocess.run(["nmcli", "connection", "delete", AP_CONNECTION], capture_output=True)
+    _forget(AP_CONNECTION)
     _nmcli("connection", "add", "type", "wifi", "ifname", device, "con-name", AP_CONNECTION, "autoconnect", "no",
            "ssid", ssid, "802-11-wireless.mode", "ap", "802-11-wireless.band", "bg", "ipv4.method", "shared",
            "ipv4.addresses", f"{AP_ADDRESS}/24", "ipv6.method", "disabled", "wifi-sec.key-mgmt", "wpa-psk",
@@ -175,15 +180,9 @@ def _open(device: str, ssid: str, password: str) -> None:
     _nmcli("--wait", "30", "connection", "up", AP_CONNECTION, timeout=45)
 
 
-def _close() -> None:
-    subprocess.run(["nmcli", "connection", "delete", AP_CONNECTION], capture_output=True)
-
-
 def _event(r: redis.Redis, what: str, ssid: str, detail: str = "") -> None:
-    raw = r.hget(keys.wifi_state(), "events")
-    events = json.loads(raw) if raw else []
-    events = [*events, {"at": time.time(), "what": what, "ssid": ssid, "detail": detail}][-KEEP_EVENTS:]
-    r.hset(keys.wifi_state(), "events", json.dumps(events))
+    kept = [*events(r), {"at": time.time(), "what": what, "ssid": ssid, "detail": detail}][-KEEP_EVENTS:]
+    r.hset(keys.wifi_state(), "events", json.dumps(kept))
     # On the console too (a screen plugged into the box), as the setup code is.
     print(f"Comptoir: Wi-Fi access point {ssid} {what}{f' ({detail})' if detail else ''}", flush=True)
 
@@ -204,6 +203,8 @@ def serve(r: redis.Redis, stop: threading.Event) -> None:
             network = now["wired"] or now["joined"] is not None
             lost_since = None if network else (lost_since or time.monotonic())
             action = decide(network, now["access_point"], lost_since, time.monotonic())
+            if action is None:
+                continue
             ap = access_point(r)
             if action == "open":
                 try:
@@ -212,8 +213,8 @@ def serve(r: redis.Redis, stop: threading.Event) -> None:
                 except Unavailable as exc:
                     _event(r, "failed", ap["ssid"], exc.message)
                     lost_since = time.monotonic()  # try again after another grace
-            elif action == "close":
-                _close()
+            else:
+                _forget(AP_CONNECTION)
                 _event(r, "closed", ap["ssid"])
         except (redis.RedisError, Unavailable, OSError) as exc:
             log.warning("Wi-Fi: %s; trying again", exc)
