@@ -1,23 +1,40 @@
-"""The box's owner: the one-time setup code that lets them claim it, their password, logins.
+"""The box's owner: the one-time setup code that lets them claim it, their password, logins
+and the sessions they open.
 
 No default password exists. Until the box is claimed, a setup code (8 digits, made at the
 first start, shown by `appliance serve`, `appliance setup-code` and the first receipt) is what
 proves physical access; the setup page asks for it with the shop's name, the language and a
-new password. After that every page needs the password, hashed with Argon2id. Wrong codes and
-passwords are limited per address and for everybody, in one atomic step, like PINs.
-`appliance admin reset-password` (physical access is ownership) sets a new one.
+new password. After that every page needs the password, hashed with Argon2id.
+
+Anyone on the shop's Wi-Fi can reach the login page, so:
+- wrong codes and passwords are limited per address, checked before anything is hashed, and
+  each refusal says how long to wait; there is no limit for everybody, which one stranger
+  could keep tripping to keep the owner out;
+- a hash (0.2 s, 64 MiB) runs off the event loop, in as many threads as the cores but one:
+  attempts beyond them are refused at once (429) instead of queueing, and passwords longer
+  than MAX_PASSWORD are refused unhashed, so logins never stall the tablets' printing;
+- a login code (``appliance admin login-code``, shown on the box's console or printed on the
+  receipt printer) lets the owner in whatever a stranger does: 50 bits, one use, 15 minutes;
+- a login opens a session kept in Redis with its expiry (the cookie holds only its id): a
+  logout ends it, a password change ends every other one, "log out everywhere" ends all.
+
+`appliance admin reset-password` (physical access is ownership) sets a new password.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import secrets
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from appliance import keys
+from appliance import keys, offload
 from appliance.errors import Forbidden, Invalid, TooManyAttempts
 
 if TYPE_CHECKING:
@@ -25,35 +42,57 @@ if TYPE_CHECKING:
 
 LANGUAGES = ("fr", "en")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 256
 FAILURES_PER_CLIENT = 5
-FAILURES_ALL = 30
 FAILURE_WINDOW = 60
+SESSION_SECONDS = 12 * 3600  # idle time after which a login ends
+LOGIN_CODE_SECONDS = 15 * 60
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L to misread off a receipt
 _hasher = PasswordHasher()
+HASHERS = max(1, (os.cpu_count() or 1) - 1)  # a core stays free for printing
+_hashing = threading.BoundedSemaphore(HASHERS)  # gevent's in the web process (patched)
+TOO_MANY = "too many wrong attempts from this device; try again in %(seconds)s s"
+BUSY = "the box is checking other passwords; try again in a second"
+WRONG_PASSWORD = "wrong password"
+WRONG_CODE = "wrong or expired login code"
+MESSAGES = (TOO_MANY, BUSY, WRONG_PASSWORD, WRONG_CODE)  # what the login page may say (translated)
 
-# The limits, the check and the count in one step (see devices._PAIR): ARGV[4] is 1 when the
-# caller already knows the answer is right, 0 when it is wrong.
+# One address's wrong answers: ARGV[3] 'check' refuses while the limit holds, 'fail' counts one.
 _ATTEMPT = """
 local mine = tonumber(redis.call('GET', KEYS[1]) or '0')
-local everyone = tonumber(redis.call('GET', KEYS[2]) or '0')
-if mine >= tonumber(ARGV[1]) or everyone >= tonumber(ARGV[2]) then
-  return math.max(redis.call('TTL', KEYS[1]), redis.call('TTL', KEYS[2]), 1)
+if mine >= tonumber(ARGV[1]) then
+  return math.max(redis.call('TTL', KEYS[1]), 1)
 end
-if ARGV[4] == '0' then
-  for i = 1, 2 do
-    redis.call('SET', KEYS[i], 0, 'EX', ARGV[3], 'NX')
-    redis.call('INCR', KEYS[i])
-  end
+if ARGV[3] == 'fail' then
+  redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
+  redis.call('INCR', KEYS[1])
 end
 return 0
 """
 
 
-def _attempt(r: redis.Redis, client: str, right: bool) -> None:
-    """Count a wrong answer; refuse any answer while the limits hold."""
-    wait = r.register_script(_ATTEMPT)(keys=[keys.admin_failures(client), keys.admin_failures("*all*")],
-                                       args=[FAILURES_PER_CLIENT, FAILURES_ALL, FAILURE_WINDOW, int(right)])
+def _limit(r: redis.Redis, client: str, mode: str) -> None:
+    wait = r.register_script(_ATTEMPT)(keys=[keys.admin_failures(client)],
+                                       args=[FAILURES_PER_CLIENT, FAILURE_WINDOW, mode])
     if wait:
-        raise TooManyAttempts(f"too many wrong attempts; try again in {int(wait)} s", retry_after=int(wait))
+        raise TooManyAttempts(TOO_MANY, params={"seconds": int(wait)}, retry_after=int(wait))
+
+
+def _hash_off_the_loop(work, *args):
+    """Argon2 in the pool; refused at once when every slot is hashing already."""
+    if not _hashing.acquire(blocking=False):
+        raise TooManyAttempts(BUSY, retry_after=1)
+    try:
+        return offload.run(work, *args)
+    finally:
+        _hashing.release()
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def claimed(r: redis.Redis) -> bool:
@@ -72,8 +111,8 @@ def setup_code(r: redis.Redis) -> str | None:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"the password needs at least {MIN_PASSWORD} characters", field="password")
-    if len(password) > 256:
-        raise Invalid("the password is too long (256 characters at most)", field="password")
+    if len(password) > MAX_PASSWORD:
+        raise Invalid(f"the password is too long ({MAX_PASSWORD} characters at most)", field="password")
 
 
 def claim(r: redis.Redis, code: str, shop_name: str, language: str, password: str, client: str) -> None:
@@ -83,45 +122,47 @@ def claim(r: redis.Redis, code: str, shop_name: str, language: str, password: st
 
     if claimed(r):
         raise Forbidden("this box is set up already: log in")
+    _limit(r, client, "check")
     expected = setup_code(r)
-    right = bool(expected) and secrets.compare_digest(code.strip(), expected or "")
-    _attempt(r, client, right)
-    if not right:
+    if not (expected and secrets.compare_digest(code.strip(), expected)):
+        _limit(r, client, "fail")
         raise Invalid("wrong setup code (it is printed by `appliance setup-code` and on the first receipt)",
                       field="code")
     if language not in LANGUAGES:
         raise Invalid(f"language: one of {', '.join(LANGUAGES)}", field="language")
     _check_password(password)
     shop.check_name(shop_name)
+    hashed = _hash_off_the_loop(_hasher.hash, password)
     with r.pipeline() as pipe:
         pipe.watch(keys.admin())
         if pipe.hexists(keys.admin(), "password_hash"):
             raise Forbidden("this box is set up already: log in")
         pipe.multi()
-        pipe.hset(keys.admin(), mapping={"password_hash": _hasher.hash(password), "language": language})
+        pipe.hset(keys.admin(), mapping={"password_hash": hashed, "language": language})
         pipe.hset(keys.shop_settings(), "shop_name", shop_name.strip())
         pipe.delete(keys.setup_code())
         pipe.execute()
 
 
 def login(r: redis.Redis, password: str, client: str) -> None:
-    """Forbidden (wrong password), TooManyAttempts, or nothing: the password is right."""
+    """Forbidden (wrong password), TooManyAttempts (this address is locked out, or the pool is
+    busy), or nothing: the password is right."""
     stored = r.hget(keys.admin(), "password_hash")
     if stored is None:
         raise Forbidden("this box is not set up yet")
-    try:
-        right = _hasher.verify(stored.decode(), password)
-    except (VerificationError, InvalidHashError):
-        right = False
-    _attempt(r, client, right)
+    _limit(r, client, "check")
+    right = len(password) <= MAX_PASSWORD and _hash_off_the_loop(_verify, stored.decode(), password)
     if not right:
-        raise Forbidden("wrong password", field="password")
+        _limit(r, client, "fail")
+        raise Forbidden(WRONG_PASSWORD, field="password")
 
 
-def set_password(r: redis.Redis, password: str) -> None:
-    """A new password (the CLI's reset, or the owner's own change once logged in)."""
+def set_password(r: redis.Redis, password: str, keep_session: str | None = None) -> None:
+    """A new password (the CLI's reset, or the owner's own change once logged in). Every
+    session but ``keep_session`` (the owner's own, on the page) ends with the old password."""
     _check_password(password)
-    r.hset(keys.admin(), "password_hash", _hasher.hash(password))
+    r.hset(keys.admin(), "password_hash", _hash_off_the_loop(_hasher.hash, password))
+    end_sessions(r, keep=keep_session)
 
 
 def language(r: redis.Redis) -> str:
@@ -129,10 +170,100 @@ def language(r: redis.Redis) -> str:
     return value.decode() if value else LANGUAGES[0]
 
 
-def session_secret(r: redis.Redis) -> bytes:
-    """The key that signs the setup page's session cookies, made once per box."""
-    r.set(keys.admin_secret(), secrets.token_hex(32), nx=True)
-    return r.get(keys.admin_secret())
+# -- login codes: the way in no stranger can lock --------------------------------------------
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_login_code(r: redis.Redis) -> str:
+    """A one-time code that opens the page instead of the password, for LOGIN_CODE_SECONDS
+    (only someone at the box makes one: its console, or its receipt printer). It replaces the
+    one before."""
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+    r.set(keys.admin_login_code(), _digest(raw), ex=LOGIN_CODE_SECONDS)
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def login_with_code(r: redis.Redis, code: str, client: str) -> None:
+    """Forbidden, or nothing: the code was right, and is used up. It is tried whatever the
+    address's lock-out (50 bits cannot be guessed within the code's 15 minutes), so a stranger
+    cannot lock the owner out of it; a wrong one counts against the address's passwords. No
+    hash to compute, so no pool to wait for."""
+    typed = re.sub(r"[\s-]", "", code).upper()
+    digest = r.get(keys.admin_login_code())
+    if not (digest and len(typed) == 10 and secrets.compare_digest(_digest(typed), digest.decode())
+            and r.delete(keys.admin_login_code())):
+        _limit(r, client, "fail")
+        raise Forbidden(WRONG_CODE, field="code")
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+def start_session(r: redis.Redis) -> str:
+    """A new session for a login: its id goes into the cookie, its digest into Redis, so
+    whoever reads Redis's file cannot use it."""
+    session_id = secrets.token_urlsafe(32)
+    digest = _digest(session_id)
+    with r.pipeline() as pipe:
+        pipe.set(keys.admin_session(digest), 1, ex=SESSION_SECONDS)
+        pipe.sadd(keys.admin_sessions(), digest)
+        pipe.execute()
+    return session_id
+
+
+def session_alive(r: redis.Redis, session_id: str | None) -> bool:
+    """Is this a live session? Each use pushes its end back, but writes only when half of its
+    time has gone (a write is an fsync on the card)."""
+    if not session_id:
+        return False
+    key = keys.admin_session(_digest(session_id))
+    left = r.ttl(key)
+    if left < 0:
+        return False
+    if left < SESSION_SECONDS // 2:
+        r.expire(key, SESSION_SECONDS)
+    return True
+
+
+def end_session(r: redis.Redis, session_id: str | None) -> None:
+    if session_id:
+        digest = _digest(session_id)
+        with r.pipeline() as pipe:
+            pipe.delete(keys.admin_session(digest))
+            pipe.srem(keys.admin_sessions(), digest)
+            pipe.execute()
+
+
+def end_sessions(r: redis.Redis, keep: str | None = None) -> int:
+    """End every session (but ``keep``): "log out everywhere", and a new password. The number
+    ended."""
+    kept = _digest(keep) if keep else None
+    ended = 0
+    for member in r.smembers(keys.admin_sessions()):
+        digest = member.decode()
+        if digest != kept:
+            with r.pipeline() as pipe:
+                pipe.delete(keys.admin_session(digest))
+                pipe.srem(keys.admin_sessions(), digest)
+                ended += pipe.execute()[0]
+    return ended
+
+
+def session_secret(data_dir: Path) -> bytes:
+    """The key that signs the setup page's cookies, made once per box, in a file only the
+    box's own user can read (it was once in Redis, whose file others could read)."""
+    path = data_dir / "secrets" / "session.key"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_hex(32).encode())
+        out.flush()
+        os.fsync(out.fileno())
+    return path.read_bytes()
 
 
 # -- web apps allowed to call the API from a browser (CORS) ----------------------------------

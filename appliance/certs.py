@@ -8,6 +8,13 @@ name, ``localhost`` and every address of the box. A shop trusts the CA once per 
 setup page offers it, with an iPad/iPhone profile); afterwards the server certificate can be
 renewed, for new addresses or before it expires, without anyone noticing.
 
+The CA vouches for the box alone: X.509 name constraints limit it to the box's own names
+(``comptoir.local``, its host name and ``HOST.local``, ``localhost``) and to private, loopback
+and link-local addresses, so whoever reads its key off the card still cannot make a tablet
+trust a certificate for any other site. A CA made before that (or for another host name) is
+replaced, and ``replaced`` tells the setup page to ask the owner to install it again on each
+tablet. The keys are files only the box's own user can read (0600 in a 0700 folder).
+
 ``ensure`` is called by the web process at start and by the network process as addresses
 change; it writes only when something changed, atomically. The web process picks up a new
 certificate without a restart (server.py).
@@ -35,6 +42,10 @@ CA_DAYS = 3650
 SERVER_DAYS = 397  # what Apple accepts for any server certificate
 RENEW_BEFORE = datetime.timedelta(days=30)
 BOX_NAME = "comptoir.local"
+# The addresses a shop's box can have, and all its CA may vouch for besides its names.
+PERMITTED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8",
+    "fc00::/7", "fe80::/10", "::1/128"))
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,12 @@ class Paths:
     def cert(self) -> Path:
         return self.directory / "server.pem"
 
+    @property
+    def replaced(self) -> Path:
+        """Written when a CA the tablets trusted was replaced, until the owner says they
+        installed the new one."""
+        return self.directory / "ca-replaced"
+
 
 def paths(data_dir: Path) -> Paths:
     return Paths(data_dir / "tls")
@@ -66,8 +83,19 @@ def wanted_names(addresses: list[str]) -> tuple[list[str], list[str]]:
     """The DNS names and IP addresses the server certificate must carry."""
     host = socket.gethostname().split(".")[0].lower()
     names = sorted({BOX_NAME, "localhost", host, f"{host}.local"})
-    ips = sorted({"127.0.0.1", *addresses}, key=lambda a: ipaddress.ip_address(a).packed)
+    ips = sorted({a for a in ("127.0.0.1", *addresses) if _private(a)}, key=lambda a: ipaddress.ip_address(a).packed)
     return names, ips
+
+
+def _private(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == net.version and ip in net for net in PERMITTED_NETWORKS)
+
+
+def _constraints(names: list[str]) -> x509.NameConstraints:
+    return x509.NameConstraints(
+        permitted_subtrees=[*(x509.DNSName(n) for n in names), *(x509.IPAddress(n) for n in PERMITTED_NETWORKS)],
+        excluded_subtrees=None)
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> None:
@@ -93,7 +121,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _make_ca(where: Paths) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def _make_ca(where: Paths, names: list[str]) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = _key()
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Comptoir"),
                       x509.NameAttribute(NameOID.COMMON_NAME, f"Comptoir box {uuid.uuid4().hex[:8]}")])
@@ -102,6 +130,7 @@ def _make_ca(where: Paths) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate
             .not_valid_before(_now() - datetime.timedelta(days=1))
             .not_valid_after(_now() + datetime.timedelta(days=CA_DAYS))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_constraints(names), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                          content_commitment=False, key_encipherment=False, data_encipherment=False,
                                          key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
@@ -112,12 +141,21 @@ def _make_ca(where: Paths) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate
     return key, cert
 
 
-def _load_ca(where: Paths) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None:
+def _load_ca(where: Paths, names: list[str]) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None:
+    """The CA on the card, if it is there and is constrained to exactly these names."""
     if not (where.ca_key.exists() and where.ca_cert.exists()):
         return None
     key = serialization.load_pem_private_key(where.ca_key.read_bytes(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return key, x509.load_pem_x509_certificate(where.ca_cert.read_bytes())
+    cert = x509.load_pem_x509_certificate(where.ca_cert.read_bytes())
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints != _constraints(names):
+        where.replaced.write_text(_now().isoformat())  # the tablets trust the old one: say so
+        return None
+    return key, cert
 
 
 def _current_is_fine(where: Paths, ca: x509.Certificate, names: list[str], ips: list[str]) -> bool:
@@ -136,8 +174,9 @@ def ensure(data_dir: Path, addresses: list[str]) -> bool:
     a name or an address, or it expires within RENEW_BEFORE. True when it wrote one."""
     where = paths(data_dir)
     where.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ca_key, ca = _load_ca(where) or _make_ca(where)
+    where.directory.chmod(0o700)  # made before the keys were kept private
     names, ips = wanted_names(addresses)
+    ca_key, ca = _load_ca(where, names) or _make_ca(where, names)
     if _current_is_fine(where, ca, names, ips):
         return False
     key = _key()
@@ -160,6 +199,16 @@ def ensure(data_dir: Path, addresses: list[str]) -> bool:
 
 def ca_pem(data_dir: Path) -> bytes:
     return paths(data_dir).ca_cert.read_bytes()
+
+
+def ca_replaced(data_dir: Path) -> bool:
+    """Was the CA replaced since the owner last installed it on the tablets?"""
+    return paths(data_dir).replaced.exists()
+
+
+def ca_installed(data_dir: Path) -> None:
+    """The owner installed the new CA on every tablet: stop asking."""
+    paths(data_dir).replaced.unlink(missing_ok=True)
 
 
 def apple_profile(data_dir: Path, shop: str) -> bytes:

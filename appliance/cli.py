@@ -107,7 +107,7 @@ def cmd_setup_code(args: argparse.Namespace, settings: config.Settings) -> None:
         code = admin.setup_code(r)
     if code is None:
         print("this box is set up already: log in on its setup page (forgot the password? "
-              "appliance admin reset-password)")
+              "appliance admin login-code --print)")
     else:
         print(f"setup code: {code}")
 
@@ -180,10 +180,33 @@ def cmd_admin(args: argparse.Namespace, settings: config.Settings) -> None:
 
     from appliance import admin
 
+    if args.action == "login-code":
+        with _redis(settings) as r:
+            code = admin.new_login_code(r)
+            print(f"login code: {code} (once, within {admin.LOGIN_CODE_SECONDS // 60} minutes)")
+            if args.print:
+                _print_login_code(r, code)
+        return
     password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("new password: ")
     with _redis(settings) as r:
         admin.set_password(r, password)
-    print("the owner's password is changed")
+    print("the owner's password is changed; every login to the setup page has ended")
+
+
+def _print_login_code(r: redis.Redis, code: str) -> None:
+    """The code on the receipt printer, for an owner at the counter with no screen at hand."""
+    from appliance import admin
+    from appliance.printing import jobs
+    from appliance.printing.request import JobRequest
+    from appliance.sync import shop
+
+    minutes = admin.LOGIN_CODE_SECONDS // 60
+    document = {"lines": [{"text": shop.name(r), "align": "center", "bold": True},
+                          {"text": "Code de connexion / Login code", "align": "center"},
+                          {"text": code, "align": "center", "size": "double"},
+                          {"text": f"{minutes} min, une fois / once", "align": "center"}]}
+    job = jobs.submit(r, JobRequest.model_validate({"role": "receipt", "document": document})).job
+    print(f"printed on {job['printer']}")
 
 
 def cmd_pair(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -328,6 +351,17 @@ def cmd_settings(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance import admin
 
     with _redis(settings) as r:
+        if args.what == "apps":
+            from appliance.printing import printers, raw_port
+
+            if args.all or args.exposed_only:
+                printers.set_apps_reach_all(r, args.all)
+            if args.receipt_metres is not None:
+                raw_port.set_app_receipt_metres(r, args.receipt_metres)
+            reach = "every printer" if printers.apps_reach_all(r) else "the exposed printers"
+            print(f"ePOS-Print reaches {reach}; an app's receipt is at most "
+                  f"{raw_port.limits(r).max_mm / 1000:g} m of paper")
+            return
         if args.none or args.origin:
             admin.set_allowed_origins(r, [] if args.none else args.origin)
         origins = admin.allowed_origins(r)
@@ -424,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     reset = asub.add_parser("reset-password", help="set a new password for the setup page (physical access "
                                                    "is ownership)")
     reset.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    code = asub.add_parser("login-code", help="a one-time code that opens the setup page for 15 minutes, "
+                                              "whatever the password or a lock-out")
+    code.add_argument("--print", action="store_true", help="print it on the receipt printer too")
 
     p = add("network", cmd_network, "run only the box's network presence: mDNS announcement, back office "
                                     "forwarding, printer searches, virtual network printers (systemd unit "
@@ -498,6 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
                                          "with none given, list them")
     po.add_argument("origin", nargs="*", help="e.g. https://pos.example.com (replaces the list)")
     po.add_argument("--none", action="store_true", help="allow no origin")
+    pp = osub.add_parser("apps", help="apps that print without pairing (ePOS-Print, virtual network printers)")
+    reach = pp.add_mutually_exclusive_group()
+    reach.add_argument("--all", action="store_true", help="ePOS-Print may print on every printer")
+    reach.add_argument("--exposed-only", action="store_true", help="only on the printers exposed to apps")
+    pp.add_argument("--receipt-metres", type=float, help="the longest receipt an app may print, in metres")
 
     p = add("backoffice", cmd_backoffice, "the cloud back office: link the box to it, its status; or run "
                                           "the reference back office")

@@ -3,13 +3,17 @@ HTTP status and the CLI prints the message; neither has to know the other exists
 
 
 class ServiceError(Exception):
+    """``message`` is said as it stands, or, with ``params``, is a template filled with them:
+    the setup page then translates the template and fills it in the page's language."""
+
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+    def __init__(self, message: str, *, params: dict[str, object] | None = None, **details: object) -> None:
+        self.template, self.params = message, params or {}
+        self.message = message % self.params if params else message
+        super().__init__(self.message)
+        self.details = {**self.params, **details}
 
 
 class Forbidden(ServiceError):

@@ -53,19 +53,31 @@ def setup_code() -> str:
 
 
 def admin_failures(client: str) -> str:
-    """Counter with a TTL: wrong setup codes or passwords from one address ("*all*": all)."""
+    """Counter with a TTL: wrong setup codes, passwords or login codes from one address."""
     return f"{PREFIX}:admin:failures:{client}"
+
+
+def admin_login_code() -> str:
+    """String with a 15-minute TTL: sha256 of the one-time login code made at the box."""
+    return f"{PREFIX}:admin:login-code"
+
+
+def admin_session(digest: str) -> str:
+    """String with a TTL (pushed back as it is used): one login to the setup page, by the
+    sha256 of the id its cookie holds."""
+    return f"{PREFIX}:admin:session:{digest}"
+
+
+def admin_sessions() -> str:
+    """Set: the digests of the setup page's sessions, to end them all at once (some may have
+    expired already)."""
+    return f"{PREFIX}:admin:sessions"
 
 
 def allowed_origins() -> str:
     """Set: the web origins (``https://pos.example.com``) whose pages may call the API from a
     browser (CORS), as the owner listed them."""
     return f"{PREFIX}:admin:origins"
-
-
-def admin_secret() -> str:
-    """String: the key that signs the setup page's session cookies."""
-    return f"{PREFIX}:admin:secret"
 
 
 # Printers ------------------------------------------------------------------------------
@@ -196,7 +208,9 @@ def entities(kind: str) -> str:
 
 
 def shop_settings() -> str:
-    """Hash: shop-wide settings (visibility of parked receipts, default tickets, back office)."""
+    """Hash: shop-wide settings (visibility of parked receipts, default tickets, back office,
+    ``apps_reach_all``: 1 when apps without a token may print to every printer, not only the
+    exposed ones)."""
     return f"{PREFIX}:settings"
 
 

@@ -56,7 +56,11 @@ from appliance.errors import Conflict, Invalid
 FORMAT = 1
 PACKAGE = "comptoir-appliance"
 TRIAL_SECONDS = 120.0
-MAX_BUNDLE = 512 * 1024 * 1024
+# A bundle is about 32 MiB (35 arm64 wheels): three times that leaves room to grow, and an
+# upload larger than this is refused from its headers, before a byte of it is stored.
+MAX_BUNDLE = 96 * 1024 * 1024
+MAX_UPLOAD = MAX_BUNDLE + 64 * 1024  # the multipart form around it
+MAX_MANIFEST = 1024 * 1024
 DEFAULT_KEYS = Path("/etc/comptoir/update-keys")
 RESTART = ["systemctl", "restart", "comptoir-web.service", "comptoir-workers.service", "comptoir-network.service"]
 HEALTH_URL = "http://127.0.0.1/healthz"
@@ -175,47 +179,56 @@ def _trusted_keys(directory: Path) -> list[Ed25519PublicKey]:
 def verify(bundle: Path, keys: Path, extract_to: Path | None = None) -> Manifest:
     """The bundle's manifest, once its signature is one of ``keys`` and every wheel is the one
     it names: nothing else, nothing missing, no path of its own. With ``extract_to``, the
-    wheels are written there as they are checked."""
+    wheels are written there as they are checked.
+
+    Whoever uploads it may be a stranger, so nothing is trusted before the signature: the tar
+    is read plain (``pack`` writes no compression, so a gzip or xz bomb is simply not a
+    bundle), its first two members must be the manifest and its signature, checked before
+    the rest is walked, and each member after them must be a wheel the manifest names, once."""
     trusted = _trusted_keys(keys)
     if not trusted:
         raise Conflict(NO_KEY)
     try:
-        with tarfile.open(bundle, "r:*") as tar:
+        with tarfile.open(bundle, "r:") as tar:
             return _check(tar, trusted, extract_to)
     except tarfile.TarError as exc:
         raise Invalid(NOT_A_BUNDLE) from exc
 
 
 def _check(tar: tarfile.TarFile, trusted: list[Ed25519PublicKey], extract_to: Path | None) -> Manifest:
-    members = {m.name: m for m in tar.getmembers()}
-    if "manifest.json" not in members or "manifest.sig" not in members:
+    first, second = tar.next(), tar.next()
+    if first is None or second is None or (first.name, second.name) != ("manifest.json", "manifest.sig"):
         raise Invalid(NOT_A_BUNDLE)
-    body = _read(tar, members["manifest.json"], 1024 * 1024)
-    signature = _read(tar, members["manifest.sig"], 1024)
+    body = _read(tar, first, MAX_MANIFEST)
+    signature = _read(tar, second, 1024)
     if not any(_signed_by(key, signature, body) for key in trusted):
         raise Invalid(NOT_SIGNED)
     manifest = _manifest(body)
-    expected = {f"wheels/{name}" for name in manifest.wheels}
-    extra = set(members) - expected - {"manifest.json", "manifest.sig", "wheels"}
-    missing = expected - set(members)
-    if extra or missing:
-        raise Invalid(TAMPERED, extra=sorted(extra), missing=sorted(missing))
-    for name, digest in manifest.wheels.items():
-        member = members[f"wheels/{name}"]
-        if not member.isfile():
+    unseen = dict(manifest.wheels)
+    while (member := tar.next()) is not None:
+        if member.name == "wheels" and member.isdir():
+            continue
+        name = member.name.removeprefix("wheels/")
+        if name not in unseen or member.name != f"wheels/{name}" or not member.isfile():
+            raise Invalid(TAMPERED, file=member.name)
+        if _digest_of(tar, member, extract_to / name if extract_to else None) != unseen.pop(name):
             raise Invalid(TAMPERED, file=name)
-        source = tar.extractfile(member)
-        assert source is not None
-        sha = hashlib.sha256()
-        target = (extract_to / name).open("wb") if extract_to else contextlib.nullcontext()
-        with source, target as out:
-            while chunk := source.read(1024 * 1024):
-                sha.update(chunk)
-                if out is not None:
-                    out.write(chunk)
-        if sha.hexdigest() != digest:
-            raise Invalid(TAMPERED, file=name)
+    if unseen:
+        raise Invalid(TAMPERED, missing=sorted(unseen))
     return manifest
+
+
+def _digest_of(tar: tarfile.TarFile, member: tarfile.TarInfo, copy_to: Path | None) -> str:
+    source = tar.extractfile(member)
+    assert source is not None
+    sha = hashlib.sha256()
+    target = copy_to.open("wb") if copy_to else contextlib.nullcontext()
+    with source, target as out:
+        while chunk := source.read(1024 * 1024):
+            sha.update(chunk)
+            if out is not None:
+                out.write(chunk)
+    return sha.hexdigest()
 
 
 def _signed_by(key: Ed25519PublicKey, signature: bytes, body: bytes) -> bool:
@@ -258,21 +271,24 @@ def receive(settings: Settings, source: BinaryIO) -> Manifest:
     paths.root.mkdir(parents=True, exist_ok=True)
     if paths.incoming.exists() or paths.trial.exists():
         raise Conflict(UNDER_WAY)
-    part = paths.root / "incoming.part"
-    size = 0
-    with part.open("wb") as out:
-        while chunk := source.read(1024 * 1024):
-            size += len(chunk)
-            if size > MAX_BUNDLE:
-                part.unlink()
-                raise Invalid(TOO_BIG)
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
+    for stale in paths.root.glob("incoming-*.part"):  # what an upload cut short left (a power cut)
+        if time.time() - stale.stat().st_mtime > 3600:
+            stale.unlink(missing_ok=True)
+    fd, name = tempfile.mkstemp(prefix="incoming-", suffix=".part", dir=paths.root)
+    part = Path(name)
     try:
+        with os.fdopen(fd, "wb") as out:
+            size = 0
+            while chunk := source.read(1024 * 1024):
+                size += len(chunk)
+                if size > MAX_BUNDLE:
+                    raise Invalid(TOO_BIG)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
         manifest = verify(part, keys_dir())
-    except Exception:
-        part.unlink()
+    except BaseException:  # refused, or the upload cut short: nothing stays on the card
+        part.unlink(missing_ok=True)
         raise
     _record(paths, "waiting", version=manifest.version)
     os.replace(part, paths.incoming)

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from appliance import admin, certs
-from appliance.printing import epos
+from appliance.printing import epos, printers
 from appliance.printing.emulator import Emulator
-from tests.box import Box, wait_for
+from tests.box import Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 
 ENVELOPE = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
@@ -79,6 +79,7 @@ def test_a_bad_document_is_a_schema_error() -> None:
 def counter(shared_box: Box) -> FakePrinter:
     printer = FakePrinter()
     shared_box.add_printer("comptoir", printer.uri, ("receipt",))
+    printers.expose(shared_box.redis, "comptoir", free_port())  # open to apps: what ePOS may reach
     wait_for(lambda: requests.post(f"{shared_box.url}/cgi-bin/epos/service.cgi?devid=local_printer",
                                    data=ENVELOPE.format("")).status_code == 200, 20, "the printer")
     yield printer
@@ -126,6 +127,37 @@ def test_unknown_devices_and_bad_documents_get_epson_s_codes(shared_box: Box, co
     assert missing.status_code == 404 and answer(missing.text)["code"] == "DeviceNotFound"
     bad = post(shared_box, "<epos-print><image>", devid="comptoir")
     assert bad.status_code == 400 and answer(bad.text)["code"] == "SchemaError"
+
+
+def test_epos_reaches_only_the_printers_open_to_apps(shared_box: Box, counter: FakePrinter) -> None:
+    """ePOS-Print takes no token: a printer the owner did not expose is not there for it, by
+    name or by role, until the owner opens every printer to apps."""
+    kitchen = FakePrinter()
+    try:
+        shared_box.add_printer("cuisine-epos", kitchen.uri, ("kitchen-epos",))
+        for devid in ("cuisine-epos", "kitchen-epos"):
+            refused = post(shared_box, SDK_DOCUMENT, devid=devid)
+            assert refused.status_code == 404 and answer(refused.text)["code"] == "DeviceNotFound"
+        assert kitchen.receipts == []
+        printers.set_apps_reach_all(shared_box.redis, True)
+        assert answer(post(shared_box, SDK_DOCUMENT, devid="kitchen-epos").text)["success"] == "true"
+        assert "Chez Zofia" in kitchen.receipts[-1].text
+    finally:
+        printers.set_apps_reach_all(shared_box.redis, False)
+        kitchen.stop()
+
+
+def test_hostile_documents_are_refused_in_milliseconds(shared_box: Box, counter: FakePrinter) -> None:
+    """50,000 nested elements, and a picture 8 dots wide and 7.5 m long in 60 KB: a 400, not
+    a crash or 7 m of paper."""
+    before = len(counter.receipts)
+    nested = "<page>" * 50_000 + "</page>" * 50_000
+    tall = ('<image width="8" height="60000">' + base64.b64encode(b"\xff" * 60_000).decode() + "</image>")
+    for body in (ENVELOPE.format(nested), ENVELOPE.format(tall), ENVELOPE.format('<feed line="255"/>' * 2000)):
+        response = post(shared_box, body)
+        assert response.status_code == 400 and answer(response.text)["code"] == "SchemaError"
+        assert response.elapsed.total_seconds() < 2
+    assert len(counter.receipts) == before
 
 
 def test_web_apps_preflight_from_any_origin_for_epos_only(shared_box: Box, counter: FakePrinter) -> None:

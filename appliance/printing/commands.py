@@ -27,12 +27,18 @@ CUT_WITH_FEED = (65, 66, 97, 98, 103, 104)  # GS V m n: the forms that feed n be
 def length(buf: bytes | bytearray, i: int) -> int | None:
     """Length of the command that starts at ``buf[i]`` (ESC, GS, FS or DLE), or None while
     ``buf`` does not hold all of it yet. Unknown commands are taken to have one parameter."""
+    size = declared(buf, i)
+    return size if size is not None and i + size <= len(buf) else None
+
+
+def declared(buf: bytes | bytearray, i: int) -> int | None:
+    """The length the command at ``buf[i]`` says it has, once its header is in ``buf``, its
+    data or not: what lets a reader refuse a picture of 4 GB before taking any of it."""
     n = len(buf)
     if i + 1 >= n:
         return None
     lead, cmd = buf[i], buf[i + 1]
-    size = {ESC: _esc, GS: _gs, FS: _fs, DLE: _dle}[lead](buf, i, cmd, n)
-    return size if size is not None and i + size <= n else None
+    return {ESC: _esc, GS: _gs, FS: _fs, DLE: _dle}[lead](buf, i, cmd, n)
 
 
 def _dle(buf: bytes | bytearray, i: int, cmd: int, n: int) -> int | None:

@@ -30,6 +30,7 @@ from defusedxml.common import DefusedXmlException
 
 from appliance.errors import ServiceError
 from appliance.printing import jobs, printers, render
+from appliance.printing.document import MAX_IMAGE_PAPER_MM, MAX_IMAGE_SIDE
 from appliance.printing.request import MAX_RAW_BYTES
 
 NS = "http://www.epson-pos.com/schemas/2011/03/epos-print"
@@ -37,6 +38,11 @@ MAX_BODY = 4 * 1024 * 1024
 DEFAULT_TIMEOUT = 60.0  # seconds, Epson's default when the app gives none
 MAX_TIMEOUT = 300.0
 BAND = 1024  # image rows per GS v 0: printers cap one raster's height
+# A document from any device on the Wi-Fi, bounded like the API's JSON bodies and pictures:
+MAX_DEPTH = 16  # nested elements (a <page> in a SOAP envelope needs 5)
+MAX_ELEMENTS = 10_000
+MAX_PAPER_MM = MAX_IMAGE_PAPER_MM  # images and feeds together, on the printer's own paper
+LINE_MM = 4.25  # a text line at the default spacing (1/6 inch)
 
 # The status bits of Epson's ASB word, as ePOS-Print reports them.
 ASB_PRINT_SUCCESS, ASB_OFF_LINE, ASB_COVER_OPEN = 0x2, 0x8, 0x20
@@ -99,8 +105,21 @@ def raster(data: bytes, width: int, height: int) -> bytes:
     return out
 
 
-def _element(p, element: Element, paper: render.Paper) -> None:
-    tag, content = _tag(element), element.text or ""
+@dataclass
+class _Sheet:
+    """The paper a document is printed on, and how much of it its images and feeds have used."""
+
+    paper: render.Paper
+    used_mm: float = 0.0
+
+    def take(self, mm: float, what: str) -> None:
+        self.used_mm += mm
+        if self.used_mm > MAX_PAPER_MM:
+            raise SchemaError(f"<{what}>: the document's images and feeds pass {MAX_PAPER_MM / 1000:g} m of paper")
+
+
+def _element(p, element: Element, sheet: _Sheet) -> None:
+    tag, content, paper = _tag(element), element.text or "", sheet.paper
     if tag == "text":
         style: dict = {}
         if (align := element.get("align")) in _ALIGN:
@@ -127,17 +146,20 @@ def _element(p, element: Element, paper: render.Paper) -> None:
         render.write_text(p, content)
     elif tag == "feed":
         if (dots := _int(element, "unit", 0, 255)) is not None:
+            sheet.take(dots / 8, tag)
             p._raw(b"\x1bJ" + bytes([dots]))
         elif (lines := _int(element, "line", 0, 255)) is not None:
+            sheet.take(lines * LINE_MM, tag)
             p._raw(b"\x1bd" + bytes([lines]))
         else:
             p._raw(b"\n")
     elif tag == "cut":
         p._raw(b"\x1dV\x01" if element.get("type") == "no_feed" else b"\x1dV\x42\x00")
     elif tag == "image":
-        width, height = _int(element, "width", 1, 65535), _int(element, "height", 1, 65535)
+        width, height = _int(element, "width", 1, MAX_IMAGE_SIDE), _int(element, "height", 1, 65535)
         if width is None or height is None:
             raise SchemaError("<image> needs width and height")
+        sheet.take(height / 8, tag)
         try:
             data = base64.b64decode("".join(content.split()), validate=True)
         except (binascii.Error, ValueError):
@@ -181,7 +203,7 @@ def _element(p, element: Element, paper: render.Paper) -> None:
             raise SchemaError("<command>: its content is not hexadecimal") from None
     elif tag == "page":
         for child in element:
-            _element(p, child, paper)
+            _element(p, child, sheet)
 
 
 def parse(body: bytes) -> Element:
@@ -190,6 +212,7 @@ def parse(body: bytes) -> Element:
         root = ElementTree.fromstring(body)
     except (ElementTree.ParseError, DefusedXmlException) as exc:
         raise SchemaError(f"not an ePOS-Print XML document: {exc}") from None
+    _bounded(root)
     found = root if _tag(root) == "epos-print" else root.find(f".//{{{NS}}}epos-print")
     if found is None:
         found = next((e for e in root.iter() if _tag(e) == "epos-print"), None)
@@ -198,13 +221,27 @@ def parse(body: bytes) -> Element:
     return found
 
 
+def _bounded(root: Element) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH or with more than MAX_ELEMENTS
+    elements, walked without recursion (a recursive walk of 50,000 nested elements is a
+    crash, not an answer)."""
+    stack, count = [(root, 1)], 0
+    while stack:
+        element, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_ELEMENTS:
+            raise SchemaError(f"the document holds more than {MAX_ELEMENTS} elements or nests them deeper "
+                              f"than {MAX_DEPTH}")
+        stack.extend((child, depth + 1) for child in element)
+
+
 def to_escpos(document: Element, profile: str = "default", width_mm: int = 80) -> bytes:
     """The ESC/POS bytes of an <epos-print> document for one printer. Pure."""
-    paper = render.Paper(width_mm)
-    p = render.printer_for(profile, paper)
+    sheet = _Sheet(render.Paper(width_mm))
+    p = render.printer_for(profile, sheet.paper)
     try:
         for element in document:
-            _element(p, element, paper)
+            _element(p, element, sheet)
     except (ValueError, TypeError) as exc:
         if isinstance(exc, SchemaError):
             raise
@@ -257,13 +294,14 @@ class Answer:
 
 
 def target(r: redis.Redis, devid: str) -> printers.PrinterConfig | None:
-    """``devid``: a printer's name, a role, or ``local_printer`` (the first receipt printer)."""
+    """``devid``: a printer's name, a role, or ``local_printer`` (the first receipt printer),
+    among the printers open to apps (``printers.open_to_apps``): ePOS-Print takes no token."""
+    reachable = printers.open_to_apps(r)
+    for config in reachable:
+        if config.name == devid:
+            return config
     try:
-        return printers.get(r, devid)
-    except ServiceError:
-        pass
-    try:
-        return printers.choose(r, "receipt" if devid == "local_printer" else devid)
+        return printers.choose(r, "receipt" if devid == "local_printer" else devid, among=reachable)
     except ServiceError:
         return None
 

@@ -179,6 +179,22 @@ def last_status(r: redis.Redis, name: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
+def open_to_apps(r: redis.Redis) -> list[PrinterConfig]:
+    """The printers that apps printing without a token (ePOS-Print, by name, role or
+    ``local_printer``) may reach: the ones the owner exposed on a port, or every printer once
+    the owner said so (``set_apps_reach_all``)."""
+    configs = all_configs(r)
+    return configs if apps_reach_all(r) else [c for c in configs if c.port]
+
+
+def apps_reach_all(r: redis.Redis) -> bool:
+    return r.hget(keys.shop_settings(), "apps_reach_all") == b"1"
+
+
+def set_apps_reach_all(r: redis.Redis, every_printer: bool) -> None:
+    r.hset(keys.shop_settings(), "apps_reach_all", int(every_printer))
+
+
 def describe(r: redis.Redis, config: PrinterConfig) -> dict:
     """What GET /api/v1/printers and `appliance printers list` show for one printer."""
     status = last_status(r, config.name) or {}
@@ -215,9 +231,11 @@ def _for_role(configs: list[PrinterConfig], role: str) -> list[PrinterConfig]:
     return real or holders
 
 
-def choose(r: redis.Redis, role: str, own_receipt_printer: str | None = None) -> PrinterConfig:
-    """The printer a job for ``role`` goes to (the rule is in this module's docstring)."""
-    configs = all_configs(r)
+def choose(r: redis.Redis, role: str, own_receipt_printer: str | None = None,
+           among: list[PrinterConfig] | None = None) -> PrinterConfig:
+    """The printer a job for ``role`` goes to (the rule is in this module's docstring), among
+    every printer or the ones given."""
+    configs = all_configs(r) if among is None else among
     if role == "receipt" and own_receipt_printer:
         for config in configs:
             if config.name == own_receipt_printer:

@@ -21,6 +21,13 @@ An app that drops the link mid-receipt (a reset, or a peer that vanished: TCP ke
 it within a minute) leaves half a receipt. It is printed, under an "INCOMPLETE" banner, rather
 than held: in a kitchen a half order that says so beats an order that never comes. A close
 the app made on purpose (FIN) ends a whole job.
+
+Anyone on the shop's network can open the port, so what one connection may cost is bounded
+(``Limits``): a receipt longer than a few metres of paper (``app_receipt_metres``, in bytes
+and in paper, pictures counted from their headers before their data is taken) is ended
+under an "INCOMPLETE / TOO LONG" banner and the connection closed; bytes are read only as
+fast as their jobs are stored; one address holds PER_ADDRESS connections at most, the box
+MAX_CONNECTIONS.
 """
 
 from __future__ import annotations
@@ -31,13 +38,14 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
 import redis
 
 from appliance import keys
-from appliance.errors import OutcomeUnknown, ServiceError
+from appliance.errors import Invalid, OutcomeUnknown, ServiceError
 from appliance.printing import commands, jobs, printers
 from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, ESC, GS
@@ -45,14 +53,23 @@ from appliance.printing.request import MAX_RAW_BYTES
 
 log = logging.getLogger(__name__)
 
-MAX_JOB = MAX_RAW_BYTES  # a job this long is queued as it stands and the next one continues it
 WATCH_EVERY = 0.2  # how often answers waiting for paper and status changes are checked
-INCOMPLETE = b"\x1b@\x1b!\x38*** INCOMPLET / INCOMPLETE ***\x1b!\x00\n(link lost / liaison perdue)\n"
+_BANNER = b"\x1b@\x1b!\x38*** INCOMPLET / INCOMPLETE ***\x1b!\x00\n"
+INCOMPLETE = _BANNER + b"(link lost / liaison perdue)\n"
+TOO_LONG = b"\n" + _BANNER + b"(too long / trop long)\n"
 CUT = b"\n\n\n\x1dV\x42\x00"
+LINE_MM = 4.25  # one text line at the default spacing (1/6 inch)
+DOTS_PER_MM = 8  # 203 dpi, every receipt printer the box drives
+MAX_RASTER_ROW = 128  # bytes in one GS v 0 row: Epson's own bound (1,024 dots)
+APP_RECEIPT_METRES = 3.0
+APP_RECEIPT_RANGE = (0.5, 20.0)
+APP_RECEIPT_RANGE_MESSAGE = "the longest receipt from an app: from %(low)s to %(high)s m"
+PER_ADDRESS = 8  # connections one device may hold open on the virtual ports
+MAX_CONNECTIONS = 64
 CLEARED = b"\x37\x25\x00"  # DLE DC4 fn 8's answer
 _PRINTS = {GS: b"vV8k(*", ESC: b"*dJim"}  # commands that put something on paper
 
-Kind = Literal["job", "realtime", "info", "asb", "in_order", "clear"]
+Kind = Literal["job", "realtime", "info", "asb", "in_order", "clear", "overflow"]
 
 
 @dataclass(frozen=True)
@@ -65,34 +82,101 @@ class Piece:
     n: int = 0
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The most one receipt from an app may be: bytes (what the box stores) and millimetres
+    of paper (text lines, feeds and pictures)."""
+
+    max_bytes: int = MAX_RAW_BYTES - len(TOO_LONG) - len(CUT)
+    max_mm: float = APP_RECEIPT_METRES * 1000
+
+
+def limits(r: redis.Redis) -> Limits:
+    raw = r.hget(keys.shop_settings(), "app_receipt_metres")
+    return Limits(max_mm=float(raw or APP_RECEIPT_METRES) * 1000)
+
+
+def set_app_receipt_metres(r: redis.Redis, metres: float) -> None:
+    """The longest receipt an app may print through a virtual port, in metres of paper."""
+    low, high = APP_RECEIPT_RANGE
+    if not low <= metres <= high:
+        raise Invalid(APP_RECEIPT_RANGE_MESSAGE, params={"low": f"{low:g}", "high": f"{high:g}"},
+                      field="app_receipt_metres")
+    r.hset(keys.shop_settings(), "app_receipt_metres", f"{metres:g}")
+
+
 @dataclass
 class Splitter:
     """Cuts a connection's byte stream into jobs and questions as it arrives. Setup commands
-    sent before a receipt (ESC @, code pages) stay with the receipt they prepare."""
+    sent before a receipt (ESC @, code pages) stay with the receipt they prepare. A receipt
+    past ``limits`` ends the connection (``ended``): its start prints, marked TOO LONG."""
 
+    limits: Limits = field(default_factory=Limits)
+    ended: bool = False
     _buffer: bytearray = field(default_factory=bytearray)
     _job: bytearray = field(default_factory=bytearray)
     _prints: bool = False
+    _mm: float = 0.0
 
     def feed(self, data: bytes) -> list[Piece]:
+        if self.ended:
+            return []
         self._buffer += data
         buf, i, pieces = self._buffer, 0, []
         while i < len(buf):
             lead = buf[i]
             if lead not in (ESC, GS, DLE, commands.FS):
+                if lead == commands.LF:
+                    self._mm += LINE_MM
+                    if self._mm > self.limits.max_mm:
+                        return pieces + self._overflow()  # the line that would pass the limit is not printed
                 self._job.append(lead)
                 self._prints = self._prints or lead != 0
                 i += 1
                 continue
-            size = commands.length(buf, i)
+            size = commands.declared(buf, i)
             if size is None:
+                break
+            if self._too_much(buf, i, size):
+                return pieces + self._overflow()
+            if i + size > len(buf):
                 break
             pieces += self._command(bytes(buf[i:i + size]))
             i += size
         del buf[:i]
-        if len(self._job) >= MAX_JOB:
-            pieces += self._end()
+        if len(self._job) > self.limits.max_bytes or self._mm > self.limits.max_mm:
+            return pieces + self._overflow()
         return pieces
+
+    def _too_much(self, buf: bytearray, i: int, size: int) -> bool:
+        """Would the command at ``buf[i]``, as its header declares it, pass the limits?"""
+        if len(self._job) + size > self.limits.max_bytes:
+            return True
+        if buf[i] == GS and buf[i + 1] == ord("v"):
+            row, rows = buf[i + 4] | buf[i + 5] << 8, buf[i + 6] | buf[i + 7] << 8
+            return row > MAX_RASTER_ROW or self._mm + rows / DOTS_PER_MM > self.limits.max_mm
+        return False
+
+    def _overflow(self) -> list[Piece]:
+        """The receipt so far, ended under its banner; nothing more is read."""
+        job = bytes(self._job) if self._prints else b""
+        self._job.clear()
+        self._buffer.clear()
+        self._prints, self.ended = False, True
+        return [Piece("job", job + TOO_LONG + CUT), Piece("overflow")]
+
+    def _paper(self, cmd: bytes) -> float:
+        """Millimetres of paper a command feeds or draws (text lines are counted as read)."""
+        lead, code = cmd[0], cmd[1]
+        if lead == GS and code == ord("v"):
+            return (cmd[6] | cmd[7] << 8) / DOTS_PER_MM
+        if lead == ESC and code == ord("d"):
+            return cmd[2] * LINE_MM
+        if lead == ESC and code == ord("J"):
+            return cmd[2] / DOTS_PER_MM
+        if lead == ESC and code == ord("*"):
+            return (24 if cmd[2] in (32, 33) else 8) / DOTS_PER_MM
+        return 0.0
 
     def _command(self, cmd: bytes) -> list[Piece]:
         lead, code = cmd[0], cmd[1]
@@ -113,6 +197,7 @@ class Splitter:
         if lead == GS and (code == ord("r") or cmd[:3] == b"\x1d(H"):
             return [*self._end(), Piece("in_order", data=cmd)]
         self._job += cmd
+        self._mm += self._paper(cmd)
         self._prints = self._prints or code in _PRINTS.get(lead, b"")
         return self._end() if commands.is_cut(cmd, 0) else []
 
@@ -122,7 +207,7 @@ class Splitter:
             return []
         job = bytes(self._job)
         self._job.clear()
-        self._prints = False
+        self._prints, self._mm = False, 0.0
         return [Piece("job", job)]
 
     def close(self, whole: bool) -> list[Piece]:
@@ -178,7 +263,7 @@ class Connection:
 
     def __init__(self, r: redis.Redis, printer: str, sock: socket.socket) -> None:
         self.r, self.printer, self.sock = r, printer, sock
-        self.splitter = Splitter()
+        self.splitter = Splitter(limits(r))
         self.sent: list[str] = []  # the jobs this connection queued
         self.waiting: list[_Waiting] = []  # in-order questions, answered once their jobs are on paper
         self.asb_on = False
@@ -200,8 +285,14 @@ class Connection:
                 if not data:
                     whole = True  # the app closed on purpose: its last job is whole
                     break
+                # Each job is stored before the next bytes are read: an app cannot send faster than
+                # the box stores, and a connection holds one receipt in memory at most.
                 for piece in self.splitter.feed(data):
                     self._handle(piece)
+                if self.splitter.ended:
+                    log.warning("virtual printer %s: a receipt longer than the limit was ended", self.printer)
+                    whole = True
+                    break
             for piece in self.splitter.close(whole):
                 self._handle(piece)
             # An in-order question still waiting gets its answer (from the watcher) if the app
@@ -228,7 +319,7 @@ class Connection:
             self._status_changes()
         elif piece.kind == "clear":
             self._send(CLEARED)
-        else:
+        elif piece.kind == "in_order":
             self.waiting.append(_Waiting(list(self.sent), piece.data))
             self._answer_ready()
 
@@ -292,6 +383,8 @@ class Ports:
         self.r, self.host, self.stop = r, host, stop
         self.listening: dict[str, tuple[int, socket.socket]] = {}
         self.published: dict[str, str] | None = None
+        self.connections: Counter[str] = Counter()  # open connections by the app's address
+        self.counting = threading.Lock()
 
     def run(self) -> None:
         try:
@@ -341,9 +434,28 @@ class Ports:
                 sock, _ = listener.accept()
             except OSError:
                 return  # closed: the port moved or the printer was removed
+            try:
+                address = sock.getpeername()[0]
+            except OSError:  # gone already
+                sock.close()
+                continue
+            with self.counting:
+                if self.connections[address] >= PER_ADDRESS or self.connections.total() >= MAX_CONNECTIONS:
+                    sock.close()  # as a busy printer does: the app tries again
+                    continue
+                self.connections[address] += 1
             keepalive(sock)
-            threading.Thread(target=Connection(self.r, name, sock).serve, name=f"raw-{name}-conn",
-                             daemon=True).start()
+            threading.Thread(target=self._serve, args=(Connection(self.r, name, sock), address),
+                             name=f"raw-{name}-conn", daemon=True).start()
+
+    def _serve(self, connection: Connection, address: str) -> None:
+        try:
+            connection.serve()
+        finally:
+            with self.counting:
+                self.connections[address] -= 1
+                if not self.connections[address]:
+                    del self.connections[address]
 
 
 def keepalive(sock: socket.socket) -> None:

@@ -98,11 +98,24 @@ def _set(p: Dummy, *, align: str = "left", bold: bool = False, underline: int = 
 _NON_ASCII = re.compile(r"([^\x00-\x7f]+)")
 
 
+# Every control character but the line feed: ESC, GS, DLE... typed into a customer's name
+# or a note would reach the printer as a command (a drawer pulse, a cut, a reset).
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+CONTROL_MARK = "?"
+
+
+def printable(text: str) -> str:
+    """Text as text: a tab becomes a space, any other control character a visible mark.
+    Only a document's own fields (``cut``, ``drawer``, a barcode) make commands."""
+    return _CONTROL.sub(lambda m: " " if m.group() == "\t" else CONTROL_MARK, text)
+
+
 def write_text(p: Dummy, text: str) -> None:
-    """Write text; ASCII runs go straight out once a code page is selected (every ESC/POS
-    code page keeps ASCII in its lower half), only the other runs go through MagicEncode,
-    whose per-character code page search is the slowest part of rendering."""
-    for index, run in enumerate(_NON_ASCII.split(text)):
+    """Write text, never commands (see ``printable``); ASCII runs go straight out once a code
+    page is selected (every ESC/POS code page keeps ASCII in its lower half), only the other
+    runs go through MagicEncode, whose per-character code page search is the slowest part of
+    rendering."""
+    for index, run in enumerate(_NON_ASCII.split(printable(text))):
         if not run:
             continue
         if index % 2 == 0 and p.magic.encoding is not None:

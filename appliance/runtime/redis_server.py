@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import os
 import shutil
 import signal
 import socket
@@ -126,13 +127,29 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _private_child() -> None:
+    """Redis's files hold the tablets' token digests and the owner's sessions: nobody but the
+    box's own user reads them."""
+    os.umask(0o077)
+    die_with_parent()
+
+
+def _make_private(data_dir: Path) -> None:
+    """What an earlier version left readable by others (its append-only files)."""
+    data_dir.chmod(0o700)
+    for path in data_dir.glob("appendonly*"):
+        for each in (path, *(path.rglob("*") if path.is_dir() else ())):
+            each.chmod(each.stat().st_mode & 0o700)
+
+
 def start(settings: Settings) -> subprocess.Popen:
     """Start the private Redis as a child process and wait for PING. In a process group of its
     own: a Ctrl-C in the terminal reaches `serve`, which stops the other parts first and Redis
     last, so nothing loses its storage while it shuts down."""
     conf = write_config(settings)
+    _make_private(settings.data_dir)
     settings.redis_socket.unlink(missing_ok=True)
     process = subprocess.Popen([find_binary(), str(conf)], stdout=subprocess.DEVNULL,
-                               preexec_fn=die_with_parent, process_group=0)
+                               preexec_fn=_private_child, process_group=0)
     wait_until_up(settings, 10, process)
     return process

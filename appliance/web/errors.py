@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        messages = {413: f"body larger than {app.config['MAX_CONTENT_LENGTH']} bytes"}
+        messages = {413: f"body larger than {request.max_content_length} bytes"}
         code = (exc.name or "error").lower().replace(" ", "_")
         response = error(exc.code or 500, code, messages.get(exc.code or 0, exc.description or code))
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import gevent
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.body import ChunkedReader, LengthReader
 from gunicorn.workers.ggevent import GeventWorker
 
 from appliance import certs
@@ -44,6 +45,7 @@ from appliance.web import create_app
 KEEPALIVE = 10
 PER_ADDRESS = 256
 MAX_CONNECTIONS = 4000
+DRAIN_AT_MOST = 64 * 1024  # of a body left unread, before the connection is closed instead
 _REFUSAL = b'{"error": "too_many_connections", "message": "too many connections from this address"}'
 _TOO_MANY = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\n"
              b"Retry-After: 5\r\nContent-Length: %d\r\n\r\n%s" % (len(_REFUSAL), _REFUSAL))
@@ -112,6 +114,24 @@ class Worker(GeventWorker):
             self.per_address[host] -= 1
             if not self.per_address[host]:
                 del self.per_address[host]
+
+
+    def handle_request(self, listener_name, req, sock, addr):
+        """After a body the app refused unread (a 1 MB "password", a 500 MB upload), close the
+        connection rather than let gunicorn read the rest to reuse it: reading a stranger's
+        megabytes would cost the event loop what refusing them saved."""
+        keep = super().handle_request(listener_name, req, sock, addr)
+        if _unread(req.body.reader) > DRAIN_AT_MOST:
+            raise StopIteration()
+        return keep
+
+
+def _unread(reader) -> int:
+    if isinstance(reader, LengthReader):
+        return reader.length
+    if isinstance(reader, ChunkedReader):
+        return DRAIN_AT_MOST + 1 if reader.parser is not None else 0
+    return 0
 
 
 class _Server(BaseApplication):

@@ -9,6 +9,7 @@ what is wrong next to the field.
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import wraps
 from pathlib import Path
@@ -25,12 +26,14 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, format_datetime, format_decimal, gettext
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from appliance import admin, certs, dashboard, devices, update
+from appliance import admin, certs, dashboard, devices, offload, update
 from appliance.discovery import search
-from appliance.errors import ServiceError, Unavailable
-from appliance.printing import jobs, preview, printers, reports
+from appliance.errors import Invalid, ServiceError, Unavailable
+from appliance.printing import jobs, preview, printers, raw_port, reports
 from appliance.printing.request import JobRequest
 from appliance.printing.testpage import test_page
 from appliance.sync import log, sessions, shop
@@ -53,11 +56,51 @@ def select_language() -> str:
     return request.accept_languages.best_match(admin.LANGUAGES) or admin.LANGUAGES[0]
 
 
+# The page's own files only: no inline script or style, no plugin, no frame, forms posted to
+# the box. A name someone typed with markup in it is escaped by Jinja, and would run nowhere.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
 def init_app(app) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       BABEL_TRANSLATION_DIRECTORIES=str(compile_catalogues(app.extensions["settings"].data_dir)))
     Babel(app, locale_selector=select_language)
+    app.secret_key = admin.session_secret(app.extensions["settings"].data_dir)
+    app.session_interface = _Cookie()
     app.register_blueprint(bp)
+    app.jinja_env.filters["say"] = say
+
+
+class _Cookie(SecureCookieSessionInterface):
+    """Flask's signed cookie holds the visitor's language, the form token and, once they
+    log in, the id of their session in Redis (``admin.start_session``): what makes a login is
+    the session in Redis, which a logout or a new password ends. ``Secure`` when the page
+    came over HTTPS (the box serves both)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return request.is_secure
+
+
+def said(exc: ServiceError) -> str:
+    """A service's refusal in the page's language, its parameters filled in after."""
+    return gettext(exc.template, **exc.params)
+
+
+def say(message: str | None) -> str:
+    """A message from a service (a printer's problem, a job's last error), in the page's
+    language when the catalogues know it. Unlike ``_()`` in a template, whose result Jinja
+    trusts as markup, this is plain text: it is escaped like any other data."""
+    return gettext(message) if message else ""
+
+
+@bp.after_request
+def _headers(response):
+    if response.mimetype == "text/html" and request.endpoint != "ui.demo":
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 def compile_catalogues(data_dir: Path) -> Path:
@@ -80,29 +123,59 @@ def compile_catalogues(data_dir: Path) -> Path:
     return target
 
 
-@bp.before_app_request
-def _secret_key() -> None:
-    """The cookie-signing key lives in Redis, read once Redis is there (not at import)."""
-    if not current_app.secret_key:
-        current_app.secret_key = admin.session_secret(_redis())
-
-
-@bp.before_request
-def _upload_limit() -> None:
-    """An update bundle is the one large body the box takes (read before the form's token)."""
-    if request.endpoint == "ui.upload_update":
-        request.max_content_length = update.MAX_BUNDLE
+UPLOAD = "ui.upload_update"
+MAX_FORM = 64 * 1024  # the largest of the page's forms (the tables, the web apps) by far
 
 
 @bp.before_request
 def _csrf() -> None:
+    """Every form carries the session's token. The update form carries it in its address, not
+    in its body: the one large body the box takes is refused, from a stranger or past its
+    size, before a byte of it is read."""
     session.setdefault("csrf", secrets.token_urlsafe(24))
-    if request.method == "POST" and not secrets.compare_digest(request.form.get("csrf", ""), session["csrf"]):
+    if request.method != "POST":
+        return None
+    # The page's forms are small: a megabyte of "password" is refused from its headers,
+    # before the event loop spends time decoding it.
+    request.max_content_length = MAX_FORM
+    if request.endpoint == UPLOAD:
+        if not _logged_in():
+            abort(403)
+        request.max_content_length = update.MAX_UPLOAD
+        sent = request.args.get("csrf", "") or request.headers.get("X-CSRF-Token", "")
+    else:
+        sent = request.form.get("csrf", "")
+    if not secrets.compare_digest(sent, session["csrf"]):
         abort(400, "the form expired; reload the page and try again")
+    if request.endpoint == UPLOAD and (request.content_length or 0) > update.MAX_UPLOAD:
+        return _settings_page({"bundle": gettext(update.TOO_BIG)}, None, {}, status=413)
+    return None
+
+
+_LOCAL_PATH = re.compile(r"/(?:[A-Za-z0-9_-]+(?:/[A-Za-z0-9_.-]+)*/?)?")
+
+
+def _local(target: str) -> str:
+    """Where to go back to after a login or a language change: one of the box's own paths,
+    spelt plainly. Anything else (``//host``, ``/\\host``, a tab or a newline a browser
+    would drop, a scheme) is ignored for the overview, so a link cannot send the owner away."""
+    return target if _LOCAL_PATH.fullmatch(target) else "/"
 
 
 def _client() -> str:
     return request.remote_addr or "unknown"
+
+
+def _logged_in() -> bool:
+    return admin.session_alive(_redis(), session.get("sid"))
+
+
+def _log_in() -> None:
+    """A new session for the owner who just proved it; what the cookie held before is gone."""
+    language = session.get("language")
+    session.clear()
+    session.update(sid=admin.start_session(_redis()), csrf=secrets.token_urlsafe(24),
+                   language=language or admin.language(_redis()))
 
 
 def logged_in(view):
@@ -110,7 +183,7 @@ def logged_in(view):
     def wrapper(*args, **kwargs):
         if not admin.claimed(_redis()):
             return redirect(url_for("ui.setup"))
-        if not session.get("admin"):
+        if not _logged_in():
             return redirect(url_for("ui.login", next=request.path))
         return view(*args, **kwargs)
     return wrapper
@@ -119,6 +192,7 @@ def logged_in(view):
 @bp.context_processor
 def _globals() -> dict:
     return {"languages": admin.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
+            "owner": _logged_in(), "ca_replaced": certs.ca_replaced(current_app.extensions["settings"].data_dir),
             "shop_name": shop.name(_redis()), "when": lambda t: format_datetime(t, "short") if t else "—",
             "amount": lambda cents: format_decimal(cents / 100, format="#,##0.00")}
 
@@ -149,10 +223,10 @@ def setup():
             admin.claim(r, form["code"], form["shop_name"], form["language"], request.form.get("password", ""),
                         _client())
         except ServiceError as exc:
-            errors[str(exc.details.get("field", "form"))] = gettext(exc.message)
+            errors[str(exc.details.get("field", "form"))] = said(exc)
         else:
-            session.clear()
-            session.update(admin=True, language=form["language"], csrf=secrets.token_urlsafe(24))
+            session["language"] = form["language"]
+            _log_in()
             return redirect(url_for("ui.overview"))
     return render_template("setup.html", form=form, errors=errors), 422 if errors else 200
 
@@ -162,29 +236,51 @@ def login():
     r = _redis()
     if not admin.claimed(r):
         return redirect(url_for("ui.setup"))
-    error = None
+    errors: dict[str, str] = {}
+    status, retry_after = 200, None
     if request.method == "POST":
+        with_code = "code" in request.form
         try:
-            admin.login(r, request.form.get("password", ""), _client())
+            if with_code:
+                admin.login_with_code(r, request.form.get("code", ""), _client())
+            else:
+                admin.login(r, request.form.get("password", ""), _client())
         except ServiceError as exc:
-            error = gettext(exc.message)
+            errors["code" if with_code else "password"] = said(exc)
+            status, retry_after = exc.status, exc.details.get("retry_after")
         else:
-            language = session.get("language")
-            session.clear()
-            session.update(admin=True, csrf=secrets.token_urlsafe(24),
-                           language=language or admin.language(r))
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
-    return render_template("login.html", error=error), 403 if error else 200
+            _log_in()
+            # A code is for an owner who lost the password: straight to choosing a new one.
+            return redirect(url_for("ui.settings", _anchor="password") if with_code
+                            else _local(request.args.get("next", "")))
+    response = current_app.make_response((render_template("login.html", errors=errors), status))
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.post("/logout")
 def logout():
+    admin.end_session(_redis(), session.get("sid"))
+    _anonymous()
+    return redirect(url_for("ui.login"))
+
+
+@bp.post("/logout/everywhere")
+@logged_in
+def logout_everywhere():
+    """End every session of the setup page, this one included (a phone lost, a password
+    seen)."""
+    admin.end_sessions(_redis())
+    _anonymous()
+    return redirect(url_for("ui.login"))
+
+
+def _anonymous() -> None:
     language = session.get("language")
     session.clear()
     if language:
         session["language"] = language
-    return redirect(url_for("ui.login"))
 
 
 @bp.post("/language")
@@ -192,8 +288,7 @@ def language():
     chosen = request.form.get("language", "")
     if chosen in admin.LANGUAGES:
         session["language"] = chosen
-    back = request.form.get("back", "/")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+    return redirect(_local(request.form.get("back", "/")))
 
 
 # -- tablets ------------------------------------------------------------------------------------
@@ -223,7 +318,7 @@ def tablets():
         try:
             pin = devices.new_pin(r, name, role)
         except ServiceError as exc:
-            errors["role"] = gettext(exc.message)
+            errors["role"] = said(exc)
         else:
             address = request.host_url
             pairing = {"pin": pin, "name": name, "address": address,
@@ -250,7 +345,7 @@ def edit_tablet(device_id: str):
         devices.update(r, device_id, request.form.get("name", ""), request.form.get("role", ""))
         devices.set_receipt_printer(r, device_id, receipt_printer)
     except ServiceError as exc:
-        return _tablets_page(r, None, {device_id: gettext(exc.message)})
+        return _tablets_page(r, None, {device_id: said(exc)})
     return redirect(url_for("ui.tablets"))
 
 
@@ -288,7 +383,7 @@ def printer_list():
                 printers.add(r, printers.validate(form["name"], uri, roles, width, "default",
                                                   form["backup"] or None, delay))
             except ServiceError as exc:
-                errors["form"] = gettext(exc.message)
+                errors["form"] = said(exc)
             else:
                 return redirect(url_for("ui.printer_list"))
     return _printers_page(r, form, errors)
@@ -321,7 +416,7 @@ def search_printers():
     try:
         search.ask(r, subnet)
     except ServiceError as exc:
-        return _printers_page(r, None, {"subnet": gettext(exc.message)}, subnet)
+        return _printers_page(r, None, {"subnet": said(exc)}, subnet)
     return redirect(url_for("ui.printer_list"))
 
 
@@ -338,7 +433,7 @@ def expose_printer():
     try:
         printers.expose(r, exposing["printer"], port)
     except ServiceError as exc:
-        return _printers_page(r, None, {"port": gettext(exc.message)}, exposing=exposing)
+        return _printers_page(r, None, {"port": said(exc)}, exposing=exposing)
     return redirect(url_for("ui.printer_list"))
 
 
@@ -359,7 +454,7 @@ def remove_printer(name: str):
     try:
         printers.remove(r, name)
     except ServiceError as exc:
-        return _printers_page(r, None, {"form": gettext(exc.message)})
+        return _printers_page(r, None, {"form": said(exc)})
     return redirect(url_for("ui.printer_list"))
 
 
@@ -380,7 +475,7 @@ def register():
             else:
                 sessions.close_register(r, SETUP_PAGE_MANAGER)
         except ServiceError as exc:
-            error = gettext(exc.message) if "sessions" not in exc.details else None
+            error = said(exc) if "sessions" not in exc.details else None
             still_open = exc.details.get("sessions", [])
     return _register_page(r, error=error, still_open=still_open)
 
@@ -402,7 +497,7 @@ def print_closing(number: int):
     try:
         jobs.submit(r, JobRequest.model_validate({"printer": request.form.get("printer", ""), "document": document}))
     except ServiceError as exc:
-        return _register_page(r, error=gettext(exc.message)), exc.status
+        return _register_page(r, error=said(exc)), exc.status
     return _register_page(r, printed=number)
 
 
@@ -507,7 +602,7 @@ def network():
         try:
             joined = wifi.join(request.form.get("ssid", ""), request.form.get("password", ""))
         except ServiceError as exc:
-            errors[exc.details.get("field", "ssid")] = gettext(exc.message)
+            errors[exc.details.get("field", "ssid")] = said(exc)
     state = joined or wifi.state()
     try:
         heard = wifi.networks(state["device"]) if state.get("device") and not state.get("access_point") else []
@@ -544,9 +639,18 @@ def settings():
                                              if x.strip()])
             elif what == "backoffice":
                 forwarder.link(r, request.form.get("url", "").strip(), request.form.get("token", "").strip())
+            elif what == "apps":
+                printers.set_apps_reach_all(r, request.form.get("apps_reach_all") == "1")
+                try:
+                    metres = float(request.form.get("app_receipt_metres", ""))
+                except ValueError:
+                    raise Invalid("a number, please") from None
+                raw_port.set_app_receipt_metres(r, metres)
+            elif what == "ca_installed":
+                certs.ca_installed(current_app.extensions["settings"].data_dir)
             elif what == "password":
                 admin.login(r, request.form.get("current", ""), _client())
-                admin.set_password(r, request.form.get("new", ""))
+                admin.set_password(r, request.form.get("new", ""), keep_session=session.get("sid"))
             elif what == "test":
                 problem = forwarder.test_connection(r)
                 if problem:
@@ -555,19 +659,23 @@ def settings():
                 forwarder.settle_dead_letters(r, retry=what == "retry")
             saved = what
         except ServiceError as exc:
-            errors["backoffice" if what in ("test", "retry", "drop") else what or "form"] = gettext(exc.message)
+            errors["backoffice" if what in ("test", "retry", "drop") else what or "form"] = said(exc)
     typed = request.form if errors else {}  # a form that failed shows what was typed
     return _settings_page(errors, saved, typed)
 
 
-def _settings_page(errors: dict[str, str], saved: str | None, typed) -> tuple[str, int]:
+def _settings_page(errors: dict[str, str], saved: str | None, typed, status: int | None = None) -> tuple[str, int]:
     from appliance.sync import forwarder
 
     r = _redis()
+    data_dir = current_app.extensions["settings"].data_dir
+    apps = {"reach_all": printers.apps_reach_all(r), "receipt_metres": f"{raw_port.limits(r).max_mm / 1000:g}"}
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
+                           apps=apps, ca_replaced=certs.ca_replaced(data_dir),
                            modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
                            tables=shop.default_tickets(r), origins=admin.allowed_origins(r),
-                           update=update.read_state(current_app.extensions["settings"])), 422 if errors else 200
+                           update=update.read_state(current_app.extensions["settings"])), \
+        status or (422 if errors else 200)
 
 
 @bp.post("/settings/update")
@@ -575,13 +683,16 @@ def _settings_page(errors: dict[str, str], saved: str | None, typed) -> tuple[st
 def upload_update():
     """A signed update from the owner's phone or computer: checked, then handed to the box's
     update service, which installs it and keeps it only if the box is healthy after."""
-    bundle = request.files.get("bundle")
     try:
+        bundle = request.files.get("bundle")
         if bundle is None or not bundle.filename:
             raise ServiceError(update.CHOOSE_FILE)
-        update.receive(current_app.extensions["settings"], bundle.stream)
+        # Checksums and the fsync of tens of MB, off the event loop the tablets are served by.
+        offload.run(update.receive, current_app.extensions["settings"], bundle.stream)
+    except RequestEntityTooLarge:
+        return _settings_page({"bundle": gettext(update.TOO_BIG)}, None, {}, status=413)
     except ServiceError as exc:
-        return _settings_page({"bundle": gettext(exc.message)}, None, {})
+        return _settings_page({"bundle": said(exc)}, None, {}, status=exc.status)
     return redirect(url_for("ui.settings", _anchor="update"))
 
 
