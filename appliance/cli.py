@@ -93,11 +93,12 @@ def cmd_workers(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.printing import pool
 
     redis_server.wait_until_up(settings, 30)
-    pool.run(settings, emulated_printer=args.emulated_printer, setup_address=_setup_address(args.port))
+    if args.emulated_printer:
+        from appliance.onboarding import emulated, receipts
 
-
-def _setup_address(port: int) -> str:
-    return f"http://comptoir.local{'' if port == 80 else f':{port}'}/"
+        with _redis(settings) as r:
+            emulated.ensure(settings, r, receipts.setup_addresses(args.port))
+    pool.run(settings)
 
 
 def cmd_setup_code(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -197,7 +198,6 @@ def _print_login_code(r: redis.Redis, code: str) -> None:
     """The code on the receipt printer, for an owner at the counter with no screen at hand."""
     from appliance import admin
     from appliance.printing import jobs
-    from appliance.printing.request import JobRequest
     from appliance.sync import shop
 
     minutes = admin.LOGIN_CODE_SECONDS // 60
@@ -205,7 +205,7 @@ def _print_login_code(r: redis.Redis, code: str) -> None:
                           {"text": "Code de connexion / Login code", "align": "center"},
                           {"text": code, "align": "center", "size": "double"},
                           {"text": f"{minutes} min, une fois / once", "align": "center"}]}
-    job = jobs.submit(r, JobRequest.model_validate({"role": "receipt", "document": document})).job
+    job = jobs.print_document(r, document, role="receipt")
     print(f"printed on {job['printer']}")
 
 
@@ -238,10 +238,9 @@ def cmd_devices(args: argparse.Namespace, settings: config.Settings) -> None:
 
 
 def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
-    from appliance.printing import jobs, printers
+    from appliance.onboarding import receipts
+    from appliance.printing import printers
     from appliance.printing.render import known_profiles
-    from appliance.printing.request import JobRequest
-    from appliance.printing.testpage import test_page
 
     if args.action == "profiles":
         print("\n".join(known_profiles()))
@@ -281,10 +280,7 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
             printers.remove(r, args.name)
             print(f"removed {args.name}")
         elif args.action == "test":
-            printer = printers.get(r, args.name)
-            page = JobRequest.model_validate({"printer": printer.name,
-                                              "document": test_page("Comptoir", printer.name)})
-            job = jobs.submit(r, page).job
+            job = receipts.print_test_page(r, printers.get(r, args.name).name)
             print(f"test page queued as job {job['id']}")
             _await_job(r, job["id"], args.wait)
 
@@ -319,11 +315,8 @@ def _discover(args: argparse.Namespace) -> None:
 def _await_job(r: redis.Redis, job_id: str, wait: float) -> None:
     from appliance.printing import jobs
 
-    end = time.monotonic() + wait
+    jobs.wait(r, job_id, wait)
     job = jobs.get(r, job_id)
-    while time.monotonic() < end and job["status"] not in jobs.FINAL:
-        time.sleep(0.1)
-        job = jobs.get(r, job_id)
     if job["status"] == "printed":
         print("printed")
     elif job["status"] in jobs.FINAL:
@@ -487,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="action", required=True)
     pa = psub.add_parser("add", help="add a printer")
     pa.add_argument("name")
-    pa.add_argument("--uri", required=True, help="tcp://HOST[:PORT] or file:///PATH")
+    pa.add_argument("--uri", required=True, help="the printer's address: HOST or HOST:PORT for a network printer, "
+                                                 "or a URI (tcp://, bt://, usb://, file://)")
     pa.add_argument("--roles", default="", help="comma-separated, e.g. kitchen,bar")
     pa.add_argument("--width", type=int, default=80, choices=(58, 80), help="paper width in mm")
     pa.add_argument("--profile", default="default", help="python-escpos printer profile (see 'profiles')")

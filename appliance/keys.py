@@ -184,6 +184,12 @@ def pool_heartbeat() -> str:
     return f"{PREFIX}:pool:heartbeat"
 
 
+def network_heartbeat() -> str:
+    """String with a TTL (JSON: pid, each part of the network process and whether it runs):
+    the network process is alive and whole (read by /healthz)."""
+    return f"{PREFIX}:network:heartbeat"
+
+
 # Sync: the shared state of the shop ------------------------------------------------------
 
 def sync_log() -> str:

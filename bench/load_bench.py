@@ -1,6 +1,7 @@
 """Hostile-load benchmark: does the box keep answering while the shop's Wi-Fi holds it?
 
     .venv/bin/python bench/load_bench.py [--idle 1000] [--streams 50,200,500] [--jobs 300] [--pushes 50]
+                                         [--logins 50]
 
 Runs a real box on loopback and prints, on this machine:
 - a print job's answer time (POST -> 202), p50 / p99, with no other connection and with
@@ -9,7 +10,10 @@ Runs a real box on loopback and prints, on this machine:
   misbehaving phone would);
 - push -> event at each of 50, 200 and 500 open event streams, p50 / p99;
 - the same job answer time and fan-out with the hostile sockets *and* the most streams;
-- the memory of all the box's processes (PSS / RSS) with the most streams open.
+- the memory of all the box's processes (PSS / RSS) with the most streams open;
+- the job answer time while ``--logins`` strangers try wrong passwords on the setup page as
+  fast as the box answers them, each from its own address (every other one with a 1 MB
+  "password").
 
 Hostile sockets and streams connect from 127.0.0.2 and up (under the box's per-address cap),
 the tablets from 127.0.0.1. All traffic stays on this machine.
@@ -21,22 +25,24 @@ import argparse
 import contextlib
 import os
 import platform
+import re
 import selectors
 import socket
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import devices
+from appliance import admin, devices
 from appliance.tools.client import Client, Tablet
 from appliance.web import server
 from bench.print_bench import memory
 from bench.stats import percentile
-from tests.box import Box, wait_for
+from tests.box import Box, device, wait_for
 from tests.fakeprinter import FakePrinter
 
 PER_SOURCE = server.PER_ADDRESS // 2
@@ -169,6 +175,32 @@ def rss_mb(box: Box, role: str) -> float:
     return total / 1024
 
 
+class Logins:
+    """``count`` strangers trying passwords on the setup page, back to back, each from its own
+    address (127.0.3.x), so no lock-out of one address stops them all."""
+
+    def __init__(self, box: Box, count: int) -> None:
+        self.box, self.stop, self.answers = box, threading.Event(), Counter()
+        self.threads = [threading.Thread(target=self._try, args=(n,), daemon=True) for n in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _try(self, n: int) -> None:
+        s = device(f"127.0.3.{n + 1}")
+        token = re.search(r'name="csrf" value="([^"]+)"', s.get(f"{self.box.url}/login", timeout=30).text).group(1)
+        password = "x" * 1_000_000 if n % 2 else "not the password"
+        while not self.stop.is_set():
+            with contextlib.suppress(OSError):
+                status = s.post(f"{self.box.url}/login", data={"csrf": token, "password": password},
+                                allow_redirects=False, timeout=30).status_code
+                self.answers[status] += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(35)
+
+
 def job_latency(tablet: Client, count: int) -> dict:
     times = []
     for _ in range(10):
@@ -198,6 +230,7 @@ def main() -> None:
     parser.add_argument("--streams", default="50,200,500")
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--pushes", type=int, default=50)
+    parser.add_argument("--logins", type=int, default=50)
     args = parser.parse_args()
     counts = [int(n) for n in args.streams.split(",")]
     print(f"machine: {platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
@@ -220,6 +253,14 @@ def main() -> None:
             print(f"job answered, {args.idle} idle/trickling sockets: p50 {held['p50']:.1f} ms, "
                   f"p99 {held['p99']:.1f} ms ({hostile.reopened} dropped by the box and reopened so far)")
             hostile.close()
+            if args.logins:
+                admin.claim(box.redis, admin.setup_code(box.redis), "Bench", "en", "the owner's password", "bench")
+                logins = Logins(box, args.logins)
+                wait_for(lambda: sum(logins.answers.values()) >= args.logins, 60, "the strangers to try")
+                during = job_latency(tablet, args.jobs)
+                logins.close()
+                print(f"job answered, {args.logins} strangers logging in at once: p50 {during['p50']:.1f} ms, "
+                      f"p99 {during['p99']:.1f} ms (their answers: {dict(sorted(logins.answers.items()))})")
             for count in counts:
                 streams = Streams(box, manager.token, count)
                 fan = fan_out(writer, streams, count, args.pushes)

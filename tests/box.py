@@ -43,6 +43,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def device(address: str = "127.0.0.1"):
+    """An HTTP session from one loopback address: another device on the shop's network (the
+    box limits and locks out by address)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class From(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs) -> None:
+            kwargs["source_address"] = (address, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    s = requests.Session()
+    s.trust_env = False  # the machine's CA bundle and proxies are not the shop's
+    s.mount("http://", From())
+    s.mount("https://", From())
+    return s
+
+
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APPLIANCE_DATA_DIR")}
     env["APPLIANCE_MDNS_INTERFACES"] = "none"  # no multicast off this machine, ever

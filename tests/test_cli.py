@@ -125,3 +125,16 @@ def test_discovery_commands_say_what_they_can_do_here(tmp_path: Path) -> None:
     scan = run(box, "printers", "scan", "--bluetooth", "--seconds", "1", ok=False)
     if scan.returncode != 0:  # no BlueZ here: said in words, not a traceback
         assert "Bluetooth" in scan.stderr and "Traceback" not in scan.stderr
+
+
+def test_an_address_is_taken_as_typed_and_the_test_page_says_the_shop(box: Box, printer: FakePrinter) -> None:
+    """The CLI takes a printer's bare address as the page does, and its test page is headed
+    with the shop's name, as the page's is (one service behind both)."""
+    from appliance.sync import shop
+
+    shop.set_name(box.redis, "Chez Zofia")
+    run(box, "printers", "add", "bar", "--uri", f"127.0.0.1:{printer.port}", "--roles", "bar")
+    assert "tcp://127.0.0.1:" in run(box, "printers", "list").stdout
+    run(box, "printers", "test", "bar", "--wait", "20")
+    paper = printer.wait_receipts(1, timeout=20)[0].text
+    assert paper.splitlines()[0].strip() == "Chez Zofia" and "Żurek" in paper

@@ -135,3 +135,28 @@ def test_everything_killed_at_once_then_restarted(box: Box, printer: FakePrinter
     box.start()
     wait_printed(tablet, ids)
     assert_reprinted_in_order(tablet, printer.receipts, ids, "A")
+
+
+def test_health_says_when_the_network_side_is_gone(box: Box) -> None:
+    """A frozen network process (the virtual printers, the searches, mDNS) makes the box
+    unhealthy, by name, within its heartbeat's life, and healthy again once it runs: an
+    update whose network side hangs or crashes is not kept."""
+    import os
+    import signal
+
+    from appliance.tools.client import Client
+
+    def health() -> tuple[int, dict]:
+        status, body, _ = Client(box.url, timeout=5).request("GET", "/healthz")
+        return status, body
+
+    status, body = health()
+    assert status == 200 and body["network"]["virtual-printers"]
+    [network] = box.pids("network")
+    os.kill(network, signal.SIGSTOP)
+    try:
+        down = wait_for(lambda: (answer := health())[0] == 503 and answer, 30, "the box to say it")
+        assert down[1]["problem"] == "network process down"
+    finally:
+        os.kill(network, signal.SIGCONT)
+    wait_for(lambda: health()[0] == 200, 30, "the box healthy again")

@@ -166,3 +166,10 @@ def test_a_new_box_prints_its_welcome_receipt_on_the_first_printer_it_finds(lan:
         box.wait(30)
         printer.kill()
         printer.wait()
+
+
+def test_a_long_shop_name_is_cut_to_a_dns_label_on_a_letter() -> None:
+    name = mdns.instance_name("Ресторан «Золотой петушок» на Красной площади. Москва")
+    assert len(name.encode()) <= 63 and "." not in name
+    assert name.encode().decode() == name and name.startswith("Ресторан «Золотой петушок»")
+    assert mdns.instance_name("Chez Zofia") == "Chez Zofia"

@@ -279,7 +279,8 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
         bundle = next(built.parent.glob("comptoir-update-*.tar"))
         csrf = re.search(r'name="csrf" value="([^"]+)"', owner.get(f"{second.url}/settings", timeout=30).text)[1]
         with bundle.open("rb") as f:
-            sent = owner.post(f"{second.url}/settings/update", data={"csrf": csrf}, files={"bundle": f}, timeout=300)
+            sent = owner.post(f"{second.url}/settings/update", params={"csrf": csrf}, files={"bundle": f},
+                              timeout=300)
         assert sent.status_code == 200 and "en cours" in sent.text, sent.text[-2000:]
 
         def judged() -> re.Match | None:

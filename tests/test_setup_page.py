@@ -142,7 +142,8 @@ def test_every_message_of_the_page_is_translated() -> None:
     found |= set(dashboard.REMEDIES) | set(dashboard.REMEDIES.values()) | {dashboard.UNREACHABLE}
     from appliance.printing import printers, raw_port, reports
 
-    found |= {*admin.MESSAGES, raw_port.APP_RECEIPT_RANGE_MESSAGE, search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
+    found |= {*admin.MESSAGES, raw_port.APP_RECEIPT_RANGE_MESSAGE,
+              search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
               admin.ORIGIN_FORMAT, *update.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
               wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD}
     for language in ("fr", "en"):

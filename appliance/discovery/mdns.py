@@ -93,12 +93,12 @@ class Announcer:
         self.stop = threading.Event()
 
     def _info(self, addresses: list[str], properties: dict) -> ServiceInfo:
-        name = properties.get("shop") or "Comptoir"
+        name = instance_name(properties.get("shop") or "Comptoir")
         return ServiceInfo(SERVICE, f"{name}.{SERVICE}", port=self.port, properties=properties, server=own_host(),
                            addresses=[socket.inet_aton(a) for a in addresses])
 
     def _page(self, addresses: list[str], properties: dict) -> ServiceInfo:
-        name = properties.get("shop") or "Comptoir"
+        name = instance_name(properties.get("shop") or "Comptoir")
         return ServiceInfo(PAGE_SERVICE, f"{name}.{PAGE_SERVICE}", port=self.port, properties={"path": "/"},
                            server=ALIAS, addresses=[socket.inet_aton(a) for a in addresses])
 
@@ -198,6 +198,19 @@ def find_box(seconds: float, chosen: list[str] | None = None, service: str = SER
                 "txt": {k.decode(): (v or b"").decode() for k, v in info.properties.items()}}
     finally:
         zc.close()
+
+
+LABEL_BYTES = 63  # DNS's limit on one label, which a service instance name is
+
+
+def instance_name(shop: str) -> str:
+    """The shop's name as a service instance label: at most 63 bytes of UTF-8, cut on a
+    character boundary (a Cyrillic name is two bytes a letter), and no dot, which would split
+    the label."""
+    name = shop.replace(".", " ").strip() or "Comptoir"
+    while len(name.encode()) > LABEL_BYTES:
+        name = name[:-1]
+    return name.rstrip()
 
 
 def box_txt(shop: str, pairing_open: bool) -> dict:

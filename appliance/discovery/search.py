@@ -1,7 +1,8 @@
 """The printer search the setup page starts, carried out by the network process.
 
-The page asks (``ask``), the network process takes the request (``serve``), browses mDNS,
-probes port 9100 on the local subnets and the subnet the owner typed, scans Bluetooth, and
+The page asks (``ask``), the network process takes the request (``serve``), lists the USB
+printers plugged into the box (first), browses mDNS, probes port 9100 on the local subnets and
+the subnet the owner typed, scans Bluetooth, and
 writes what it found and what it could not search (``result``), which the page shows live.
 The search runs there because mDNS browsing and Bluetooth scans block real threads for
 seconds, and the web server's workers are gevent's.
@@ -21,7 +22,7 @@ import time
 import redis
 
 from appliance import keys
-from appliance.discovery import bluetooth, mdns, probe
+from appliance.discovery import bluetooth, mdns, probe, usb
 from appliance.errors import Invalid
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def search(subnet: str, bluetooth_too: bool = True) -> tuple[list[dict], list[di
     except bluetooth.Unavailable as exc:
         notes.append({"text": NO_BLUETOOTH, "detail": str(exc)})
     unique = {item["uri"]: item for item in reversed(found)}  # mDNS names win over probe answers
-    return sorted(unique.values(), key=lambda item: item["uri"]), notes
+    return [*usb.printers(), *sorted(unique.values(), key=lambda item: item["uri"])], notes
 
 
 def serve(r: redis.Redis, stop: threading.Event) -> None:

@@ -328,9 +328,7 @@ def serve(r: redis.Redis, devid: str, body: bytes, timeout_ms: str | None, wait=
     except ValueError:
         return Answer(400, response(False, "ParameterError", 0))
     job_id = jobs.submit_raw(r, printer.name, payload, f"epos:{devid}")
-    deadline = time.monotonic() + seconds
-    while (state := jobs.status_of(r, job_id)) not in jobs.FINAL and time.monotonic() < deadline:
-        wait(0.1)
+    state = jobs.wait(r, job_id, seconds, wait)
     shown = printers.last_status(r, printer.name)
     if state == "printed":
         return Answer(200, response(True, "", status_word(shown) | ASB_PRINT_SUCCESS))

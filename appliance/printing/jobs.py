@@ -129,6 +129,21 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
     return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
 
 
+def print_document(r: redis.Redis, document: dict, *, printer: str | None = None, role: str | None = None) -> dict:
+    """Queue a document the box made itself (a test page, a welcome receipt, a Z report) on a
+    printer or for a role: the one way the CLI, the setup page and the first start print."""
+    return submit(r, JobRequest.model_validate({"printer": printer, "role": role, "document": document})).job
+
+
+def wait(r: redis.Redis, job_id: str, timeout: float, sleep: Callable[[float], object] = time.sleep) -> str | None:
+    """The job's status once it has ended, or as it stands when ``timeout`` seconds have passed
+    (a job is never dropped for waiting: the caller says it is late, not failed)."""
+    deadline = time.monotonic() + timeout
+    while (state := status_of(r, job_id)) not in FINAL and time.monotonic() < deadline:
+        sleep(0.1)
+    return state
+
+
 def submit_raw(r: redis.Redis, printer: str, payload: bytes, source: str, job_id: str | None = None) -> str:
     """Queue bytes an app sent (a virtual network printer, ePOS-Print) for ``printer``, already
     checked; ``source`` says where they came from. The same ``job_id`` again never prints twice."""

@@ -24,11 +24,8 @@ import redis
 
 from appliance import keys
 from appliance.config import Settings
-from appliance.discovery import first_printer
-from appliance.printing import jobs, printers, transports
+from appliance.printing import printers, transports
 from appliance.printing import worker as printer_worker
-from appliance.printing.request import JobRequest
-from appliance.printing.testpage import test_page
 from appliance.runtime import sdnotify
 from appliance.runtime.redis_server import connect
 
@@ -37,20 +34,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TTL = 5
 STOP_GRACE = 10.0
 RESTART_BACKOFF_CAP = 30.0
-EMULATED = "emulated"
-
-
-def ensure_emulated_printer(settings: Settings, r: redis.Redis, setup_address: str) -> None:
-    """With no printer configured, add the emulated one, so a fresh box prints somewhere, and
-    queue its first receipts on it: the welcome receipt (the setup page's address and the
-    setup code) while the box is unclaimed, then a test page, so the newcomer sees a receipt
-    right away."""
-    if printers.all_configs(r):
-        return
-    uri = f"file://{settings.receipts_dir}/"
-    printers.add(r, printers.validate(EMULATED, uri, printers.NEW_BOX_ROLES, emulated=True))
-    first_printer.welcome(r, EMULATED, setup_address)
-    jobs.submit(r, JobRequest.model_validate({"printer": EMULATED, "document": test_page("Comptoir", EMULATED)}))
 
 
 @dataclass
@@ -143,10 +126,8 @@ class Pool:
         self.stopping = True
 
 
-def run(settings: Settings, emulated_printer: bool = False, setup_address: str = "http://comptoir.local/") -> None:
+def run(settings: Settings) -> None:
     pool = Pool(settings)
-    if emulated_printer:
-        ensure_emulated_printer(settings, pool.r, setup_address)
     transports.load_all()
     # Threads here mostly wait; when one wakes with a job it must not wait out the default
     # 5 ms GIL switch interval behind another's status poll (it showed as p99 latency).

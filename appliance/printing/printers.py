@@ -55,9 +55,19 @@ def _check_name(kind: str, value: str) -> str:
     return value
 
 
+def printer_uri(address: str) -> str:
+    """What the owner typed, as a printer URI: ``192.168.1.50`` and ``192.168.1.50:9100`` are
+    network printers (``tcp://``), a URI stays as it is. The page, the CLI and the API all
+    take a printer's address through here."""
+    address = address.strip()
+    return address if "://" in address else f"tcp://{address}"
+
+
 def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width: int = 80,
              profile: str = "default", backup: str | None = None, failover_after: float = FAILOVER_AFTER,
              emulated: bool = False, port: int | None = None) -> PrinterConfig:
+    """A printer's configuration, checked whole; ``uri`` may be a bare address (``printer_uri``)."""
+    uri = printer_uri(uri)
     _check_name("printer name", name)
     for role in roles:
         _check_name("role", role)

@@ -33,9 +33,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from appliance import admin, certs, dashboard, devices, offload, update
 from appliance.discovery import search
 from appliance.errors import Invalid, ServiceError, Unavailable
+from appliance.onboarding import receipts
 from appliance.printing import jobs, preview, printers, raw_port, reports
-from appliance.printing.request import JobRequest
-from appliance.printing.testpage import test_page
 from appliance.sync import log, sessions, shop
 
 _PACKAGED = Path(__file__).resolve().parents[1] / "webui"  # appliance/webui, in a wheel
@@ -378,9 +377,8 @@ def printer_list():
         except ValueError:
             errors["width"] = gettext("a number, please")
         else:
-            uri = form["uri"] if "://" in form["uri"] else f"tcp://{form['uri']}"
             try:
-                printers.add(r, printers.validate(form["name"], uri, roles, width, "default",
+                printers.add(r, printers.validate(form["name"], form["uri"], roles, width, "default",
                                                   form["backup"] or None, delay))
             except ServiceError as exc:
                 errors["form"] = said(exc)
@@ -441,9 +439,7 @@ def expose_printer():
 @logged_in
 def test_printer(name: str):
     r = _redis()
-    printer = printers.get(r, name)
-    jobs.submit(r, JobRequest.model_validate({"printer": printer.name,
-                                              "document": test_page(shop.name(r), printer.name)}))
+    receipts.print_test_page(r, printers.get(r, name).name)
     return redirect(url_for("ui.printer_list"))
 
 
@@ -495,7 +491,7 @@ def print_closing(number: int):
     helpers = _globals()
     document = reports.z_ticket(report, shop.name(r), gettext, helpers["amount"], helpers["when"])
     try:
-        jobs.submit(r, JobRequest.model_validate({"printer": request.form.get("printer", ""), "document": document}))
+        jobs.print_document(r, document, printer=request.form.get("printer", ""))
     except ServiceError as exc:
         return _register_page(r, error=said(exc)), exc.status
     return _register_page(r, printed=number)

@@ -21,13 +21,11 @@ import threading
 
 import redis
 
-from appliance import admin, wifi
-from appliance.discovery import probe, search
+from appliance import admin
+from appliance.discovery import search
 from appliance.errors import ServiceError
-from appliance.printing import jobs, printers
-from appliance.printing.request import JobRequest
-from appliance.printing.testpage import welcome_page
-from appliance.sync import shop
+from appliance.onboarding.receipts import print_welcome, setup_addresses
+from appliance.printing import printers
 
 log = logging.getLogger(__name__)
 
@@ -40,50 +38,14 @@ def wanted(r: redis.Redis) -> bool:
     return not admin.claimed(r) and not any(not c.emulated for c in printers.all_configs(r))
 
 
-def usb_printers() -> list[dict]:
-    """USB devices with a printer interface (class 7), as ``usb://VID:PID``."""
-    try:
-        import usb.core
-
-        devices = list(usb.core.find(find_all=True))
-    except Exception:  # no libusb, no USB bus (a test machine): nothing found
-        return []
-    found = []
-    for device in devices:
-        try:
-            printing = any(interface.bInterfaceClass == 7 for config in device for interface in config)
-        except Exception:  # a device that went away while it was read
-            continue
-        if printing:
-            found.append({"name": "usb", "model": None, "uri": f"usb://{device.idVendor:04x}:{device.idProduct:04x}",
-                          "how": "USB"})
-    return found
-
-
-def adopt(r: redis.Redis, found: dict, address: str) -> printers.PrinterConfig | None:
+def adopt(r: redis.Redis, found: dict, addresses: list[str]) -> printers.PrinterConfig | None:
     """Add ``found`` with the emulated printer's roles and print the welcome receipt on it."""
     roles = sorted({role for c in printers.all_configs(r) if c.emulated for role in c.roles}) or printers.NEW_BOX_ROLES
     name = re.sub(r"[^a-z0-9_-]+", "-", (found.get("model") or found["how"]).lower()).strip("-")[:32] or "printer"
     config = printers.add(r, printers.validate(name, found["uri"], roles))
-    welcome(r, config.name, address)
+    print_welcome(r, config.name, addresses)
     log.info("first printer found: %s (%s), welcome receipt sent to it", config.name, config.uri)
     return config
-
-
-def welcome(r: redis.Redis, printer: str, address: str) -> None:
-    """Queue the welcome receipt on ``printer`` while the box is not claimed."""
-    code = admin.setup_code(r)
-    if code:
-        access_point = wifi.access_point(r) if wifi.has_wifi() else None
-        jobs.submit(r, JobRequest.model_validate({"printer": printer, "document": welcome_page(
-            shop.name(r), address, code, access_point)}))
-
-
-def setup_address(port: int) -> str:
-    """The setup page by the box's address (what any phone opens, mDNS or not)."""
-    addresses = probe.local_addresses()
-    host = addresses[0] if addresses else "comptoir.local"
-    return f"http://{host}{'' if port == 80 else f':{port}'}/"
 
 
 def serve(r: redis.Redis, port: int, stop: threading.Event) -> None:
@@ -94,9 +56,9 @@ def serve(r: redis.Redis, port: int, stop: threading.Event) -> None:
         try:
             if not wanted(r):
                 return
-            found = usb_printers() or search.search("", bluetooth_too=False)[0]
+            found = search.search("", bluetooth_too=False)[0]  # USB first, then the network
             if found:
-                adopt(r, found[0], setup_address(port))
+                adopt(r, found[0], setup_addresses(port))
                 return
         except (redis.RedisError, ServiceError, OSError) as exc:
             log.warning("looking for a first printer: %s; trying again", exc)
