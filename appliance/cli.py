@@ -317,7 +317,7 @@ def _await_job(r: redis.Redis, job_id: str, wait: float) -> None:
 
     jobs.wait(r, job_id, wait)
     job = jobs.get(r, job_id)
-    if job["status"] == "printed":
+    if job["status"] == jobs.JobStatus.PRINTED:
         print("printed")
     elif job["status"] in jobs.FINAL:
         raise SystemExit(f"job {job['status']}: {job['last_error']}")

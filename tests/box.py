@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,9 @@ from appliance.runtime import redis_server
 from appliance.tools.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where the browser tests put their screenshots: a temporary folder, or COMPTOIR_SCREENSHOTS
+# (`make screenshots` points it at docs/screenshots/); never the checkout by themselves.
+SCREENSHOTS = Path(os.environ.get("COMPTOIR_SCREENSHOTS") or tempfile.mkdtemp(prefix="comptoir-screenshots-"))
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

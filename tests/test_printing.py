@@ -150,3 +150,24 @@ def test_an_idle_printer_keeps_its_worker(shared_box: Box, printer: FakePrinter)
     worker = shared_box.worker(name)["worker"]
     time.sleep(7)
     assert shared_box.worker(name)["worker"] == worker
+
+
+def test_a_backup_must_print_what_its_printer_prints(redis_only) -> None:
+    """Failover moves a job's bytes, rendered for its printer: an 80 mm kitchen printer cannot
+    hand its tickets to a 58 mm bar printer (they would come out garbled), and a role's
+    stand-in is looked for among alike printers only."""
+    from appliance.errors import Invalid
+
+    r = redis_only
+    printers.add(r, printers.validate("bar58", "tcp://127.0.0.1:9", ["kitchen"], width=58))
+    printers.add(r, printers.validate("spare80", "tcp://127.0.0.1:9", ["kitchen"], width=80))
+    with pytest.raises(Invalid, match="bar58 takes 58 mm"):
+        printers.add(r, printers.validate("kitchen80", "tcp://127.0.0.1:9", ["kitchen"], backup="bar58"))
+    kitchen = printers.add(r, printers.validate("kitchen80", "tcp://127.0.0.1:9", ["kitchen"], backup="spare80"))
+    with pytest.raises(Invalid):
+        printers.update(r, "kitchen80", backup="bar58", failover_after=60)
+    for name in ("bar58", "spare80"):
+        printers.record_status(r, name, {"ready": True, "online": True})
+    assert printers.stand_in(r, kitchen).name == "spare80"
+    printers.remove(r, "spare80")
+    assert printers.stand_in(r, kitchen) is None  # the 58 mm one shares the role, but not the paper

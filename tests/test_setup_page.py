@@ -1,6 +1,8 @@
 """The setup page, driven as a shop owner would: in headless Chromium (Debian's package, through
 Playwright's client), by the labels and roles a screen reader sees, at phone and desktop width.
-Screenshots of each page go to docs/screenshots/ (the README shows them)."""
+Screenshots of each page go to a temporary folder, or to ``COMPTOIR_SCREENSHOTS`` when set:
+``make screenshots`` refreshes the ones the README shows (docs/screenshots/); a test run never
+writes into the checkout."""
 
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ import pytest
 
 from appliance import admin, keys, update, wifi
 from appliance.tools.client import Client
-from tests.box import ROOT, Box, free_port, wait_for
+from tests.box import ROOT, SCREENSHOTS, Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = SCREENSHOTS
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -144,6 +146,7 @@ def test_every_message_of_the_page_is_translated() -> None:
 
     found |= {*admin.MESSAGES, raw_port.APP_RECEIPT_RANGE_MESSAGE,
               search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
+              printers.UNLIKE_BACKUP,
               admin.ORIGIN_FORMAT, *update.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
               wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD}
     for language in ("fr", "en"):

@@ -17,7 +17,7 @@ from cryptography import x509
 
 from appliance import admin, certs, devices
 from appliance.sync import sessions
-from tests.box import Box, wait_for
+from tests.box import SCREENSHOTS, Box, wait_for
 from tests.fakeprinter import FakePrinter
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -97,7 +97,7 @@ def test_the_demo_web_pos_prints_from_another_origin_over_https(box: Box, trusti
                 page.get_by_text("Ticket pushed: applied, applied.").wait_for(timeout=15_000)
                 page.get_by_role("button", name="Print the ticket").click()
                 page.get_by_text("Printed on paper.").wait_for(timeout=30_000)
-                page.screenshot(path=str(Path(__file__).parents[1] / "docs" / "screenshots" / "demo-web-pos.png"))
+                page.screenshot(path=str(SCREENSHOTS / "demo-web-pos.png"))
             finally:
                 browser.close()
         assert "2x Żurek" in printer.wait_receipts(1, timeout=10)[0].text

@@ -330,7 +330,7 @@ def serve(r: redis.Redis, devid: str, body: bytes, timeout_ms: str | None, wait=
     job_id = jobs.submit_raw(r, printer.name, payload, f"epos:{devid}")
     state = jobs.wait(r, job_id, seconds, wait)
     shown = printers.last_status(r, printer.name)
-    if state == "printed":
+    if state == jobs.JobStatus.PRINTED:
         return Answer(200, response(True, "", status_word(shown) | ASB_PRINT_SUCCESS))
     return Answer(200, response(False, "PrintSystemError" if state in jobs.FINAL else failure_code(shown),
                                 status_word(shown)))

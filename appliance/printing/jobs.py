@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import redis
 from rq import Queue
@@ -38,7 +39,17 @@ from appliance.printing.render import RenderError, render
 from appliance.printing.request import JobRequest
 
 RETENTION = 7 * 24 * 3600
-FINAL = ("printed", "failed", "cancelled")
+class JobStatus(StrEnum):
+    """Where a job is in its life (the diagram above); the API, the page and the CLI show these."""
+
+    QUEUED = "queued"
+    PRINTING = "printing"
+    PRINTED = "printed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL = (JobStatus.PRINTED, JobStatus.FAILED, JobStatus.CANCELLED)
 PRINT_FUNCTION = "appliance.printing.worker.print_job"
 PUBLIC_FIELDS = ("id", "status", "printer", "moved_from", "role", "attempts", "last_error", "reprint", "copies",
                  "drawer", "device_id", "created_at", "updated_at", "printed_at")
@@ -107,7 +118,7 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
                 payload = _payload(request, target)
                 now = time.time()
                 record = {
-                    "id": job_id, "status": "queued", "printer": target.name, "role": request.role or "",
+                    "id": job_id, "status": JobStatus.QUEUED, "printer": target.name, "role": request.role or "",
                     "moved_from": "", "attempts": 0, "last_error": "",
                     "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
                     "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
@@ -194,12 +205,12 @@ def cancel(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
     """Cancel a job that has not started printing (or failed). A job on the wire cannot be
     called back."""
     def change(pipe: redis.client.Pipeline, state: str, printer: str) -> bool:
-        if state == "cancelled":
+        if state == JobStatus.CANCELLED:
             return False
-        if state not in ("queued", "failed"):
+        if state not in (JobStatus.QUEUED, JobStatus.FAILED):
             raise Conflict(f"job {job_id} is {state} and can no longer be cancelled", status=state)
         pipe.multi()
-        _finish(pipe, job_id, printer, "cancelled")
+        _finish(pipe, job_id, printer, JobStatus.CANCELLED)
         pipe.lrem(keys.rq_queue(printer), 0, job_id)
         return True
 
@@ -220,11 +231,11 @@ def retry(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
     may since be fixed, or on a record an update repaired). Retrying a job that is not failed
     changes nothing: two people pressing "retry" at once print it once."""
     def change(pipe: redis.client.Pipeline, state: str, printer: str) -> bool:
-        if state != "failed":
+        if state != JobStatus.FAILED:
             return False
         now = time.time()
         pipe.multi()
-        pipe.hset(keys.job(job_id), mapping={"status": "queued", "last_error": "", "updated_at": now})
+        pipe.hset(keys.job(job_id), mapping={"status": JobStatus.QUEUED, "last_error": "", "updated_at": now})
         pipe.persist(keys.job(job_id))
         pipe.zrem(keys.failed_jobs(), job_id)
         pipe.zadd(keys.printer_pending(printer), {job_id: now})
@@ -249,7 +260,7 @@ def _finish(pipe: redis.client.Pipeline, job_id: str, printer: str, status: str,
     failed job keeps its bytes, to be retried."""
     now = time.time()
     pipe.hset(keys.job(job_id), mapping={"status": status, "updated_at": now, **fields})
-    if status == "failed":
+    if status == JobStatus.FAILED:
         pipe.zadd(keys.failed_jobs(), {job_id: now})
     else:
         pipe.hdel(keys.job(job_id), "payload")
@@ -276,13 +287,13 @@ class Attempt:
 
 
 # Atomic, one round trip: the attempt starts only if the job is still wanted; rq's job and
-# worker say "started" and "busy" with it.
+# worker say "started" and "busy" with it. ARGV[4] is JobStatus.PRINTING, ARGV[5..7] FINAL.
 _BEGIN_ATTEMPT = """
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status or status == 'printed' or status == 'failed' or status == 'cancelled' then
+if not status or status == ARGV[5] or status == ARGV[6] or status == ARGV[7] then
   return false
 end
-redis.call('HSET', KEYS[1], 'status', 'printing', 'updated_at', ARGV[1])
+redis.call('HSET', KEYS[1], 'status', ARGV[4], 'updated_at', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HSET', KEYS[2], 'status', 'started', 'started_at', ARGV[2])
@@ -299,7 +310,7 @@ def begin_attempt(r: redis.Redis, job_id: str, worker_key: str | None = None) ->
     finished, or gone). From here on, a crash means the paper may already show it."""
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     found = r.register_script(_BEGIN_ATTEMPT)(keys=[keys.job(job_id), keys.rq_job(job_id), worker_key or ""],
-                                              args=[time.time(), started, job_id])
+                                              args=[time.time(), started, job_id, JobStatus.PRINTING, *FINAL])
     if not found:
         return None
     payload, copies, drawer, reprint, moved_from = found
@@ -324,7 +335,7 @@ def requeue(r: redis.Redis, printer: str, job_ids: list[str], problem: str) -> N
     with r.pipeline() as pipe:
         pipe.multi()
         for job_id in job_ids:
-            pipe.hset(keys.job(job_id), mapping={"status": "queued", "reprint": 1, "last_error": problem,
+            pipe.hset(keys.job(job_id), mapping={"status": JobStatus.QUEUED, "reprint": 1, "last_error": problem,
                                                  "updated_at": time.time()})
             pipe.lrem(keys.rq_intermediate(printer), 0, job_id)
         for job_id in reversed(job_ids):
@@ -366,7 +377,7 @@ def mark_printed(r: redis.Redis, job_id: str, printer: str, warning: str = "",
     """The printer confirmed the job. ``idle_worker``: rq's hash of a worker that has nothing
     more in the printer's hands, to say "idle" in the same transaction."""
     with r.pipeline() as pipe:
-        _finish(pipe, job_id, printer, "printed", printed_at=time.time(), last_error=warning)
+        _finish(pipe, job_id, printer, JobStatus.PRINTED, printed_at=time.time(), last_error=warning)
         if idle_worker:
             pipe.hset(idle_worker, mapping={"state": "idle", "current_job": ""})
         pipe.execute()
@@ -374,7 +385,7 @@ def mark_printed(r: redis.Redis, job_id: str, printer: str, warning: str = "",
 
 def mark_failed(r: redis.Redis, job_id: str, printer: str, error: str) -> None:
     with r.pipeline() as pipe:
-        _finish(pipe, job_id, printer, "failed", last_error=error)
+        _finish(pipe, job_id, printer, JobStatus.FAILED, last_error=error)
         pipe.execute()
 
 

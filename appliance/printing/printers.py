@@ -31,6 +31,8 @@ FAILOVER_RANGE = (5.0, 3600.0)
 BOX_PORTS = (22, 53, 80, 443, 5353, 8008, 8043, 8080, 8443)  # the box's own services: never a printer's
 PORT_RANGE = f"use a port from 1 to 65535 other than the box's own ({', '.join(map(str, BOX_PORTS))})"
 PORT_TAKEN = "another printer is already exposed on this port"
+UNLIKE_BACKUP = ("the backup printer %(backup)s takes %(width)s mm paper or another printer language: its "
+                 "receipts, made for this %(own)s mm printer, would come out garbled")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,27 @@ def _check_port(port: int | None) -> int | None:
     return port
 
 
+def alike(a: PrinterConfig, b: PrinterConfig) -> bool:
+    """Can ``b`` print what was rendered for ``a``? Same paper width, same printer language.
+
+    A job's bytes are rendered for its printer when it is accepted (and an app's bytes, from
+    a virtual port or ePOS-Print, were made for it by the app: they cannot be rendered again),
+    so failover moves bytes, and only to a printer that prints them as they are: an 80 mm
+    receipt on a 58 mm printer comes out garbled. Keeping every document to render it again
+    would cost the card a write per job for the rare failover; a backup of another kind is
+    refused when it is set instead, and the role's stand-ins are looked for among alike ones."""
+    return a.width == b.width and a.profile == b.profile
+
+
+def _backup_alike(r: redis.Redis, config: PrinterConfig) -> None:
+    if config.backup is None or not r.hexists(keys.printers(), config.backup):
+        return
+    backup = get(r, config.backup)
+    if not alike(config, backup):
+        raise Invalid(UNLIKE_BACKUP, params={"backup": backup.name, "width": backup.width, "own": config.width},
+                      field="backup")
+
+
 def _port_free(r: redis.Redis, config: PrinterConfig) -> None:
     for other in all_configs(r):
         if config.port and other.port == config.port and other.name != config.name:
@@ -105,6 +128,7 @@ def _port_free(r: redis.Redis, config: PrinterConfig) -> None:
 
 def add(r: redis.Redis, config: PrinterConfig) -> PrinterConfig:
     _port_free(r, config)
+    _backup_alike(r, config)
     if not r.hsetnx(keys.printers(), config.name, json.dumps(asdict(config))):
         raise Conflict(f"a printer named {config.name!r} exists already")
     r.publish(keys.printers_changed(), config.name)
@@ -126,6 +150,7 @@ def update(r: redis.Redis, name: str, *, backup: str | None, failover_after: flo
     current = get(r, name)
     changed = validate(current.name, current.uri, current.roles, current.width, current.profile,
                        backup or None, failover_after, current.emulated, current.port)
+    _backup_alike(r, changed)
     r.hset(keys.printers(), name, json.dumps(asdict(changed)))
     return changed
 
@@ -261,9 +286,10 @@ def choose(r: redis.Redis, role: str, own_receipt_printer: str | None = None,
 
 def stand_in(r: redis.Redis, failed: PrinterConfig) -> PrinterConfig | None:
     """Where the waiting jobs of a printer that cannot print go: its backup if that is
-    ready, else the first ready printer sharing one of its roles; None when no printer is
-    ready to take them (they stay, rather than bounce between broken printers)."""
-    configs = [c for c in all_configs(r) if c.name != failed.name]
+    ready, else the first ready printer sharing one of its roles, among the printers ``alike``
+    it; None when no printer is ready to take them (they stay, rather than bounce between
+    broken printers, or come out garbled on unlike ones)."""
+    configs = [c for c in all_configs(r) if c.name != failed.name and alike(failed, c)]
     wanted = [c for c in configs if c.name == failed.backup]
     for role in failed.roles:
         wanted += _for_role(configs, role)

@@ -70,7 +70,7 @@ def recover(r: redis.Redis, name: str) -> list[str]:
             pipe.delete(keys.rq_job(job_id))
         pipe.execute()
     for job_id in reversed(missing):
-        was_printing = jobs.status_of(r, job_id) == "printing"
+        was_printing = jobs.status_of(r, job_id) == jobs.JobStatus.PRINTING
         stale = [m for m in r.zrange(started.key, 0, -1) if m.decode().split(":")[0] == job_id]
         with r.pipeline() as pipe:
             if stale:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from appliance.printing.jobs import JobStatus
 from appliance.printing.request import JobRequest
 from appliance.sync.push import PushRequest
 from appliance.sync.sessions import CloseRequest, StartRequest
@@ -23,7 +24,7 @@ JOB = {
     "type": "object",
     "properties": {
         "id": {"type": "string", "format": "uuid"},
-        "status": {"enum": ["queued", "printing", "printed", "failed", "cancelled"],
+        "status": {"enum": [status.value for status in JobStatus],
                    "description": "printed: confirmed on paper where the printer's confirmation is 'paper'"},
         "printer": {"type": "string", "description": "where it prints (another printer after a failover)"},
         "moved_from": {"type": ["string", "null"], "description": "the printer it was meant for, if it moved"},
