@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from appliance import keys, offload
+from appliance import keys, offload, settings
 from appliance.errors import Forbidden, Invalid, TooManyAttempts
 
 if TYPE_CHECKING:
@@ -118,8 +118,6 @@ def _check_password(password: str) -> None:
 def claim(r: redis.Redis, code: str, shop_name: str, language: str, password: str, client: str) -> None:
     """First run: the setup code, the shop's name, the language and the owner's password, all
     or nothing."""
-    from appliance.sync import shop
-
     if claimed(r):
         raise Forbidden("this box is set up already: log in")
     _limit(r, client, "check")
@@ -131,7 +129,7 @@ def claim(r: redis.Redis, code: str, shop_name: str, language: str, password: st
     if language not in LANGUAGES:
         raise Invalid(f"language: one of {', '.join(LANGUAGES)}", field="language")
     _check_password(password)
-    shop.check_name(shop_name)
+    settings.declared("shop_name").parse(shop_name)
     hashed = _hash_off_the_loop(_hasher.hash, password)
     with r.pipeline() as pipe:
         pipe.watch(keys.admin())
@@ -139,7 +137,7 @@ def claim(r: redis.Redis, code: str, shop_name: str, language: str, password: st
             raise Forbidden("this box is set up already: log in")
         pipe.multi()
         pipe.hset(keys.admin(), mapping={"password_hash": hashed, "language": language})
-        pipe.hset(keys.shop_settings(), "shop_name", shop_name.strip())
+        settings.put(pipe, shop_name=shop_name)
         pipe.delete(keys.setup_code())
         pipe.execute()
 

@@ -342,18 +342,18 @@ def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
 
 def cmd_settings(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance import admin
+    from appliance import settings as owner_settings
 
     with _redis(settings) as r:
-        if args.what == "apps":
-            from appliance.printing import printers, raw_port
-
-            if args.all or args.exposed_only:
-                printers.set_apps_reach_all(r, args.all)
-            if args.receipt_metres is not None:
-                raw_port.set_app_receipt_metres(r, args.receipt_metres)
-            reach = "every printer" if printers.apps_reach_all(r) else "the exposed printers"
-            print(f"ePOS-Print reaches {reach}; an app's receipt is at most "
-                  f"{raw_port.limits(r).max_mm / 1000:g} m of paper")
+        if args.what == "set":
+            typed = owner_settings.put(r, **{args.name: args.value})
+            print(f"{args.name} = {typed[args.name]}")
+            return
+        if args.what == "show":
+            for name, value in owner_settings.get_all(r).items():
+                print(f"{name} = {value}    # {owner_settings.SETTINGS[name].help}")
+            for name in owner_settings.unknown(r):
+                print(f"{name}: not a setting this box knows (left as it is)", file=sys.stderr)
             return
         if args.none or args.origin:
             admin.set_allowed_origins(r, [] if args.none else args.origin)
@@ -529,11 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
                                          "with none given, list them")
     po.add_argument("origin", nargs="*", help="e.g. https://pos.example.com (replaces the list)")
     po.add_argument("--none", action="store_true", help="allow no origin")
-    pp = osub.add_parser("apps", help="apps that print without pairing (ePOS-Print, virtual network printers)")
-    reach = pp.add_mutually_exclusive_group()
-    reach.add_argument("--all", action="store_true", help="ePOS-Print may print on every printer")
-    reach.add_argument("--exposed-only", action="store_true", help="only on the printers exposed to apps")
-    pp.add_argument("--receipt-metres", type=float, help="the longest receipt an app may print, in metres")
+    osub.add_parser("show", help="every setting of the shop, with what it is for")
+    ps = osub.add_parser("set", help="change one setting (the page's Settings change the same ones)")
+    ps.add_argument("name", help="see 'appliance settings show'")
+    ps.add_argument("value", help="on/off for a yes-or-no setting")
 
     p = add("backoffice", cmd_backoffice, "the cloud back office: link the box to it, its status; or run "
                                           "the reference back office")

@@ -4,13 +4,15 @@ HTTP status and the CLI prints the message; neither has to know the other exists
 
 class ServiceError(Exception):
     """``message`` is said as it stands, or, with ``params``, is a template filled with them:
-    the setup page then translates the template and fills it in the page's language."""
+    the setup page then translates the template and fills it in the page's language (and the
+    ``words``, the params that are the box's own words rather than data, translated too)."""
 
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, params: dict[str, object] | None = None, **details: object) -> None:
-        self.template, self.params = message, params or {}
+    def __init__(self, message: str, *, params: dict[str, object] | None = None, words: tuple[str, ...] = (),
+                 **details: object) -> None:
+        self.template, self.params, self.words = message, params or {}, words
         self.message = message % self.params if params else message
         super().__init__(self.message)
         self.details = {**self.params, **details}

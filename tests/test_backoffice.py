@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance import devices, keys
+from appliance import devices, settings
 from appliance.sync import forwarder
 from appliance.tools.client import Client, Tablet
 from tests.box import ROOT, Box, child_env, free_port, wait_for
@@ -72,7 +72,7 @@ def backoffice(tmp_path: Path):
 
 def selling_tablet(box: Box, backoffice: BackOffice) -> Tablet:
     forwarder.link(box.redis, backoffice.url, TOKEN)
-    box.redis.hset(keys.shop_settings(), mapping={"forward_active_s": 0.2, "forward_idle_s": 0.2})
+    settings.put(box.redis, forward_active_s=0.2, forward_idle_s=0.2)
     manager = Client(box.url)
     manager.pair(devices.new_pin(box.redis, "boss", "manager"))
     manager.open_register()

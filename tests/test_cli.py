@@ -138,3 +138,20 @@ def test_an_address_is_taken_as_typed_and_the_test_page_says_the_shop(box: Box, 
     run(box, "printers", "test", "bar", "--wait", "20")
     paper = printer.wait_receipts(1, timeout=20)[0].text
     assert paper.splitlines()[0].strip() == "Chez Zofia" and "Żurek" in paper
+
+
+def test_settings_are_typed_bounded_and_the_same_from_the_shell(box: Box) -> None:
+    """Every owner setting is declared once (type, bounds, default): the CLI sets what the page
+    sets, refuses what is out of bounds in words, and reports a key no setting declares."""
+    from appliance import keys, settings
+
+    assert "forward_idle_s = 120" in run(box, "settings", "show").stdout
+    assert run(box, "settings", "set", "forward_idle_s", "30").stdout.strip() == "forward_idle_s = 30.0"
+    assert settings.get(box.redis, "forward_idle_s") == 30.0
+    refused = run(box, "settings", "set", "app_receipt_metres", "500", ok=False)
+    assert refused.returncode != 0 and "from 0.5 to 20" in refused.stderr
+    assert "one of" in run(box, "settings", "set", "visibility", "nobody", ok=False).stderr
+    run(box, "settings", "set", "apps_reach_all", "on")
+    assert settings.get(box.redis, "apps_reach_all") is True
+    box.redis.hset(keys.shop_settings(), "forward_idel_s", "5")  # a typo made with redis-cli
+    assert "forward_idel_s: not a setting" in run(box, "settings", "show").stderr

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from appliance import admin, certs, keys, update
+from appliance import admin, certs, keys, settings, update
 from appliance.printing import jobs, printers, raw_port
 from tests.box import Box, device, free_port, wait_for
 from tests.fakeprinter import FakePrinter
@@ -468,14 +468,14 @@ def test_one_device_holds_a_few_connections_and_the_others_still_print(owned: Bo
 
 def test_an_app_receipt_longer_than_the_owner_s_limit_is_ended(owned: Box, kitchen: FakePrinter,
                                                                 app_port: int) -> None:
-    raw_port.set_app_receipt_metres(owned.redis, 0.5)
+    settings.put(owned.redis, app_receipt_metres=0.5)
     try:
         before = len(kitchen.receipts)
         _flood(app_port, b"\x1b@", b"Ligne de texte\n" * 10, 16 * 1024 * 1024)  # until the box closes it
         receipt = kitchen.wait_receipts(before + 1, timeout=30)[-1]
         assert "too long" in receipt.text and 100 < receipt.text.count("Ligne de texte") <= 120
     finally:
-        raw_port.set_app_receipt_metres(owned.redis, raw_port.APP_RECEIPT_METRES)
+        settings.put(owned.redis, app_receipt_metres=settings.SETTINGS["app_receipt_metres"].default)
 
 
 # -- what the page shows ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from appliance import admin, certs
+from appliance import admin, certs, settings
 from appliance.printing import epos, printers
 from appliance.printing.emulator import Emulator
 from tests.box import Box, free_port, wait_for
@@ -139,11 +139,11 @@ def test_epos_reaches_only_the_printers_open_to_apps(shared_box: Box, counter: F
             refused = post(shared_box, SDK_DOCUMENT, devid=devid)
             assert refused.status_code == 404 and answer(refused.text)["code"] == "DeviceNotFound"
         assert kitchen.receipts == []
-        printers.set_apps_reach_all(shared_box.redis, True)
+        settings.put(shared_box.redis, apps_reach_all=True)
         assert answer(post(shared_box, SDK_DOCUMENT, devid="kitchen-epos").text)["success"] == "true"
         assert "Chez Zofia" in kitchen.receipts[-1].text
     finally:
-        printers.set_apps_reach_all(shared_box.redis, False)
+        settings.put(shared_box.redis, apps_reach_all=False)
         kitchen.stop()
 
 

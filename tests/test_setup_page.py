@@ -142,9 +142,10 @@ def test_every_message_of_the_page_is_translated() -> None:
     from appliance.discovery import search
 
     found |= set(dashboard.REMEDIES) | set(dashboard.REMEDIES.values()) | {dashboard.UNREACHABLE}
-    from appliance.printing import printers, raw_port, reports
+    from appliance import settings as owner_settings
+    from appliance.printing import printers, reports
 
-    found |= {*admin.MESSAGES, raw_port.APP_RECEIPT_RANGE_MESSAGE,
+    found |= {*admin.MESSAGES, *owner_settings.MESSAGES, *(s.label for s in owner_settings.DECLARED if s.label),
               search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
               printers.UNLIKE_BACKUP,
               admin.ORIGIN_FORMAT, *update.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,

@@ -19,7 +19,7 @@ import redis
 from escpos import capabilities
 from rq import Queue
 
-from appliance import keys
+from appliance import keys, settings
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.printing import transports
 
@@ -217,17 +217,9 @@ def last_status(r: redis.Redis, name: str) -> dict | None:
 def open_to_apps(r: redis.Redis) -> list[PrinterConfig]:
     """The printers that apps printing without a token (ePOS-Print, by name, role or
     ``local_printer``) may reach: the ones the owner exposed on a port, or every printer once
-    the owner said so (``set_apps_reach_all``)."""
+    the owner said so (the setting ``apps_reach_all``)."""
     configs = all_configs(r)
-    return configs if apps_reach_all(r) else [c for c in configs if c.port]
-
-
-def apps_reach_all(r: redis.Redis) -> bool:
-    return r.hget(keys.shop_settings(), "apps_reach_all") == b"1"
-
-
-def set_apps_reach_all(r: redis.Redis, every_printer: bool) -> None:
-    r.hset(keys.shop_settings(), "apps_reach_all", int(every_printer))
+    return configs if settings.get(r, "apps_reach_all") else [c for c in configs if c.port]
 
 
 def describe(r: redis.Redis, config: PrinterConfig) -> dict:

@@ -23,7 +23,7 @@ than held: in a kitchen a half order that says so beats an order that never come
 the app made on purpose (FIN) ends a whole job.
 
 Anyone on the shop's network can open the port, so what one connection may cost is bounded
-(``Limits``): a receipt longer than a few metres of paper (``app_receipt_metres``, in bytes
+(``Limits``): a receipt longer than a few metres of paper (the setting ``app_receipt_metres``, in bytes
 and in paper, pictures counted from their headers before their data is taken) is ended
 under an "INCOMPLETE / TOO LONG" banner and the connection closed; bytes are read only as
 fast as their jobs are stored; one address holds PER_ADDRESS connections at most, the box
@@ -44,8 +44,8 @@ from typing import Literal
 
 import redis
 
-from appliance import keys
-from appliance.errors import Invalid, OutcomeUnknown, ServiceError
+from appliance import keys, settings
+from appliance.errors import OutcomeUnknown, ServiceError
 from appliance.printing import commands, jobs, printers
 from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, ESC, GS
@@ -61,9 +61,6 @@ CUT = b"\n\n\n\x1dV\x42\x00"
 LINE_MM = 4.25  # one text line at the default spacing (1/6 inch)
 DOTS_PER_MM = 8  # 203 dpi, every receipt printer the box drives
 MAX_RASTER_ROW = 128  # bytes in one GS v 0 row: Epson's own bound (1,024 dots)
-APP_RECEIPT_METRES = 3.0
-APP_RECEIPT_RANGE = (0.5, 20.0)
-APP_RECEIPT_RANGE_MESSAGE = "the longest receipt from an app: from %(low)s to %(high)s m"
 PER_ADDRESS = 8  # connections one device may hold open on the virtual ports
 MAX_CONNECTIONS = 64
 CLEARED = b"\x37\x25\x00"  # DLE DC4 fn 8's answer
@@ -88,21 +85,12 @@ class Limits:
     of paper (text lines, feeds and pictures)."""
 
     max_bytes: int = MAX_RAW_BYTES - len(TOO_LONG) - len(CUT)
-    max_mm: float = APP_RECEIPT_METRES * 1000
+    max_mm: float = settings.SETTINGS["app_receipt_metres"].default * 1000
 
 
 def limits(r: redis.Redis) -> Limits:
-    raw = r.hget(keys.shop_settings(), "app_receipt_metres")
-    return Limits(max_mm=float(raw or APP_RECEIPT_METRES) * 1000)
-
-
-def set_app_receipt_metres(r: redis.Redis, metres: float) -> None:
-    """The longest receipt an app may print through a virtual port, in metres of paper."""
-    low, high = APP_RECEIPT_RANGE
-    if not low <= metres <= high:
-        raise Invalid(APP_RECEIPT_RANGE_MESSAGE, params={"low": f"{low:g}", "high": f"{high:g}"},
-                      field="app_receipt_metres")
-    r.hset(keys.shop_settings(), "app_receipt_metres", f"{metres:g}")
+    """The owner's limit (the setting ``app_receipt_metres``)."""
+    return Limits(max_mm=settings.get(r, "app_receipt_metres") * 1000)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from appliance import keys
+from appliance import settings as owner_settings
 from appliance.errors import Invalid
 from appliance.runtime.redis_server import decode_hash
 from appliance.sync import log
@@ -29,19 +30,19 @@ from appliance.sync import log
 logger = logging.getLogger(__name__)
 
 BATCH = 100
-ACTIVE_INTERVAL, IDLE_INTERVAL = 10.0, 120.0
 ACTIVE_FOR = 300.0  # a change within this many seconds makes the shop "active"
 HTTP_TIMEOUT = 15.0
 
 
 def link(r: redis.Redis, url: str, token: str) -> None:
-    if not url.startswith(("http://", "https://")):
-        raise Invalid("the back office URL starts with http:// or https://")
-    r.hset(keys.shop_settings(), mapping={"backoffice_url": url.rstrip("/"), "backoffice_token": token})
+    if not url.strip():
+        raise Invalid("the back office URL starts with http:// or https://", field="backoffice_url")
+    owner_settings.put(r, backoffice_url=url.strip().rstrip("/"), backoffice_token=token)
 
 
-def _settings(r: redis.Redis) -> dict[str, str]:
-    return decode_hash(r.hgetall(keys.shop_settings()))
+def _settings(r: redis.Redis) -> dict[str, Any]:
+    """The forwarder's settings, its token included, typed."""
+    return {**owner_settings.get_all(r), "backoffice_token": owner_settings.get(r, "backoffice_token")}
 
 
 def status(r: redis.Redis) -> dict:
@@ -153,8 +154,7 @@ class Forwarder:
     def _interval(self, settings: dict[str, str]) -> float:
         last = log.last_cursor(self.r)
         active = time.time() - log.parse_cursor(last)[0] / 1000 < ACTIVE_FOR
-        key = "forward_active_s" if active else "forward_idle_s"
-        return float(settings.get(key, ACTIVE_INTERVAL if active else IDLE_INTERVAL))
+        return settings["forward_active_s" if active else "forward_idle_s"]
 
     def cycle(self) -> float:
         """One round; returns how long to sleep before the next."""

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import redis
 
-from appliance import keys
+from appliance import keys, settings
 from appliance.errors import NotFound
 from appliance.runtime.redis_server import decode_hash
 
 MAX_ENTRIES = 20_000
 KINDS_IN_SNAPSHOT = ("ticket", "kitchen", "customer", "stock", "product")
-VISIBILITY = ("all", "own", "role")
+VISIBILITY_SETTING = settings.SETTINGS["visibility"]
+VISIBILITY = VISIBILITY_SETTING.choices  # all, own, role
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,7 @@ def visible(change: dict, viewer: Viewer, mode: str) -> bool:
 
 
 def visibility(r: redis.Redis) -> str:
-    mode = r.hget(keys.shop_settings(), "visibility")
-    return mode.decode() if mode else "all"
+    return settings.get(r, "visibility")
 
 
 def last_cursor(r: redis.Redis) -> str:
@@ -122,7 +122,7 @@ def snapshot(r: redis.Redis, viewer: Viewer, kinds: tuple[str, ...] = KINDS_IN_S
         pipe.xrevrange(keys.sync_log(), count=1)
         for kind in kinds:
             pipe.smembers(keys.entities(kind))
-        pipe.hget(keys.shop_settings(), "visibility")
+        pipe.hget(keys.shop_settings(), VISIBILITY_SETTING.name)
         pipe.hgetall(keys.register())
         last, *members, mode, register = pipe.execute()
     cursor = last[0][0].decode() if last else "0-0"
@@ -132,7 +132,7 @@ def snapshot(r: redis.Redis, viewer: Viewer, kinds: tuple[str, ...] = KINDS_IN_S
     wanted = [(kind, entity_id) for kind, entity_ids in ids.items() for entity_id in entity_ids]
     values = r.mget([keys.entity(kind, entity_id) for kind, entity_id in wanted]) if wanted else []
     state: dict[str, list[dict]] = {kind: [] for kind in kinds}
-    mode_name = mode.decode() if mode else "all"
+    mode_name = VISIBILITY_SETTING.loaded(mode)
     for (kind, entity_id), value in zip(wanted, values, strict=True):
         if value is None:
             continue

@@ -9,25 +9,18 @@ import time
 
 import redis
 
-from appliance import keys
+from appliance import keys, settings
 from appliance.errors import Conflict, Invalid
 from appliance.sync import log
 from appliance.sync.mutations import new_ticket
 
 
-def check_name(name: str) -> None:
-    if not name.strip() or len(name) > 60:
-        raise Invalid("the shop's name: 1 to 60 characters", field="shop_name")
-
-
 def set_name(r: redis.Redis, name: str) -> None:
-    check_name(name)
-    r.hset(keys.shop_settings(), "shop_name", name.strip())
+    settings.put(r, shop_name=name)
 
 
 def name(r: redis.Redis) -> str:
-    value = r.hget(keys.shop_settings(), "shop_name")
-    return value.decode() if value else "Comptoir"
+    return settings.get(r, "shop_name")
 
 
 def pairing_open(r: redis.Redis) -> bool:
@@ -38,10 +31,8 @@ def pairing_open(r: redis.Redis) -> bool:
 def set_visibility(r: redis.Redis, mode: str) -> None:
     """all: every tablet sees every parked receipt; own: a tablet sees those its staff
     member opened; role: those opened with the same role (waiters, bar...)."""
-    if mode not in log.VISIBILITY:
-        raise Invalid(f"visibility {mode!r}: use one of {', '.join(log.VISIBILITY)}")
     with r.pipeline() as pipe:  # the log entry tells open event streams to filter anew
-        pipe.hset(keys.shop_settings(), "visibility", mode)
+        settings.put(pipe, visibility=mode)
         log.append(pipe, "settings", "visibility", {"visibility": mode})
         pipe.execute()
 

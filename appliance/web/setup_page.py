@@ -31,10 +31,11 @@ from flask_babel import Babel, format_datetime, format_decimal, gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from appliance import admin, certs, dashboard, devices, offload, update
+from appliance import settings as owner_settings
 from appliance.discovery import search
-from appliance.errors import Invalid, ServiceError, Unavailable
+from appliance.errors import ServiceError, Unavailable
 from appliance.onboarding import receipts
-from appliance.printing import jobs, preview, printers, raw_port, reports
+from appliance.printing import jobs, preview, printers, reports
 from appliance.sync import log, sessions, shop
 
 _PACKAGED = Path(__file__).resolve().parents[1] / "webui"  # appliance/webui, in a wheel
@@ -83,7 +84,7 @@ class _Cookie(SecureCookieSessionInterface):
 
 def said(exc: ServiceError) -> str:
     """A service's refusal in the page's language, its parameters filled in after."""
-    return gettext(exc.template, **exc.params)
+    return gettext(exc.template, **{k: gettext(v) if k in exc.words else v for k, v in exc.params.items()})
 
 
 def say(message: str | None) -> str:
@@ -636,12 +637,8 @@ def settings():
             elif what == "backoffice":
                 forwarder.link(r, request.form.get("url", "").strip(), request.form.get("token", "").strip())
             elif what == "apps":
-                printers.set_apps_reach_all(r, request.form.get("apps_reach_all") == "1")
-                try:
-                    metres = float(request.form.get("app_receipt_metres", ""))
-                except ValueError:
-                    raise Invalid("a number, please") from None
-                raw_port.set_app_receipt_metres(r, metres)
+                owner_settings.put(r, apps_reach_all=request.form.get("apps_reach_all") == "1",
+                                   app_receipt_metres=request.form.get("app_receipt_metres", ""))
             elif what == "ca_installed":
                 certs.ca_installed(current_app.extensions["settings"].data_dir)
             elif what == "password":
@@ -665,7 +662,8 @@ def _settings_page(errors: dict[str, str], saved: str | None, typed, status: int
 
     r = _redis()
     data_dir = current_app.extensions["settings"].data_dir
-    apps = {"reach_all": printers.apps_reach_all(r), "receipt_metres": f"{raw_port.limits(r).max_mm / 1000:g}"}
+    apps = {"reach_all": owner_settings.get(r, "apps_reach_all"),
+            "receipt_metres": f"{owner_settings.get(r, 'app_receipt_metres'):g}"}
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
                            apps=apps, ca_replaced=certs.ca_replaced(data_dir),
                            modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
