@@ -34,8 +34,10 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from appliance import keys, offload, settings
+from appliance import offload, settings
 from appliance.errors import Forbidden, Invalid, TooManyAttempts
+from appliance.store import keys
+from appliance.store.client import script
 
 if TYPE_CHECKING:
     import redis
@@ -58,7 +60,7 @@ WRONG_CODE = "wrong or expired login code"
 MESSAGES = (TOO_MANY, BUSY, WRONG_PASSWORD, WRONG_CODE)  # what the login page may say (translated)
 
 # One address's wrong answers: ARGV[3] 'check' refuses while the limit holds, 'fail' counts one.
-_ATTEMPT = """
+_ATTEMPT = script("""
 local mine = tonumber(redis.call('GET', KEYS[1]) or '0')
 if mine >= tonumber(ARGV[1]) then
   return math.max(redis.call('TTL', KEYS[1]), 1)
@@ -68,12 +70,12 @@ if ARGV[3] == 'fail' then
   redis.call('INCR', KEYS[1])
 end
 return 0
-"""
+""")
 
 
 def _limit(r: redis.Redis, client: str, mode: str) -> None:
-    wait = r.register_script(_ATTEMPT)(keys=[keys.admin_failures(client)],
-                                       args=[FAILURES_PER_CLIENT, FAILURE_WINDOW, mode])
+    wait = _ATTEMPT(keys=[keys.admin_failures(client)],
+                                       args=[FAILURES_PER_CLIENT, FAILURE_WINDOW, mode], client=r)
     if wait:
         raise TooManyAttempts(TOO_MANY, params={"seconds": int(wait)}, retry_after=int(wait))
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from appliance import config, devices
 from appliance.errors import ServiceError
 from appliance.runtime import redis_server
+from appliance.store import client
 
 
 @contextlib.contextmanager
@@ -32,7 +33,7 @@ def _redis(settings: config.Settings) -> Iterator[redis.Redis]:
     if settings.private_redis and not redis_server.is_up(settings):
         process = redis_server.start(settings)
     try:
-        yield redis_server.connect(settings)
+        yield client.connect(settings)
     finally:
         if process is not None:
             process.terminate()
@@ -414,7 +415,7 @@ def cmd_simulate(args: argparse.Namespace, settings: config.Settings) -> None:
 
     if not redis_server.is_up(settings):
         raise SystemExit("start the box first (appliance serve), on the same data dir")
-    ok = simulate.run(redis_server.connect(settings), args.url, args.tablets, args.minutes)
+    ok = simulate.run(client.connect(settings), args.url, args.tablets, args.minutes)
     raise SystemExit(0 if ok else 1)
 
 

@@ -15,9 +15,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from appliance import keys
 from appliance.errors import Invalid, NotFound, TooManyAttempts
-from appliance.runtime.redis_server import decode_hash
+from appliance.store import keys
+from appliance.store.client import decode_hash, script
 
 PIN_TTL = 600
 FAILURES_PER_CLIENT = 5
@@ -46,7 +46,7 @@ def new_pin(r: redis.Redis, name: str | None = None, role: str = "staff") -> str
 
 # One atomic step: the limits, the PIN and the failure count, so concurrent guesses cannot
 # all pass the check before any of them is counted.
-_PAIR = """
+_PAIR = script("""
 local mine = tonumber(redis.call('GET', KEYS[1]) or '0')
 local everyone = tonumber(redis.call('GET', KEYS[2]) or '0')
 if mine >= tonumber(ARGV[1]) or everyone >= tonumber(ARGV[2]) then
@@ -59,7 +59,7 @@ for i = 1, 2 do
   redis.call('INCR', KEYS[i])
 end
 return {'wrong', 0}
-"""
+""")
 
 
 def pairing_locked(r: redis.Redis) -> int:
@@ -73,9 +73,9 @@ def pairing_locked(r: redis.Redis) -> int:
 def pair(r: redis.Redis, code: str, name: str | None, client: str) -> dict:
     """Exchange a PIN for a device id and token (the only time the token is shown)."""
     pin_key = keys.pin(code if code.isdigit() and len(code) == 6 else "malformed")
-    outcome, grant = r.register_script(_PAIR)(
+    outcome, grant = _PAIR(
         keys=[keys.pair_failures(client), keys.pair_failures_all(), pin_key],
-        args=[FAILURES_PER_CLIENT, FAILURES_ALL, FAILURE_WINDOW])
+        args=[FAILURES_PER_CLIENT, FAILURES_ALL, FAILURE_WINDOW], client=r)
     if outcome == b"locked":
         raise TooManyAttempts(f"too many wrong PINs; pairing reopens in {int(grant)} s", retry_after=int(grant))
     if outcome == b"wrong":
@@ -108,16 +108,16 @@ def _public(raw: dict[bytes, bytes]) -> dict:
 
 
 # Token -> device record in one round trip: every API call pays for it.
-_AUTHENTICATE = """
+_AUTHENTICATE = script("""
 local device_id = redis.call('HGET', KEYS[1], ARGV[1])
 if not device_id then return false end
 return redis.call('HGETALL', ARGV[2] .. device_id)
-"""
+""")
 
 
 def authenticate(r: redis.Redis, token: str) -> dict | None:
     """The device a bearer token belongs to, or None."""
-    found = r.register_script(_AUTHENTICATE)(keys=[keys.tokens()], args=[_hash(token), keys.device("")])
+    found = _AUTHENTICATE(keys=[keys.tokens()], args=[_hash(token), keys.device("")], client=r)
     if not found:
         return None
     return _public(dict(zip(found[::2], found[1::2], strict=True)))

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from appliance import keys
 from appliance.errors import Invalid
+from appliance.store import keys
 
 if TYPE_CHECKING:
     import redis

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import redis
 
-from appliance import keys
 from appliance.errors import Invalid, Unavailable
+from appliance.store import keys
 
 log = logging.getLogger(__name__)
 

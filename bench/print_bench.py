@@ -35,10 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import keys
 from appliance.printing import printers
 from appliance.printing.document import Document
 from appliance.printing.render import render
+from appliance.store import keys
 from bench import cups, stats
 from bench.stats import busy_share, cpu_seconds, percentile
 from tests.box import Box, free_port, wait_for

@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import devices, keys
+from appliance import devices
+from appliance.store import keys
 from appliance.tools.client import Client, Tablet
 from bench.stats import percentile
 from tests.box import Box, wait_for

@@ -18,9 +18,9 @@ from typing import Any
 
 import redis
 
-from appliance import config, devices, keys
+from appliance import config, devices
 from appliance.printing import printers
-from appliance.runtime import redis_server
+from appliance.store import client, keys
 from appliance.tools.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ class Box:
     @property
     def redis(self) -> redis.Redis:
         if self._r is None:
-            self._r = redis_server.connect(self.settings)
+            self._r = client.connect(self.settings)
         return self._r
 
     def client(self, name: str = "tablet") -> Client:

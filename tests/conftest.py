@@ -7,6 +7,7 @@ import pytest
 
 from appliance import config
 from appliance.runtime import redis_server
+from appliance.store import client
 from tests.box import Box
 from tests.fakeprinter import FakePrinter
 
@@ -53,6 +54,6 @@ def redis_only(tmp_path: Path):
     """A real private Redis, for service-level tests without HTTP."""
     settings = config.load(tmp_path / "redis")
     process = redis_server.start(settings)
-    yield redis_server.connect(settings)
+    yield client.connect(settings)
     process.terminate()
     process.wait(10)

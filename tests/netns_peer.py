@@ -39,8 +39,29 @@ def box(address: str, printer_port: int, api_port: int = 8080) -> None:
     printer.stop()
 
 
+def find_box(seconds: float, chosen: list[str], service: str = mdns.SERVICE) -> dict | None:
+    """What a tablet app does: look for a Comptoir box, return its address and TXT data."""
+    zc = Zeroconf(interfaces=chosen, ip_version=IPVersion.V4Only)
+    try:
+        end = time.monotonic() + seconds
+        names: list[str] = []
+        ServiceBrowser(zc, service, handlers=[lambda zeroconf, service_type, name, state_change: names.append(name)])
+        while time.monotonic() < end and not names:
+            time.sleep(0.05)
+        if not names:
+            return None
+        info = zc.get_service_info(service, names[0], timeout=3000)
+        if info is None:
+            return None
+        return {"name": names[0], "addresses": info.parsed_addresses(IPVersion.V4Only), "port": info.port,
+                "server": info.server,
+                "txt": {k.decode(): (v or b"").decode() for k, v in info.properties.items()}}
+    finally:
+        zc.close()
+
+
 def tablet(address: str, subnet: str, printer_port: int, seconds: float) -> None:
-    found = {"box": mdns.find_box(seconds, [address])}
+    found = {"box": find_box(seconds, [address])}
     if found["box"] is not None:
         found["printers"] = mdns.browse(2.0, [address])
         found["probe"] = probe.probe(probe.hosts([subnet]), printer_port)

@@ -143,7 +143,8 @@ def test_an_address_is_taken_as_typed_and_the_test_page_says_the_shop(box: Box, 
 def test_settings_are_typed_bounded_and_the_same_from_the_shell(box: Box) -> None:
     """Every owner setting is declared once (type, bounds, default): the CLI sets what the page
     sets, refuses what is out of bounds in words, and reports a key no setting declares."""
-    from appliance import keys, settings
+    from appliance import settings
+    from appliance.store import keys
 
     assert "forward_idle_s = 120" in run(box, "settings", "show").stdout
     assert run(box, "settings", "set", "forward_idle_s", "30").stdout.strip() == "forward_idle_s = 30.0"

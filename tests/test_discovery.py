@@ -139,6 +139,7 @@ def test_a_new_box_prints_its_welcome_receipt_on_the_first_printer_it_finds(lan:
     from appliance import admin, config
     from appliance.printing import printers
     from appliance.runtime import redis_server
+    from appliance.store import client
 
     printer = lan.run(lan.tablet_ns, "printer", lan.tablet_ip)
     assert printer.stdout is not None and printer.stdout.readline().strip() == "ready"
@@ -155,7 +156,7 @@ def test_a_new_box_prints_its_welcome_receipt_on_the_first_printer_it_finds(lan:
     try:
         settings = config.load(data)
         wait_for(lambda: redis_server.is_up(settings), 30, "the box's Redis")
-        r = redis_server.connect(settings)
+        r = client.connect(settings)
         code = admin.setup_code(r)
         welcome = wait_for(lambda: next((t for t in printed if code in t), None), 90, "the welcome receipt")
         assert f"http://{lan.box_ip}:8080/" in welcome

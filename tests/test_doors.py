@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from appliance import admin, certs, keys, settings, update
+from appliance import admin, certs, settings, update
 from appliance.printing import jobs, printers, raw_port
+from appliance.store import keys
 from tests.box import Box, device, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 

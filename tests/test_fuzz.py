@@ -69,10 +69,11 @@ body = st.one_of(plausible, plausible, anything)
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory: pytest.TempPathFactory):
     from appliance.runtime import redis_server
+    from appliance.store import client
 
     settings_ = config.load(tmp_path_factory.mktemp("fuzz"))
     process = redis_server.start(settings_)
-    r = redis_server.connect(settings_)
+    r = client.connect(settings_)
     printers.add(r, printers.validate("fuzz", "tcp://127.0.0.1:9", ["fuzz"]))
     client = create_app(settings_).test_client()
     token = client.post("/api/v1/pair", json={"pin": devices.new_pin(r, "fuzzer")}).json["token"]

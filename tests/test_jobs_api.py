@@ -10,8 +10,8 @@ import uuid
 import pytest
 from PIL import Image
 
-from appliance import keys
 from appliance.printing import jobs
+from appliance.store import keys
 from appliance.tools.client import Client
 from appliance.web import create_app
 from tests.box import Box, wait_for

@@ -14,8 +14,8 @@ import pytest
 from rq import Queue, Worker
 from rq.job import Job
 
-from appliance import keys
 from appliance.printing import printers
+from appliance.store import keys
 from appliance.tools.client import Client
 from tests.box import Box, wait_for
 from tests.fakeprinter import FakePrinter

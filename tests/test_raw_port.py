@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from escpos.printer import Network
 
-from appliance import keys
 from appliance.printing import printers, raw_port
 from appliance.printing.status import PrinterStatus
+from appliance.store import keys
 from tests.box import ROOT, Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 

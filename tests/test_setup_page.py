@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance import admin, keys, update, wifi
+from appliance import admin, update, wifi
+from appliance.store import keys
 from appliance.tools.client import Client
 from tests.box import ROOT, SCREENSHOTS, Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
@@ -399,7 +400,7 @@ def test_tablets_are_renamed_given_a_role_and_a_printer_and_versions_are_watched
 def test_the_back_office_link_is_tested_and_refused_records_are_sent_again(box: Box, page, tmp_path) -> None:
     import json
 
-    from appliance import keys
+    from appliance.store import keys
     from tests.test_backoffice import BackOffice
 
     logged_in(page, box)

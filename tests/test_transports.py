@@ -63,7 +63,9 @@ def test_bad_uris_say_what_is_wrong(uri: str, problem: str) -> None:
 def test_bluetooth_link_prints_and_answers_status(bt_printer: FakePrinter) -> None:
     link = BluetoothTransport("bt://00:11:22:33:44:55/1", "00:11:22:33:44:55", 1, dial=stand_in(bt_printer.unix_path))
     link.open()
-    assert printer_status.query(link, 2).ready
+    link.discard_input()
+    link.write(printer_status.QUERY)
+    assert printer_status.parse(link.read(printer_status.ANSWER_LENGTH, 2)).ready
     link.write(b"\x1b@Hello\n\x1dV\x00")
     assert bt_printer.wait_receipts(1)[0].text == "Hello\n"
     link.close()

@@ -178,28 +178,6 @@ def browse(seconds: float, chosen: list[str] | None = None) -> list[dict]:
         zc.close()
 
 
-def find_box(seconds: float, chosen: list[str] | None = None, service: str = SERVICE) -> dict | None:
-    """What a tablet does: look for a Comptoir box, return its address and TXT data (with
-    ``service=PAGE_SERVICE``: what a phone's browser finds as comptoir.local)."""
-    zc = Zeroconf(interfaces=chosen or InterfaceChoice.All, ip_version=IPVersion.V4Only)
-    try:
-        end = time.monotonic() + seconds
-        names: list[str] = []
-        ServiceBrowser(zc, service, handlers=[lambda zeroconf, service_type, name, state_change: names.append(name)])
-        while time.monotonic() < end and not names:
-            time.sleep(0.05)
-        if not names:
-            return None
-        info = zc.get_service_info(service, names[0], timeout=3000)
-        if info is None:
-            return None
-        return {"name": names[0], "addresses": info.parsed_addresses(IPVersion.V4Only), "port": info.port,
-                "server": info.server,
-                "txt": {k.decode(): (v or b"").decode() for k, v in info.properties.items()}}
-    finally:
-        zc.close()
-
-
 LABEL_BYTES = 63  # DNS's limit on one label, which a service instance name is
 
 

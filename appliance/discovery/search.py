@@ -21,9 +21,9 @@ import time
 
 import redis
 
-from appliance import keys
 from appliance.discovery import bluetooth, mdns, probe, usb
 from appliance.errors import Invalid
+from appliance.store import keys
 
 logger = logging.getLogger(__name__)
 

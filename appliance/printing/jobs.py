@@ -32,11 +32,12 @@ from enum import StrEnum
 import redis
 from rq import Queue
 
-from appliance import keys
 from appliance.errors import Conflict, Forbidden, Invalid, NotFound, OutcomeUnknown
 from appliance.printing import printers
 from appliance.printing.render import RenderError, render
 from appliance.printing.request import JobRequest
+from appliance.store import keys
+from appliance.store.client import script, transaction
 
 RETENTION = 7 * 24 * 3600
 class JobStatus(StrEnum):
@@ -108,36 +109,33 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
     one transaction: nothing is ever half-queued."""
     job_id = str(request.id or uuid.uuid4())
     fingerprint = request.fingerprint()
-    with r.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(keys.job(job_id))
-                if replay := _existing(pipe, job_id, fingerprint):
-                    return replay
-                target = _target(r, request, receipt_printer)
-                payload = _payload(request, target)
-                now = time.time()
-                record = {
-                    "id": job_id, "status": JobStatus.QUEUED, "printer": target.name, "role": request.role or "",
-                    "moved_from": "", "attempts": 0, "last_error": "",
-                    "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
-                    "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
-                }
-                pipe.multi()
-                pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
-                pipe.zadd(keys.printer_pending(target.name), {job_id: now})
-                enqueue(pipe, printers.queue(r, target.name), job_id)
-                try:
-                    pipe.execute()
-                except (redis.ConnectionError, redis.TimeoutError) as exc:
-                    # Redis may have written the transaction and died before answering.
-                    raise OutcomeUnknown(
-                        "the box's storage failed while storing this job: it may or may not be queued; "
-                        "send it again with the same id (it will never print twice)", id=job_id) from exc
-                break
-            except redis.WatchError:  # the same id, posted twice at the same moment: look again
-                continue
-    return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
+    def store(pipe: redis.client.Pipeline) -> Submitted:
+        # Watching the id: the same id, posted twice at the same moment, is looked at again.
+        if replay := _existing(pipe, job_id, fingerprint):
+            return replay
+        target = _target(r, request, receipt_printer)
+        payload = _payload(request, target)
+        now = time.time()
+        record = {
+            "id": job_id, "status": JobStatus.QUEUED, "printer": target.name, "role": request.role or "",
+            "moved_from": "", "attempts": 0, "last_error": "",
+            "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
+            "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
+        }
+        pipe.multi()
+        pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
+        pipe.zadd(keys.printer_pending(target.name), {job_id: now})
+        enqueue(pipe, printers.queue(r, target.name), job_id)
+        try:
+            pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Redis may have written the transaction and died before answering.
+            raise OutcomeUnknown(
+                "the box's storage failed while storing this job: it may or may not be queued; "
+                "send it again with the same id (it will never print twice)", id=job_id) from exc
+        return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
+
+    return transaction(r, [keys.job(job_id)], store)
 
 
 def print_document(r: redis.Redis, document: dict, *, printer: str | None = None, role: str | None = None) -> dict:
@@ -186,19 +184,16 @@ def _change(r: redis.Redis, job_id: str, by: dict | None,
             change: Callable[[redis.client.Pipeline, str, str], bool]) -> dict:
     """Read a job's state under WATCH, let ``change`` queue its commands (after MULTI; False:
     nothing to do), run them in one transaction, again if the job moved meanwhile."""
-    with r.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(keys.job(job_id))
-                status, printer, owner = pipe.hmget(keys.job(job_id), "status", "printer", "device_id")
-                _may_handle(job_id, status, owner, by)
-                if change(pipe, status.decode(), printer.decode()):
-                    pipe.execute()
-                else:
-                    pipe.reset()
-                return get(r, job_id)
-            except redis.WatchError:
-                continue
+    def changed(pipe: redis.client.Pipeline) -> dict:
+        status, printer, owner = pipe.hmget(keys.job(job_id), "status", "printer", "device_id")
+        _may_handle(job_id, status, owner, by)
+        if change(pipe, status.decode(), printer.decode()):
+            pipe.execute()
+        else:
+            pipe.reset()
+        return get(r, job_id)
+
+    return transaction(r, [keys.job(job_id)], changed)
 
 
 def cancel(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
@@ -288,7 +283,7 @@ class Attempt:
 
 # Atomic, one round trip: the attempt starts only if the job is still wanted; rq's job and
 # worker say "started" and "busy" with it. ARGV[4] is JobStatus.PRINTING, ARGV[5..7] FINAL.
-_BEGIN_ATTEMPT = """
+_BEGIN_ATTEMPT = script("""
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == ARGV[5] or status == ARGV[6] or status == ARGV[7] then
   return false
@@ -302,15 +297,15 @@ if KEYS[3] ~= '' then
   redis.call('HSET', KEYS[3], 'state', 'busy', 'current_job', ARGV[3])
 end
 return redis.call('HMGET', KEYS[1], 'payload', 'copies', 'drawer', 'reprint', 'moved_from')
-"""
+""")
 
 
 def begin_attempt(r: redis.Redis, job_id: str, worker_key: str | None = None) -> Attempt | None:
     """Mark the job as on its way to the paper. None when it must not print (cancelled,
     finished, or gone). From here on, a crash means the paper may already show it."""
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    found = r.register_script(_BEGIN_ATTEMPT)(keys=[keys.job(job_id), keys.rq_job(job_id), worker_key or ""],
-                                              args=[time.time(), started, job_id, JobStatus.PRINTING, *FINAL])
+    found = _BEGIN_ATTEMPT(keys=[keys.job(job_id), keys.rq_job(job_id), worker_key or ""],
+                                              args=[time.time(), started, job_id, JobStatus.PRINTING, *FINAL], client=r)
     if not found:
         return None
     payload, copies, drawer, reprint, moved_from = found
@@ -347,29 +342,27 @@ def move_waiting(r: redis.Redis, source: str, target: str, current: str | None) 
     """Failover: ``current`` (the job the source's worker holds, if any) and every job queued
     for ``source`` move, in order, to the end of ``target``'s queue, in one transaction."""
     target_queue = printers.queue(r, target)
-    with r.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(keys.rq_queue(source))
-                queued = [member.decode() for member in pipe.lrange(keys.rq_queue(source), 0, -1)]
-                ids = [*([current] if current else []), *queued]
-                if not ids:
-                    pipe.reset()
-                    return 0
-                now = time.time()
-                pipe.multi()
-                for index, job_id in enumerate(ids):
-                    pipe.hset(keys.job(job_id), mapping={"printer": target, "moved_from": source, "updated_at": now,
-                                                         "last_error": f"moved from {source}"})
-                    pipe.zrem(keys.printer_pending(source), job_id)
-                    pipe.zadd(keys.printer_pending(target), {job_id: now + index * 1e-6})
-                    pipe.lrem(keys.rq_intermediate(source), 0, job_id)
-                    pipe.lrem(keys.rq_queue(source), 0, job_id)
-                    enqueue(pipe, target_queue, job_id)
-                pipe.execute()
-                return len(ids)
-            except redis.WatchError:
-                continue
+
+    def move(pipe: redis.client.Pipeline) -> int:
+        queued = [member.decode() for member in pipe.lrange(keys.rq_queue(source), 0, -1)]
+        ids = [*([current] if current else []), *queued]
+        if not ids:
+            pipe.reset()
+            return 0
+        now = time.time()
+        pipe.multi()
+        for index, job_id in enumerate(ids):
+            pipe.hset(keys.job(job_id), mapping={"printer": target, "moved_from": source, "updated_at": now,
+                                                 "last_error": f"moved from {source}"})
+            pipe.zrem(keys.printer_pending(source), job_id)
+            pipe.zadd(keys.printer_pending(target), {job_id: now + index * 1e-6})
+            pipe.lrem(keys.rq_intermediate(source), 0, job_id)
+            pipe.lrem(keys.rq_queue(source), 0, job_id)
+            enqueue(pipe, target_queue, job_id)
+        pipe.execute()
+        return len(ids)
+
+    return transaction(r, [keys.rq_queue(source)], move)
 
 
 def mark_printed(r: redis.Redis, job_id: str, printer: str, warning: str = "",

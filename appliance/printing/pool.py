@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 import redis
 
-from appliance import keys
 from appliance.config import Settings
 from appliance.printing import printers, transports
 from appliance.printing import worker as printer_worker
 from appliance.runtime import sdnotify
-from appliance.runtime.redis_server import connect
+from appliance.store import keys
+from appliance.store.client import connect
 
 log = logging.getLogger(__name__)
 

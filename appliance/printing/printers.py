@@ -19,9 +19,10 @@ import redis
 from escpos import capabilities
 from rq import Queue
 
-from appliance import keys, settings
+from appliance import settings
 from appliance.errors import Conflict, Invalid, NotFound
 from appliance.printing import transports
+from appliance.store import keys
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 WIDTHS = (58, 80)

@@ -44,12 +44,13 @@ from typing import Literal
 
 import redis
 
-from appliance import keys, settings
+from appliance import settings
 from appliance.errors import OutcomeUnknown, ServiceError
 from appliance.printing import commands, jobs, printers
 from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, ESC, GS
 from appliance.printing.request import MAX_RAW_BYTES
+from appliance.store import keys
 
 log = logging.getLogger(__name__)
 

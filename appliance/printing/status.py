@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 QUERY = b"\x10\x04\x01\x10\x04\x02\x10\x04\x04"
 ANSWER_LENGTH = 3
@@ -171,17 +171,3 @@ class AnswerReader:
             else:
                 i += 1
         del buf[:i]
-
-
-class Readable(Protocol):
-    def write(self, data: bytes) -> None: ...
-    def read(self, size: int, timeout: float) -> bytes: ...
-    def discard_input(self) -> None: ...
-
-
-def query(link: Readable, timeout: float) -> PrinterStatus:
-    """Ask an idle printer for its status (probes, discovery). Stale bytes (a late answer,
-    an ASB message) are dropped first so the answer read is the answer to this question."""
-    link.discard_input()
-    link.write(QUERY)
-    return parse(link.read(ANSWER_LENGTH, timeout))

@@ -30,9 +30,9 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from appliance import keys
 from appliance.printing import jobs, printers
 from appliance.printing.driver import PrinterDriver, Stopping
+from appliance.store import keys
 
 log = logging.getLogger(__name__)
 

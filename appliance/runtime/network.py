@@ -28,13 +28,14 @@ from collections.abc import Callable
 
 import redis
 
-from appliance import certs, keys, wifi
+from appliance import certs, wifi
 from appliance.config import Settings
 from appliance.discovery import mdns, probe, search
 from appliance.onboarding import first_printer
 from appliance.printing import raw_port
 from appliance.runtime import sdnotify
-from appliance.runtime.redis_server import connect
+from appliance.store import keys
+from appliance.store.client import connect
 from appliance.sync import forwarder, shop
 
 CERTIFICATE_CHECK = 30.0

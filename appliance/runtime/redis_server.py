@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from appliance.config import Settings
 
 if TYPE_CHECKING:
-    import redis
+    pass
 
 CONFIG_TEMPLATE = """\
 # Written by appliance; edit systemd/redis.conf on the box instead.
@@ -63,26 +63,6 @@ def write_config(settings: Settings) -> Path:
     conf = settings.data_dir / "redis.conf"
     conf.write_text(CONFIG_TEMPLATE.format(socket=settings.redis_socket, dir=settings.data_dir))
     return conf
-
-
-def connect(settings: Settings, socket_timeout: float | None = None, shared_by: int = 0) -> redis.Redis:
-    """A binary-safe client (rq needs bytes, and job payloads are raw ESC/POS). A client that
-    blocks on the server (a dequeue, an XREAD) needs a socket timeout longer than its block.
-    ``shared_by``: the client serves that many greenlets or threads at most at once (the API):
-    they take turns on that many connections instead of opening one each."""
-    import redis
-
-    options = {} if socket_timeout is None else {"socket_timeout": socket_timeout}
-    if shared_by:
-        pool = redis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=shared_by, timeout=30,
-                                                     **options)
-        return redis.Redis(connection_pool=pool)
-    return redis.Redis.from_url(settings.redis_url, **options)
-
-
-def decode_hash(raw: dict[bytes, bytes]) -> dict[str, str]:
-    """A hash as text: the client is binary (see connect), most hashes hold text."""
-    return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 def is_up(settings: Settings) -> bool:

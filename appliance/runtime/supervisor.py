@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from appliance import config
 from appliance.config import Settings
 from appliance.runtime import redis_server
+from appliance.store import client
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class Supervisor:
         from appliance import admin  # here only: this process stays small
 
         try:
-            return admin.setup_code(redis_server.connect(self.settings))
+            return admin.setup_code(client.connect(self.settings))
         except redis.RedisError:
             return None
 

@@ -16,7 +16,7 @@ from collections import deque
 
 import redis
 
-from appliance import keys
+from appliance.store import keys
 from appliance.sync import log
 
 logger = logging.getLogger(__name__)

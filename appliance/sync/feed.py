@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import redis
 
-from appliance import keys
+from appliance.store import keys
 from appliance.sync import broadcast, log
 
 MAX_WAIT = 30.0

@@ -21,10 +21,10 @@ from typing import Any
 
 import redis
 
-from appliance import keys
 from appliance import settings as owner_settings
 from appliance.errors import Invalid
-from appliance.runtime.redis_server import decode_hash
+from appliance.store import keys
+from appliance.store.client import decode_hash, transaction
 from appliance.sync import log
 
 logger = logging.getLogger(__name__)
@@ -61,20 +61,17 @@ def dead_letters(r: redis.Redis) -> list[dict]:
 def settle_dead_letters(r: redis.Redis, retry: bool) -> int:
     """Send the rejected records again (after the back office was fixed), or drop them; one
     transaction either way. Returns how many."""
-    with r.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(keys.dead_letters())
-                letters = [json.loads(item) for item in pipe.lrange(keys.dead_letters(), 0, -1)]
-                pipe.multi()
-                if retry:
-                    for letter in letters:
-                        pipe.xadd(keys.outbox(), {"record": json.dumps(letter["record"])})
-                pipe.delete(keys.dead_letters())
-                pipe.execute()
-                return len(letters)
-            except redis.WatchError:
-                continue
+    def settle(pipe: redis.client.Pipeline) -> int:
+        letters = [json.loads(item) for item in pipe.lrange(keys.dead_letters(), 0, -1)]
+        pipe.multi()
+        if retry:
+            for letter in letters:
+                pipe.xadd(keys.outbox(), {"record": json.dumps(letter["record"])})
+        pipe.delete(keys.dead_letters())
+        pipe.execute()
+        return len(letters)
+
+    return transaction(r, [keys.dead_letters()], settle)
 
 
 def test_connection(r: redis.Redis) -> str | None:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import redis
 
-from appliance import keys, settings
+from appliance import settings
 from appliance.errors import NotFound
-from appliance.runtime.redis_server import decode_hash
+from appliance.store import keys
+from appliance.store.client import decode_hash
 
 MAX_ENTRIES = 20_000
 KINDS_IN_SNAPSHOT = ("ticket", "kitchen", "customer", "stock", "product")

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import keys
 from appliance.errors import Conflict
+from appliance.store import keys
+from appliance.store.client import transaction
 from appliance.sync import log, sessions
 from appliance.sync.mutations import Context, Effects, Key, Rejected, apply, parse, touches
 
@@ -93,28 +94,25 @@ def push(r: redis.Redis, device_id: str, request: PushRequest) -> dict:
     touched = _touched(request)
     watched = [keys.sync_applied(device_id), keys.session(device_id), keys.register(),
                *(keys.entity(kind, entity_id) for kind, entity_id in touched)]
-    with r.pipeline() as pipe:
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                pipe.watch(*watched)
-                sessions.check_push(pipe, device_id, request.session)
-                last = int(pipe.get(keys.sync_applied(device_id)) or 0)
-                values = pipe.mget(watched[3:]) if touched else []
-                view = {key: json.loads(value) if value else None for key, value in zip(touched, values, strict=True)}
-                register = pipe.hgetall(keys.register())
-                using = tuple(v.decode() if v else "" for v in pipe.hmget(keys.session(device_id), "staff", "role"))
-                batch = _plan(view, request, device_id, last, register.get(b"state") == b"open")
-                if batch.last == last:
-                    pipe.reset()
-                    return {"results": batch.results, "last_mutation_id": last}
-                pipe.multi()
-                _write(pipe, device_id, batch, int(register.get(b"number", 0)))
-                sessions.who(pipe, device_id, request.staff, request.role, using)
-                pipe.execute()
-                return {"results": batch.results, "last_mutation_id": batch.last}
-            except redis.WatchError:
-                continue
-    raise Conflict("too much contention on these tickets; retry")
+    def apply(pipe: redis.client.Pipeline) -> dict:
+        sessions.check_push(pipe, device_id, request.session)
+        last = int(pipe.get(keys.sync_applied(device_id)) or 0)
+        values = pipe.mget(watched[3:]) if touched else []
+        view = {key: json.loads(value) if value else None for key, value in zip(touched, values, strict=True)}
+        register = pipe.hgetall(keys.register())
+        using = tuple(v.decode() if v else "" for v in pipe.hmget(keys.session(device_id), "staff", "role"))
+        batch = _plan(view, request, device_id, last, register.get(b"state") == b"open")
+        if batch.last == last:
+            pipe.reset()
+            return {"results": batch.results, "last_mutation_id": last}
+        pipe.multi()
+        _write(pipe, device_id, batch, int(register.get(b"number", 0)))
+        sessions.who(pipe, device_id, request.staff, request.role, using)
+        pipe.execute()
+        return {"results": batch.results, "last_mutation_id": batch.last}
+
+    return transaction(r, watched, apply, attempts=MAX_ATTEMPTS,
+                       contended=Conflict("too much contention on these tickets; retry"))
 
 
 def _write(pipe: redis.client.Pipeline, device_id: str, batch: _Batch, register_number: int) -> None:

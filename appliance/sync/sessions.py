@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import devices, keys
+from appliance import devices
 from appliance.errors import Conflict, NoSession, NotFound, SessionGone
-from appliance.runtime.redis_server import decode_hash
+from appliance.store import keys
+from appliance.store.client import decode_hash, transaction
 from appliance.sync import log
 
 
@@ -57,18 +57,6 @@ def open_sessions(r: redis.Redis) -> list[dict]:
     return found
 
 
-def _retrying(r: redis.Redis, watched: Callable[[], list[str]], body: Callable[[redis.client.Pipeline], dict]) -> dict:
-    """Run ``body`` as an optimistic transaction over the keys ``watched()`` names, again
-    whenever another client changed one of them first (a manager's click racing tablets)."""
-    with r.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(*watched())
-                return body(pipe)
-            except redis.WatchError:
-                continue
-
-
 def open_register(r: redis.Redis, manager: dict) -> dict:
     def body(pipe: redis.client.Pipeline) -> dict:
         current = decode_hash(pipe.hgetall(keys.register()))
@@ -83,7 +71,7 @@ def open_register(r: redis.Redis, manager: dict) -> dict:
         pipe.execute()
         return state
 
-    _retrying(r, lambda: [keys.register()], body)
+    transaction(r, lambda: [keys.register()], body)
     return register_state(r)
 
 
@@ -137,7 +125,7 @@ def close_register(r: redis.Redis, manager: dict) -> dict:
         pipe.execute()
         return report
 
-    return _retrying(r, watched, body)
+    return transaction(r, watched, body)
 
 
 def closing_reports(r: redis.Redis) -> list[dict]:
@@ -185,7 +173,7 @@ def start(r: redis.Redis, device: dict, staff: str = "", role: str = "") -> dict
         pipe.execute()
         return session
 
-    return _retrying(r, lambda: [keys.register(), session_key], body)
+    return transaction(r, lambda: [keys.register(), session_key], body)
 
 
 def close(r: redis.Redis, device: dict, last_mutation_id: int) -> dict:

@@ -9,8 +9,9 @@ import time
 
 import redis
 
-from appliance import keys, settings
+from appliance import settings
 from appliance.errors import Conflict, Invalid
+from appliance.store import keys
 from appliance.sync import log
 from appliance.sync.mutations import new_ticket
 

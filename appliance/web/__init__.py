@@ -9,10 +9,11 @@ from __future__ import annotations
 import tempfile
 from typing import IO
 
+import redis
 from flask import Flask, Request, current_app
 
 from appliance import config
-from appliance.runtime.redis_server import connect
+from appliance.store.client import connect
 
 MAX_BODY = 1024 * 1024
 REDIS_CONNECTIONS = 32
@@ -25,6 +26,11 @@ class CardSpooledRequest(Request):
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
         return tempfile.TemporaryFile(dir=current_app.extensions["settings"].data_dir)
+
+
+def store() -> redis.Redis:
+    """The Redis client of the app serving this request (shared by its greenlets)."""
+    return current_app.extensions["redis"]
 
 
 def create_app(settings: config.Settings | None = None) -> Flask:

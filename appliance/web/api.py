@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-import redis
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from appliance import devices
 from appliance.errors import NotFound
 from appliance.printing import jobs, printers
 from appliance.printing.request import JobRequest
-from appliance.web import auth
+from appliance.web import auth, store
 from appliance.web.body import json_body
 from appliance.web.schemas import PairRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_device)
 
-
-def _redis() -> redis.Redis:
-    return current_app.extensions["redis"]
 
 
 def _job_id(job_id: str) -> str:
@@ -33,19 +29,19 @@ def _job_id(job_id: str) -> str:
 @bp.post("/pair")
 def pair():
     asked = PairRequest.model_validate(json_body())
-    paired = devices.pair(_redis(), asked.pin, asked.name, request.remote_addr or "unknown")
+    paired = devices.pair(store(), asked.pin, asked.name, request.remote_addr or "unknown")
     return jsonify(paired), 201
 
 
 @bp.get("/printers")
 def list_printers():
-    return jsonify({"printers": printers.describe_all(_redis())})
+    return jsonify({"printers": printers.describe_all(store())})
 
 
 @bp.post("/jobs")
 def create_job():
     job_request = JobRequest.model_validate(json_body())
-    submitted = jobs.submit(_redis(), job_request, g.device["device_id"], g.device.get("receipt_printer"))
+    submitted = jobs.submit(store(), job_request, g.device["device_id"], g.device.get("receipt_printer"))
     response = jsonify(submitted.job)
     response.status_code = 202 if submitted.created else 200
     response.headers["Location"] = f"/api/v1/jobs/{submitted.job['id']}"
@@ -56,14 +52,14 @@ def create_job():
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str):
-    return jsonify(jobs.get(_redis(), _job_id(job_id)))
+    return jsonify(jobs.get(store(), _job_id(job_id)))
 
 
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str):
-    return jsonify(jobs.cancel(_redis(), _job_id(job_id), g.device))
+    return jsonify(jobs.cancel(store(), _job_id(job_id), g.device))
 
 
 @bp.post("/jobs/<job_id>/retry")
 def retry_job(job_id: str):
-    return jsonify(jobs.retry(_redis(), _job_id(job_id), g.device))
+    return jsonify(jobs.retry(store(), _job_id(job_id), g.device))

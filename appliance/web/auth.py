@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import g, request
 
 from appliance import devices
+from appliance.web import store
 from appliance.web.errors import error
 
 PUBLIC_ENDPOINTS = {"api.pair"}
@@ -21,12 +22,12 @@ def require_device():
         scheme, token = "bearer", request.args["token"]
     device = None
     if scheme.lower() == "bearer" and token:
-        device = devices.authenticate(current_app.extensions["redis"], token.strip())
+        device = devices.authenticate(store(), token.strip())
     if device is None:
         response = error(401, "unauthorized", "pair this tablet first, then send 'Authorization: Bearer <token>'")
         response.headers["WWW-Authenticate"] = 'Bearer realm="comptoir"'
         return response
     g.device = device
     if version := request.headers.get(devices.APP_VERSION_HEADER):
-        devices.note_app_version(current_app.extensions["redis"], device, version)
+        devices.note_app_version(store(), device, version)
     return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 
 from appliance import admin
+from appliance.web import store
 
 EPOS = "/cgi-bin/epos/"
 METHODS = "GET, POST, DELETE, OPTIONS"
@@ -31,7 +32,7 @@ def _allowed(origin: str | None) -> bool:
         return False
     if request.path.startswith(EPOS):
         return True
-    return request.path.startswith("/api/") and admin.origin_allowed(current_app.extensions["redis"], origin)
+    return request.path.startswith("/api/") and admin.origin_allowed(store(), origin)
 
 
 def _preflight():

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from appliance.printing import epos
+from appliance.web import store
 from appliance.web.body import raw_body
 
 bp = Blueprint("epos", __name__)
@@ -14,7 +15,7 @@ bp = Blueprint("epos", __name__)
 
 @bp.post("/cgi-bin/epos/service.cgi")
 def service():
-    answer = epos.serve(current_app.extensions["redis"], request.args.get("devid", "local_printer"),
+    answer = epos.serve(store(), request.args.get("devid", "local_printer"),
                         raw_body(epos.MAX_BODY), request.args.get("timeout"))
     return current_app.response_class(answer.body, status=answer.http_status,
                                       mimetype="text/xml", headers={"Cache-Control": "no-store"})

@@ -10,8 +10,8 @@ from flask import Flask, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from appliance import storage
-from appliance.errors import ServiceError
+from appliance.errors import ServiceError, StorageFull
+from appliance.store import card
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(redis.TimeoutError)
     @app.errorhandler(redis.ResponseError)
     def _storage(exc: Exception):
-        if storage.full(app.extensions["settings"]) or storage.says_full(exc):
+        if card.full(app.extensions["settings"]) or card.says_full(exc):
             log.error("storage full: %s", exc)
-            return error(507, "storage_full", storage.FULL_MESSAGE)
+            return _service(StorageFull(card.FULL_MESSAGE))
         if isinstance(exc, redis.ResponseError):
             return _bug(exc)
         log.warning("Redis unavailable: %s", exc)

@@ -12,19 +12,21 @@ import socket
 import redis
 from flask import Blueprint, current_app, jsonify
 
-from appliance import __version__, keys, storage
+from appliance import __version__
 from appliance.printing import printers
+from appliance.store import card, keys
+from appliance.web import store
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    r: redis.Redis = current_app.extensions["redis"]
+    r: redis.Redis = store()
     settings = current_app.extensions["settings"]
-    free = storage.free_bytes(settings)
-    if free < storage.MIN_FREE:
-        return jsonify({"ok": False, "storage_free": free, "problem": storage.FULL_MESSAGE}), 503
+    free = card.free_bytes(settings)
+    if free < card.MIN_FREE:
+        return jsonify({"ok": False, "storage_free": free, "problem": card.FULL_MESSAGE}), 503
     try:
         r.set(keys.health_probe(), "1", ex=60)
         pool = r.get(keys.pool_heartbeat())

@@ -37,15 +37,13 @@ from appliance.errors import ServiceError, Unavailable
 from appliance.onboarding import receipts
 from appliance.printing import jobs, preview, printers, reports
 from appliance.sync import log, sessions, shop
+from appliance.web import store
 
 _PACKAGED = Path(__file__).resolve().parents[1] / "webui"  # appliance/webui, in a wheel
 WEBUI = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "webui"  # the repository's
 bp = Blueprint("ui", __name__, template_folder=str(WEBUI / "templates"), static_folder=str(WEBUI / "static"),
                static_url_path="/ui/static")
 
-
-def _redis() -> redis.Redis:
-    return current_app.extensions["redis"]
 
 
 def select_language() -> str:
@@ -167,21 +165,21 @@ def _client() -> str:
 
 
 def _logged_in() -> bool:
-    return admin.session_alive(_redis(), session.get("sid"))
+    return admin.session_alive(store(), session.get("sid"))
 
 
 def _log_in() -> None:
     """A new session for the owner who just proved it; what the cookie held before is gone."""
     language = session.get("language")
     session.clear()
-    session.update(sid=admin.start_session(_redis()), csrf=secrets.token_urlsafe(24),
-                   language=language or admin.language(_redis()))
+    session.update(sid=admin.start_session(store()), csrf=secrets.token_urlsafe(24),
+                   language=language or admin.language(store()))
 
 
 def logged_in(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if not admin.claimed(_redis()):
+        if not admin.claimed(store()):
             return redirect(url_for("ui.setup"))
         if not _logged_in():
             return redirect(url_for("ui.login", next=request.path))
@@ -193,26 +191,26 @@ def logged_in(view):
 def _globals() -> dict:
     return {"languages": admin.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
             "owner": _logged_in(), "ca_replaced": certs.ca_replaced(current_app.extensions["settings"].data_dir),
-            "shop_name": shop.name(_redis()), "when": lambda t: format_datetime(t, "short") if t else "—",
+            "shop_name": shop.name(store()), "when": lambda t: format_datetime(t, "short") if t else "—",
             "amount": lambda cents: format_decimal(cents / 100, format="#,##0.00")}
 
 
 @bp.get("/")
 @logged_in
 def overview():
-    return render_template("overview.html", view=dashboard.overview(_redis()))
+    return render_template("overview.html", view=dashboard.overview(store()))
 
 
 @bp.get("/ui/overview")
 @logged_in
 def overview_part():
     """The overview's body alone: the page fetches it every 2 s to stay live."""
-    return render_template("overview_part.html", view=dashboard.overview(_redis()))
+    return render_template("overview_part.html", view=dashboard.overview(store()))
 
 
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
-    r = _redis()
+    r = store()
     if admin.claimed(r):
         return redirect(url_for("ui.login"))
     form = {"shop_name": "", "language": select_language(), "code": ""}
@@ -233,7 +231,7 @@ def setup():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    r = _redis()
+    r = store()
     if not admin.claimed(r):
         return redirect(url_for("ui.setup"))
     errors: dict[str, str] = {}
@@ -261,7 +259,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    admin.end_session(_redis(), session.get("sid"))
+    admin.end_session(store(), session.get("sid"))
     _anonymous()
     return redirect(url_for("ui.login"))
 
@@ -271,7 +269,7 @@ def logout():
 def logout_everywhere():
     """End every session of the setup page, this one included (a phone lost, a password
     seen)."""
-    admin.end_sessions(_redis())
+    admin.end_sessions(store())
     _anonymous()
     return redirect(url_for("ui.login"))
 
@@ -309,7 +307,7 @@ def _qr_svg(text: str) -> str:
 def tablets():
     """Pair a tablet: a PIN and a QR code of the box's address with it (a tablet app scans
     it, and pairs with POST /api/v1/pair); revoke one."""
-    r = _redis()
+    r = store()
     pairing = None
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -337,7 +335,7 @@ def _tablets_page(r: redis.Redis, pairing: dict | None, errors: dict[str, str]):
 @logged_in
 def edit_tablet(device_id: str):
     """Name, role and own receipt printer of one tablet, all or nothing."""
-    r = _redis()
+    r = store()
     try:
         receipt_printer = request.form.get("receipt_printer") or None
         if receipt_printer:
@@ -352,7 +350,7 @@ def edit_tablet(device_id: str):
 @bp.post("/tablets/<device_id>/revoke")
 @logged_in
 def revoke_tablet(device_id: str):
-    devices.revoke(_redis(), device_id)
+    devices.revoke(store(), device_id)
     return redirect(url_for("ui.tablets"))
 
 
@@ -364,7 +362,7 @@ BUILT_IN_ROLES = ("kitchen", "bar", "receipt")
 @bp.route("/printers", methods=["GET", "POST"])
 @logged_in
 def printer_list():
-    r = _redis()
+    r = store()
     form = {"name": "", "uri": request.args.get("uri", ""), "width": "80", "roles": [], "other_roles": "",
             "backup": "", "failover_after": "60"}
     errors: dict[str, str] = {}
@@ -403,14 +401,14 @@ def _printers_part(r: redis.Redis) -> dict:
 @logged_in
 def printers_part():
     """The printers' live status and the search's findings, fetched every 2 s by the page."""
-    return render_template("printers_part.html", **_printers_part(_redis()))
+    return render_template("printers_part.html", **_printers_part(store()))
 
 
 @bp.post("/printers/search")
 @logged_in
 def search_printers():
     """Look for printers on the network and over Bluetooth; the findings appear on the page."""
-    r = _redis()
+    r = store()
     subnet = request.form.get("subnet", "")
     try:
         search.ask(r, subnet)
@@ -423,7 +421,7 @@ def search_printers():
 @logged_in
 def expose_printer():
     """Expose a printer as a virtual network printer (or stop, with no port)."""
-    r = _redis()
+    r = store()
     exposing = {"printer": request.form.get("printer", ""), "port": request.form.get("port", "").strip()}
     try:
         port = int(exposing["port"]) if exposing["port"] else None
@@ -439,7 +437,7 @@ def expose_printer():
 @bp.post("/printers/<name>/test")
 @logged_in
 def test_printer(name: str):
-    r = _redis()
+    r = store()
     receipts.print_test_page(r, printers.get(r, name).name)
     return redirect(url_for("ui.printer_list"))
 
@@ -447,7 +445,7 @@ def test_printer(name: str):
 @bp.post("/printers/<name>/remove")
 @logged_in
 def remove_printer(name: str):
-    r = _redis()
+    r = store()
     try:
         printers.remove(r, name)
     except ServiceError as exc:
@@ -462,7 +460,7 @@ def remove_printer(name: str):
 def register():
     """Open and close the register. Closing with tablets still selling lists them; force-
     closing one says in plain words that what it had not synced is lost."""
-    r = _redis()
+    r = store()
     error = None
     still_open: list[dict] = []
     if request.method == "POST":
@@ -487,7 +485,7 @@ def _register_page(r: redis.Redis, error: str | None = None, still_open: list | 
 @logged_in
 def print_closing(number: int):
     """A closing report on the printer the owner chose, in the page's language."""
-    r = _redis()
+    r = store()
     report = sessions.closing_report(r, number)
     helpers = _globals()
     document = reports.z_ticket(report, shop.name(r), gettext, helpers["amount"], helpers["when"])
@@ -501,7 +499,7 @@ def print_closing(number: int):
 @bp.post("/register/force-close/<device_id>")
 @logged_in
 def force_close(device_id: str):
-    sessions.force_close(_redis(), SETUP_PAGE_MANAGER, device_id)
+    sessions.force_close(store(), SETUP_PAGE_MANAGER, device_id)
     return redirect(url_for("ui.register"))
 
 
@@ -517,19 +515,19 @@ def _queues(r: redis.Redis) -> dict:
 def job_queue():
     """Each printer's queue, live: what waits and why, with a picture of each receipt; failed
     jobs first."""
-    return render_template("jobs.html", **_queues(_redis()))
+    return render_template("jobs.html", **_queues(store()))
 
 
 @bp.get("/ui/jobs")
 @logged_in
 def job_queue_part():
-    return render_template("jobs_part.html", **_queues(_redis()))
+    return render_template("jobs_part.html", **_queues(store()))
 
 
 @bp.get("/jobs/<job_id>/picture.png")
 @logged_in
 def job_picture(job_id: str):
-    r = _redis()
+    r = store()
     job = jobs.get(r, job_id)
     try:
         width = printers.get(r, job["printer"]).width
@@ -544,14 +542,14 @@ def job_picture(job_id: str):
 @bp.post("/jobs/<job_id>/cancel")
 @logged_in
 def cancel_job(job_id: str):
-    jobs.cancel(_redis(), job_id)  # the owner may cancel any tablet's job (the CLI's rule)
+    jobs.cancel(store(), job_id)  # the owner may cancel any tablet's job (the CLI's rule)
     return redirect(url_for("ui.job_queue"))
 
 
 @bp.post("/jobs/<job_id>/retry")
 @logged_in
 def retry_job(job_id: str):
-    jobs.retry(_redis(), job_id)
+    jobs.retry(store(), job_id)
     return redirect(url_for("ui.job_queue"))
 
 
@@ -578,7 +576,7 @@ def ca_certificate():
 @bp.get("/comptoir.mobileconfig")
 def apple_profile():
     """Public: the same, as a configuration profile an iPad or iPhone installs."""
-    profile = certs.apple_profile(current_app.extensions["settings"].data_dir, shop.name(_redis()))
+    profile = certs.apple_profile(current_app.extensions["settings"].data_dir, shop.name(store()))
     return current_app.response_class(profile, mimetype="application/x-apple-aspen-config",
                                       headers={"Content-Disposition": 'attachment; filename="comptoir.mobileconfig"'})
 
@@ -592,7 +590,7 @@ def network():
     for when it has none (its name and password, when it opened and closed)."""
     from appliance import wifi
 
-    r = _redis()
+    r = store()
     errors: dict[str, str] = {}
     joined = None
     if request.method == "POST":
@@ -620,7 +618,7 @@ def settings():
     password."""
     from appliance.sync import forwarder
 
-    r = _redis()
+    r = store()
     errors: dict[str, str] = {}
     saved = None
     if request.method == "POST":
@@ -660,7 +658,7 @@ def settings():
 def _settings_page(errors: dict[str, str], saved: str | None, typed, status: int | None = None) -> tuple[str, int]:
     from appliance.sync import forwarder
 
-    r = _redis()
+    r = store()
     data_dir = current_app.extensions["settings"].data_dir
     apps = {"reach_all": owner_settings.get(r, "apps_reach_all"),
             "receipt_metres": f"{owner_settings.get(r, 'app_receipt_metres'):g}"}

@@ -5,19 +5,15 @@ from __future__ import annotations
 import select
 import socket
 
-import redis
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from appliance.errors import Forbidden, Invalid
 from appliance.sync import feed, log, push, sessions
-from appliance.web import auth
+from appliance.web import auth, store
 from appliance.web.body import json_body
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_device)
-
-def _redis() -> redis.Redis:
-    return current_app.extensions["redis"]
 
 
 def _manager() -> dict:
@@ -27,12 +23,12 @@ def _manager() -> dict:
 
 
 def _viewer() -> log.Viewer:
-    return sessions.viewer(_redis(), g.device["device_id"])
+    return sessions.viewer(store(), g.device["device_id"])
 
 
 @bp.post("/sync/push")
 def sync_push():
-    return jsonify(push.push(_redis(), g.device["device_id"], push.PushRequest.model_validate(json_body())))
+    return jsonify(push.push(store(), g.device["device_id"], push.PushRequest.model_validate(json_body())))
 
 
 @bp.get("/sync/pull")
@@ -41,13 +37,13 @@ def sync_pull():
         wait = float(request.args.get("wait", 0))
     except ValueError:
         raise Invalid("wait: a number of seconds") from None
-    return jsonify(feed.pull(_redis(), _viewer(), request.args.get("cursor"), max(0.0, wait)))
+    return jsonify(feed.pull(store(), _viewer(), request.args.get("cursor"), max(0.0, wait)))
 
 
 @bp.get("/sync/events")
 def sync_events():
     """Server-Sent Events (see feed.events)."""
-    r = _redis()
+    r = store()
     device_id = g.device["device_id"]
     cursor = request.headers.get("Last-Event-ID") or request.args.get("cursor")
     connection = request.environ.get("gunicorn.socket")
@@ -76,7 +72,7 @@ def _public_ticket(ticket: dict) -> dict:
 
 @bp.get("/tickets")
 def list_tickets():
-    state = log.snapshot(_redis(), _viewer(), kinds=("ticket",))
+    state = log.snapshot(store(), _viewer(), kinds=("ticket",))
     status = request.args.get("status")
     tickets = [_public_ticket(t) for t in state["state"]["ticket"] if status is None or t["status"] == status]
     return jsonify({"tickets": tickets, "cursor": state["cursor"]})
@@ -84,30 +80,30 @@ def list_tickets():
 
 @bp.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str):
-    return jsonify(_public_ticket(log.entity_for(_redis(), "ticket", ticket_id, _viewer())))
+    return jsonify(_public_ticket(log.entity_for(store(), "ticket", ticket_id, _viewer())))
 
 
 @bp.get("/devices")
 def list_devices():
     _manager()
-    return jsonify({"devices": sessions.device_states(_redis())})
+    return jsonify({"devices": sessions.device_states(store())})
 
 
 @bp.post("/sessions")
 def start_session():
     asked = sessions.StartRequest.model_validate(json_body(required=False))
-    return jsonify(sessions.start(_redis(), g.device, asked.staff, asked.role)), 201
+    return jsonify(sessions.start(store(), g.device, asked.staff, asked.role)), 201
 
 
 @bp.delete("/sessions/current")
 def close_session():
     asked = sessions.CloseRequest.model_validate(json_body(required=False))
-    return jsonify(sessions.close(_redis(), g.device, asked.last_mutation_id))
+    return jsonify(sessions.close(store(), g.device, asked.last_mutation_id))
 
 
 @bp.post("/sessions/<device_id>/force-close")
 def force_close_session(device_id: str):
-    return jsonify(sessions.force_close(_redis(), _manager(), device_id))
+    return jsonify(sessions.force_close(store(), _manager(), device_id))
 
 
 @bp.get("/backoffice")
@@ -115,19 +111,19 @@ def backoffice_status():
     from appliance.sync import forwarder
 
     _manager()
-    return jsonify(forwarder.status(_redis()))
+    return jsonify(forwarder.status(store()))
 
 
 @bp.get("/register")
 def get_register():
-    return jsonify(sessions.register_state(_redis()))
+    return jsonify(sessions.register_state(store()))
 
 
 @bp.post("/register/open")
 def open_register():
-    return jsonify(sessions.open_register(_redis(), _manager()))
+    return jsonify(sessions.open_register(store(), _manager()))
 
 
 @bp.post("/register/close")
 def close_register():
-    return jsonify(sessions.close_register(_redis(), _manager()))
+    return jsonify(sessions.close_register(store(), _manager()))
