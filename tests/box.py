@@ -3,7 +3,9 @@ port, and the means to hurt it (kill -9 any of its processes) the way a power cu
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from PIL import Image
 
 from appliance import config, devices
 from appliance.printing import printers
@@ -164,6 +167,20 @@ class Box:
         """The live worker of a printer: {"pid": the process it runs in, "worker": its name}."""
         found = wait_for(lambda: self.redis.get(keys.printer_worker(printer)), 10, f"worker of {printer}")
         return json.loads(found)
+
+
+def ticket(label: str, lines: int = 2) -> dict:
+    """A kitchen ticket as tablets send them: its label in big letters, then lines of Żurek
+    (``lines`` in all: more lines, more paper, more time at a real printer's pace)."""
+    return {"lines": [{"text": label, "size": "double"},
+                      *({"columns": [f"{n}x Żurek", "12.00"]} for n in range(1, lines))]}
+
+
+def big_ticket(label: str) -> dict:
+    """About 20 KB on the wire: a logo makes it slow on a slow printer."""
+    buf = io.BytesIO()
+    Image.effect_noise((560, 280), 80).convert("1").save(buf, "PNG")
+    return {"lines": [{"text": label}, {"image": base64.b64encode(buf.getvalue()).decode()}]}
 
 
 def post_until_accepted(tablet: Client, printer: str, deadline: float, statuses: list[int] | None = None) -> str:

@@ -8,6 +8,7 @@ import pytest
 from appliance import config
 from appliance.runtime import redis_server
 from appliance.store import client
+from appliance.tools.client import Client
 from tests.box import Box
 from tests.fakeprinter import FakePrinter
 
@@ -26,6 +27,12 @@ def shared_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     b = Box(tmp_path_factory.mktemp("shared") / "box").start()
     yield b
     b.stop()
+
+
+@pytest.fixture(scope="module")
+def tablet(shared_box: Box, request: pytest.FixtureRequest) -> Client:
+    """A tablet paired with the module's shared box, named for the module."""
+    return shared_box.client(f"{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_')}-tablet")
 
 
 @pytest.fixture

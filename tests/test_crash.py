@@ -10,9 +10,8 @@ import threading
 
 from appliance.printing.emulator import Receipt
 from appliance.tools.client import Client
-from tests.box import Box, post_until_accepted, wait_for
+from tests.box import Box, big_ticket, post_until_accepted, ticket, wait_for
 from tests.fakeprinter import FakePrinter
-from tests.test_printing import big_ticket, ticket
 
 
 def body_lines(receipt: Receipt) -> list[str]:

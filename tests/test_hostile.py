@@ -24,12 +24,8 @@ import pytest
 from appliance import devices
 from appliance.tools.client import Client
 from appliance.web import server
-from tests.box import Box, post_until_accepted, wait_for
+from tests.box import Box, post_until_accepted, ticket, wait_for
 from tests.fakeprinter import FakePrinter
-
-
-def ticket(label: str) -> dict:
-    return {"lines": [{"text": label}]}
 
 
 def connect(box: Box, source: str) -> socket.socket:
@@ -87,31 +83,24 @@ def sockets_of(pid: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def hostile_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
-    b = Box(tmp_path_factory.mktemp("hostile") / "box").start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture(scope="module")
-def counter(hostile_box: Box) -> Iterator[FakePrinter]:
+def counter(shared_box: Box) -> Iterator[FakePrinter]:
     printer = FakePrinter()
-    hostile_box.add_printer("counter", printer.uri, ("receipt",))
+    shared_box.add_printer("counter", printer.uri, ("receipt",))
     yield printer
     printer.stop()
 
 
-def test_idle_and_trickling_sockets_neither_block_printing_nor_stay(hostile_box: Box, counter: FakePrinter) -> None:
+def test_idle_and_trickling_sockets_neither_block_printing_nor_stay(shared_box: Box, counter: FakePrinter) -> None:
     hostile = []
     for n in range(400):  # from 4 addresses, under the per-address cap
-        sock = connect(hostile_box, f"127.0.0.{2 + n % 4}")
+        sock = connect(shared_box, f"127.0.0.{2 + n % 4}")
         sock.sendall(b"G")  # a request that never finishes its first line
         hostile.append(sock)
     try:
-        tablet = hostile_box.client("busy-wifi")
+        tablet = shared_box.client("busy-wifi")
         job = tablet.print(printer="counter", document=ticket("THROUGH"))
         assert tablet.wait_job(job["id"])["status"] == "printed"
-        assert Client(hostile_box.url, timeout=5).request("GET", "/healthz")[0] == 200
+        assert Client(shared_box.url, timeout=5).request("GET", "/healthz")[0] == 200
         # Headers that do not come within the keep-alive time: the box hangs up.
         deadline = time.monotonic() + server.KEEPALIVE + 10
         assert all(hung_up(sock, deadline) for sock in hostile)
@@ -120,30 +109,30 @@ def test_idle_and_trickling_sockets_neither_block_printing_nor_stay(hostile_box:
             sock.close()
 
 
-def test_one_address_cannot_take_every_connection(hostile_box: Box) -> None:
-    held = [connect(hostile_box, "127.0.0.9") for _ in range(server.PER_ADDRESS)]
+def test_one_address_cannot_take_every_connection(shared_box: Box) -> None:
+    held = [connect(shared_box, "127.0.0.9") for _ in range(server.PER_ADDRESS)]
     try:
-        one_more = connect(hostile_box, "127.0.0.9")
+        one_more = connect(shared_box, "127.0.0.9")
         answer = b""
         with contextlib.suppress(OSError):
             one_more.sendall(b"GET /healthz HTTP/1.1\r\nHost: box\r\n\r\n")
             answer = one_more.recv(1024)
         assert answer.startswith(b"HTTP/1.1 429") and b"too many connections" in answer
         one_more.close()
-        assert Client(hostile_box.url, timeout=5).request("GET", "/healthz")[0] == 200  # others still served
+        assert Client(shared_box.url, timeout=5).request("GET", "/healthz")[0] == 200  # others still served
     finally:
         for sock in held:
             sock.close()
 
 
 def test_hundreds_of_event_streams_all_get_a_change_and_go_when_their_tablets_go(
-        hostile_box: Box, counter: FakePrinter) -> None:
+        shared_box: Box, counter: FakePrinter) -> None:
     from tests.test_sync import Shop
 
-    shop = Shop(hostile_box)
+    shop = Shop(shared_box)
     token = shop.manager.token
-    streams = [Stream(hostile_box, token, f"127.0.1.{1 + n % 8}") for n in range(300)]
-    web = hostile_box.pids("web")[-1]
+    streams = [Stream(shared_box, token, f"127.0.1.{1 + n % 8}") for n in range(300)]
+    web = shared_box.pids("web")[-1]
     try:
         for stream in streams:
             assert stream.read_until(b"event: snapshot")
@@ -152,7 +141,7 @@ def test_hundreds_of_event_streams_all_get_a_change_and_go_when_their_tablets_go
         waiter.push()
         for stream in streams:
             assert stream.read_until(b"Rush hour")
-        tablet = hostile_box.client("among-streams")
+        tablet = shared_box.client("among-streams")
         job = tablet.print(printer="counter", document=ticket("STREAMS"))
         assert tablet.wait_job(job["id"])["status"] == "printed"
         before = sockets_of(web)
@@ -162,39 +151,39 @@ def test_hundreds_of_event_streams_all_get_a_change_and_go_when_their_tablets_go
     wait_for(lambda: sockets_of(web) <= before - 290, 5, "the box to let the closed streams go")
 
 
-def test_a_revoked_tablets_stream_closes_within_a_second(hostile_box: Box) -> None:
-    client = hostile_box.client("to-revoke")
-    stream = Stream(hostile_box, client.token)
+def test_a_revoked_tablets_stream_closes_within_a_second(shared_box: Box) -> None:
+    client = shared_box.client("to-revoke")
+    stream = Stream(shared_box, client.token)
     assert stream.read_until(b"event: snapshot")
-    device = devices.find(hostile_box.redis, "to-revoke")
+    device = devices.find(shared_box.redis, "to-revoke")
     revoked = time.monotonic()
-    devices.revoke(hostile_box.redis, device["device_id"])
+    devices.revoke(shared_box.redis, device["device_id"])
     assert stream.read_until(b"\r\n0\r\n\r\n", 1.5)  # the stream's last chunk: it is over
     assert time.monotonic() - revoked < 1.0
     stream.close()
 
 
-def test_a_tablet_cancels_only_its_own_jobs(hostile_box: Box, counter: FakePrinter) -> None:
+def test_a_tablet_cancels_only_its_own_jobs(shared_box: Box, counter: FakePrinter) -> None:
     counter.set_state(paper="out")
     try:
-        mine, other = hostile_box.client("owner"), hostile_box.client("other")
+        mine, other = shared_box.client("owner"), shared_box.client("other")
         job = mine.print(printer="counter", document=ticket("MINE"))
         status, body, _ = other.request("DELETE", f"/api/v1/jobs/{job['id']}")
         assert status == 403 and "own jobs" in body["message"]
-        manager = Client(hostile_box.url)
-        manager.pair(devices.new_pin(hostile_box.redis, "boss-cancel", "manager"))
+        manager = Client(shared_box.url)
+        manager.pair(devices.new_pin(shared_box.redis, "boss-cancel", "manager"))
         assert manager.cancel(job["id"])["status"] == "cancelled"
     finally:
         counter.set_state(paper="ok")
 
 
-def test_a_ticket_is_read_as_the_session_says_not_as_the_query_claims(hostile_box: Box) -> None:
+def test_a_ticket_is_read_as_the_session_says_not_as_the_query_claims(shared_box: Box) -> None:
     from appliance.sync import shop as shop_settings
     from tests.test_sync import Shop
 
-    shop = Shop(hostile_box)
+    shop = Shop(shared_box)
     marie, paul = shop.tablet("marie"), shop.tablet("paul")
-    shop_settings.set_visibility(hostile_box.redis, "own")
+    shop_settings.set_visibility(shared_box.redis, "own")
     try:
         marie.mutate("ticket.open", ticket_id="private", label="Marie's table")
         marie.push()
@@ -203,7 +192,7 @@ def test_a_ticket_is_read_as_the_session_says_not_as_the_query_claims(hostile_bo
             status, _, _ = paul.client.request("GET", path)
             assert status == 404
     finally:
-        shop_settings.set_visibility(hostile_box.redis, "all")
+        shop_settings.set_visibility(shared_box.redis, "all")
 
 
 @pytest.mark.parametrize(("path", "body", "status"), [
@@ -212,14 +201,14 @@ def test_a_ticket_is_read_as_the_session_says_not_as_the_query_claims(hostile_bo
     ("/api/v1/jobs", json.dumps({"printer": "counter", "copies": True, "document": ticket("x")}), 422),
     ("/api/v1/jobs", json.dumps({"printer": "counter", "copies": 1.0, "document": ticket("x")}), 422),
 ])
-def test_hostile_bodies_get_a_clear_4xx(hostile_box: Box, counter: FakePrinter, path: str, body: str,
+def test_hostile_bodies_get_a_clear_4xx(shared_box: Box, counter: FakePrinter, path: str, body: str,
                                         status: int) -> None:
-    tablet = hostile_box.client(f"fuzzer-{uuid.uuid4().hex[:4]}")
+    tablet = shared_box.client(f"fuzzer-{uuid.uuid4().hex[:4]}")
     got, answer, _ = tablet.request("POST", path, raw=body.encode())
     assert got == status and answer["message"]
 
 
-def test_a_document_of_huge_blank_pictures_is_refused_at_once_and_cheaply(hostile_box: Box,
+def test_a_document_of_huge_blank_pictures_is_refused_at_once_and_cheaply(shared_box: Box,
                                                                           counter: FakePrinter) -> None:
     import base64
     import io
@@ -230,9 +219,9 @@ def test_a_document_of_huge_blank_pictures_is_refused_at_once_and_cheaply(hostil
     Image.new("1", (576, 4096), 1).save(buf, "PNG", optimize=True)
     picture = base64.b64encode(buf.getvalue()).decode()
     doc = {"lines": [{"image": picture} for _ in range(100)]}
-    web = hostile_box.pids("web")[-1]
+    web = shared_box.pids("web")[-1]
     rss_before = rss_mb(web)
-    tablet = hostile_box.client("pictures")
+    tablet = shared_box.client("pictures")
     started = time.monotonic()
     status, body, _ = tablet.request("POST", "/api/v1/jobs", {"printer": "counter", "document": doc, "copies": 10})
     assert status == 422 and "m of paper" in body["message"]

@@ -20,11 +20,6 @@ from tests.fakeprinter import FakePrinter
 TICKET = {"lines": [{"text": "Table 4", "size": "double"}, {"columns": ["2x Burger", "25.00"]}]}
 
 
-@pytest.fixture(scope="module")
-def tablet(shared_box: Box) -> Client:
-    return shared_box.client("jobs-tablet")
-
-
 @pytest.fixture
 def counter(shared_box: Box, printer: FakePrinter) -> FakePrinter:
     name = f"p{uuid.uuid4().hex[:8]}"

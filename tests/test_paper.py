@@ -17,13 +17,8 @@ from rq.job import Job
 from appliance.printing import printers
 from appliance.store import keys
 from appliance.tools.client import Client
-from tests.box import Box, wait_for
+from tests.box import Box, ticket, wait_for
 from tests.fakeprinter import FakePrinter
-
-
-def ticket(label: str, lines: int = 12) -> dict:
-    return {"lines": [{"text": label, "size": "double"},
-                      *({"columns": [f"{n}x Żurek", "12.00"]} for n in range(1, lines))]}
 
 
 def whole(printer: FakePrinter) -> list[str]:
@@ -48,11 +43,6 @@ def add(box: Box, printer: FakePrinter | str, *roles: str, **options) -> str:
 
 def shown(tablet: Client, name: str) -> dict:
     return next(p for p in tablet.printers() if p["name"] == name)
-
-
-@pytest.fixture(scope="module")
-def tablet(shared_box: Box) -> Client:
-    return shared_box.client("paper-tablet")
 
 
 @pytest.mark.parametrize(("options", "level"), [

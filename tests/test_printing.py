@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 import uuid
 
 import pytest
-from PIL import Image
 
 from appliance import devices
 from appliance.printing import printers
 from appliance.tools.client import Client
-from tests.box import Box, wait_for
+from tests.box import Box, big_ticket, ticket, wait_for
 from tests.fakeprinter import FakePrinter
-
-
-def ticket(label: str) -> dict:
-    return {"lines": [{"text": label, "size": "double"}, {"columns": ["1x Żurek", "12.00"]}]}
-
-
-def big_ticket(label: str) -> dict:
-    """About 20 KB on the wire: a logo makes it slow on a slow printer."""
-    buf = io.BytesIO()
-    Image.effect_noise((560, 280), 80).convert("1").save(buf, "PNG")
-    return {"lines": [{"text": label}, {"image": base64.b64encode(buf.getvalue()).decode()}]}
 
 
 def labels(printer: FakePrinter) -> list[str]:
     return [r.text.strip().splitlines()[0].strip() if r.text.strip() else "" for r in printer.receipts]
-
-
-@pytest.fixture(scope="module")
-def tablet(shared_box: Box) -> Client:
-    return shared_box.client("printing-tablet")
 
 
 def add(box: Box, printer: FakePrinter, *roles: str) -> str:

@@ -20,14 +20,12 @@ from tests.fakeprinter import FakePrinter
 
 
 @pytest.fixture(scope="module")
-def schema_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Box, str]]:
-    box = Box(tmp_path_factory.mktemp("schema") / "box").start()
+def schema_box(shared_box: Box) -> Iterator[tuple[Box, str]]:
     printer = FakePrinter()
-    box.add_printer("counter", printer.uri, ("receipt", "kitchen"))
-    manager = Client(box.url)
-    manager.pair(devices.new_pin(box.redis, "schema-manager", "manager"))
-    yield box, manager.token
-    box.stop()
+    shared_box.add_printer("counter", printer.uri, ("receipt", "kitchen"))
+    manager = Client(shared_box.url)
+    manager.pair(devices.new_pin(shared_box.redis, "schema-manager", "manager"))
+    yield shared_box, manager.token
     printer.stop()
 
 

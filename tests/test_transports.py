@@ -21,9 +21,8 @@ from appliance.printing.transports import TransportError
 from appliance.printing.transports.bluetooth import BluetoothTransport, available
 from appliance.printing.transports.usb import UsbTransport
 from appliance.printing.worker import PrinterWorker
-from tests.box import wait_for
+from tests.box import big_ticket, wait_for
 from tests.fakeprinter import FakePrinter
-from tests.test_printing import big_ticket
 
 
 def stand_in(path: str):
