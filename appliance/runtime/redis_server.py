@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance.config import Settings
+from appliance.store.client import connect, decode_hash  # noqa: F401  (once here; scripts still import them so)
 
 if TYPE_CHECKING:
     pass
