@@ -158,9 +158,8 @@ def test_a_copied_cookie_is_worthless_after_logout_or_a_new_password(owned: Box)
     phone, laptop = device("127.0.3.3"), device("127.0.3.4")
     log_in(phone, owned)
     log_in(laptop, owned)
-    changed = laptop.post(f"{owned.url}/settings", data={
-        "csrf": form_token(laptop, f"{owned.url}/settings"), "what": "password", "current": PASSWORD,
-        "new": PASSWORD}, timeout=30)
+    changed = laptop.post(f"{owned.url}/settings/password", data={
+        "csrf": form_token(laptop, f"{owned.url}/settings"), "current": PASSWORD, "new": PASSWORD}, timeout=30)
     assert changed.status_code == 200
     assert logged_in(laptop, owned) and not logged_in(phone, owned)
     # Log out everywhere, this one included.
@@ -298,8 +297,8 @@ def _replace_an_unconstrained_ca(box: Box) -> None:
     assert "nouveau certificat" in owner.get(f"{box.url}/", timeout=10).text
     settings = owner.get(f"{box.url}/settings", timeout=10).text
     assert "installez-le à nouveau sur chaque tablette" in settings
-    owner.post(f"{box.url}/settings", data={"csrf": form_token(owner, f"{box.url}/settings"),
-                                            "what": "ca_installed"}, timeout=10)
+    owner.post(f"{box.url}/settings/certificate-installed",
+               data={"csrf": form_token(owner, f"{box.url}/settings")}, timeout=10)
     assert "nouveau certificat" not in owner.get(f"{box.url}/", timeout=10).text
 
 

@@ -156,7 +156,9 @@ class Machine:
             "-append", f"root=LABEL=comptoir-root ro rootwait console=ttyAMA0 systemd.show_status=auto {WIFI} {append}",
             "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
             "-netdev", f"user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:80",  # nothing leaves
-            "-device", "virtio-net-pci,netdev=lan,mac=52:54:00:12:3f:a2",
+            # romfile= : no network boot ROM (the kernel is loaded directly), so qemu needs no
+            # ipxe-qemu, which a --no-install-recommends install leaves out.
+            "-device", "virtio-net-pci,netdev=lan,mac=52:54:00:12:3f:a2,romfile=",
             "-device", "i6300esb",  # a hardware watchdog for RuntimeWatchdogSec
             "-display", "none", "-serial", f"file:{self.console}",
             "-monitor", f"unix:{self.monitor},server,nowait",

@@ -44,11 +44,11 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     # restart): they queue for REDIS_CONNECTIONS sockets rather than open one each.
     app.extensions["redis"] = connect(settings, shared_by=REDIS_CONNECTIONS)
 
-    from appliance.web import api, cors, epos, errors, health, openapi, setup_page, sync_api
+    from appliance.web import api, cors, epos, errors, health, openapi, pages, sync_api
 
     cors.init_app(app)  # first: preflights are answered before any token check
     errors.register(app)
-    setup_page.init_app(app)
+    pages.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(api.bp)

@@ -1,0 +1,143 @@
+"""The settings page, one POST route per form: the shop, the tables, web apps, apps that print
+without pairing, the certificate, the back office, the password, the software update."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from appliance import admin, certs, offload, update
+from appliance import settings as owner_settings
+from appliance.errors import ServiceError, Unavailable
+from appliance.sync import forwarder, log, shop
+from appliance.web import store
+from appliance.web.pages import bp, client_address, logged_in, said
+
+
+@bp.get("/settings")
+@logged_in
+def settings():
+    """The shop's name and ticket visibility, its tables, web apps, the certificate, the back
+    office link, the owner's password, the software update: each form posts to its own route."""
+    return settings_page({}, None, {})
+
+
+def _form(what: str, action: Callable[[redis.Redis], object], errors_at: str | None = None):
+    """One form of the page: its action, then the page again, saying "saved", or what was wrong
+    next to the form (``errors_at``: which form shows it) with what was typed still in it."""
+    try:
+        action(store())
+    except ServiceError as exc:
+        return settings_page({errors_at or what: said(exc)}, None, request.form)
+    return settings_page({}, what, {})
+
+
+def _text(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+def _lines(name: str) -> list[str]:
+    return [line.strip() for line in request.form.get(name, "").splitlines() if line.strip()]
+
+
+@bp.post("/settings/shop")
+@logged_in
+def settings_shop():
+    def save(r: redis.Redis) -> None:
+        shop.set_name(r, request.form.get("shop_name", ""))
+        shop.set_visibility(r, request.form.get("visibility", "all"))
+    return _form("shop", save)
+
+
+@bp.post("/settings/tables")
+@logged_in
+def settings_tables():
+    return _form("tables", lambda r: shop.set_default_tickets(r, _lines("tables")))
+
+
+@bp.post("/settings/origins")
+@logged_in
+def settings_origins():
+    return _form("origins", lambda r: admin.set_allowed_origins(r, _lines("origins")))
+
+
+@bp.post("/settings/apps")
+@logged_in
+def settings_apps():
+    return _form("apps", lambda r: owner_settings.put(r, apps_reach_all=request.form.get("apps_reach_all") == "1",
+                                                      app_receipt_metres=request.form.get("app_receipt_metres", "")))
+
+
+@bp.post("/settings/certificate-installed")
+@logged_in
+def settings_certificate_installed():
+    return _form("ca_installed", lambda r: certs.ca_installed(current_app.extensions["settings"].data_dir))
+
+
+@bp.post("/settings/backoffice")
+@logged_in
+def settings_backoffice():
+    return _form("backoffice", lambda r: forwarder.link(r, _text("url"), _text("token")))
+
+
+@bp.post("/settings/backoffice/test")
+@logged_in
+def settings_backoffice_test():
+    def test(r: redis.Redis) -> None:
+        problem = forwarder.test_connection(r)
+        if problem:
+            raise Unavailable(problem)
+    return _form("test", test, errors_at="backoffice")
+
+
+@bp.post("/settings/backoffice/refused/<action>")
+@logged_in
+def settings_backoffice_refused(action: str):
+    """The records the back office refused: sent again (``retry``), or dropped."""
+    return _form(action, lambda r: forwarder.settle_dead_letters(r, retry=action == "retry"), errors_at="backoffice")
+
+
+@bp.post("/settings/password")
+@logged_in
+def settings_password():
+    def change(r: redis.Redis) -> None:
+        admin.login(r, request.form.get("current", ""), client_address())
+        admin.set_password(r, request.form.get("new", ""), keep_session=session.get("sid"))
+    return _form("password", change)
+
+
+def settings_page(errors: dict[str, str], saved: str | None, typed, status: int | None = None) -> tuple[str, int]:
+    r = store()
+    data_dir = current_app.extensions["settings"].data_dir
+    apps = {"reach_all": owner_settings.get(r, "apps_reach_all"),
+            "receipt_metres": f"{owner_settings.get(r, 'app_receipt_metres'):g}"}
+    return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
+                           apps=apps, ca_replaced=certs.ca_replaced(data_dir),
+                           modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
+                           tables=shop.default_tickets(r), origins=admin.allowed_origins(r),
+                           update=update.read_state(current_app.extensions["settings"])), \
+        status or (422 if errors else 200)
+
+
+@bp.post("/settings/update")
+@logged_in
+def upload_update():
+    """A signed update from the owner's phone or computer: checked, then handed to the box's
+    update service, which installs it and keeps it only if the box is healthy after."""
+    try:
+        bundle = request.files.get("bundle")
+        if bundle is None or not bundle.filename:
+            raise ServiceError(update.CHOOSE_FILE)
+        # Checksums and the fsync of tens of MB, off the event loop the tablets are served by.
+        offload.run(update.receive, current_app.extensions["settings"], bundle.stream)
+    except RequestEntityTooLarge:
+        return settings_page({"bundle": gettext(update.TOO_BIG)}, None, {}, status=413)
+    except ServiceError as exc:
+        return settings_page({"bundle": said(exc)}, None, {}, status=exc.status)
+    return redirect(url_for("ui.settings", _anchor="update"))
+
+
