@@ -25,14 +25,12 @@ import argparse
 import contextlib
 import os
 import platform
-import re
 import selectors
 import socket
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,7 +40,7 @@ from appliance.tools.client import Client, Tablet
 from appliance.web import server
 from bench.print_bench import memory
 from bench.stats import percentile
-from tests.box import Box, device, wait_for
+from tests.box import Box, Strangers, wait_for
 from tests.fakeprinter import FakePrinter
 
 PER_SOURCE = server.PER_ADDRESS // 2
@@ -175,32 +173,6 @@ def rss_mb(box: Box, role: str) -> float:
     return total / 1024
 
 
-class Logins:
-    """``count`` strangers trying passwords on the setup page, back to back, each from its own
-    address (127.0.3.x), so no lock-out of one address stops them all."""
-
-    def __init__(self, box: Box, count: int) -> None:
-        self.box, self.stop, self.answers = box, threading.Event(), Counter()
-        self.threads = [threading.Thread(target=self._try, args=(n,), daemon=True) for n in range(count)]
-        for thread in self.threads:
-            thread.start()
-
-    def _try(self, n: int) -> None:
-        s = device(f"127.0.3.{n + 1}")
-        token = re.search(r'name="csrf" value="([^"]+)"', s.get(f"{self.box.url}/login", timeout=30).text).group(1)
-        password = "x" * 1_000_000 if n % 2 else "not the password"
-        while not self.stop.is_set():
-            with contextlib.suppress(OSError):
-                status = s.post(f"{self.box.url}/login", data={"csrf": token, "password": password},
-                                allow_redirects=False, timeout=30).status_code
-                self.answers[status] += 1
-
-    def close(self) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(35)
-
-
 def job_latency(tablet: Client, count: int) -> dict:
     times = []
     for _ in range(10):
@@ -255,7 +227,7 @@ def main() -> None:
             hostile.close()
             if args.logins:
                 admin.claim(box.redis, admin.setup_code(box.redis), "Bench", "en", "the owner's password", "bench")
-                logins = Logins(box, args.logins)
+                logins = Strangers(box, args.logins)
                 wait_for(lambda: sum(logins.answers.values()) >= args.logins, 60, "the strangers to try")
                 during = job_latency(tablet, args.jobs)
                 logins.close()

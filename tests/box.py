@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,55 @@ def device(address: str = "127.0.0.1"):
     s.mount("http://", From())
     s.mount("https://", From())
     return s
+
+
+class Strangers:
+    """``count`` devices trying wrong passwords on the setup page back to back, each from its own
+    address (127.0.3.x, so no one address's lock-out stops them all), every other one with a
+    1 MB "password"; plain keep-alive connections, as an attacker's tool would use, so that the
+    box, not the client, is what is measured. ``answers`` counts the statuses they got."""
+
+    def __init__(self, box: Box, count: int) -> None:
+        import http.client
+        import re
+        from collections import Counter
+
+        self.box, self.http, self.stop, self.answers = box, http.client, threading.Event(), Counter()
+        self.token = re.compile(r'name="csrf" value="([^"]+)"')
+        self.threads = [threading.Thread(target=self._try, args=(n,), daemon=True) for n in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _connect(self, n: int):
+        return self.http.HTTPConnection("127.0.0.1", self.box.port, timeout=30, source_address=(f"127.0.3.{n + 1}", 0))
+
+    def _try(self, n: int) -> None:
+        from urllib.parse import urlencode
+
+        conn = self._connect(n)
+        conn.request("GET", "/login")
+        page = conn.getresponse()
+        cookie = page.getheader("Set-Cookie", "").split(";")[0]
+        token = self.token.search(page.read().decode()).group(1)
+        body = urlencode({"csrf": token, "password": "x" * 1_000_000 if n % 2 else "not the password"}).encode()
+        headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        while not self.stop.is_set():
+            try:
+                conn.request("POST", "/login", body, headers)
+                answer = conn.getresponse()
+                answer.read()
+                self.answers[answer.status] += 1
+                if answer.will_close:
+                    conn.close()
+                    conn = self._connect(n)
+            except OSError:  # the box closed a connection it would not read the rest of
+                conn.close()
+                conn = self._connect(n)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(35)
 
 
 def child_env() -> dict[str, str]:

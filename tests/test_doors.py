@@ -16,7 +16,6 @@ import ssl
 import statistics
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from appliance import admin, certs, settings, update
 from appliance.printing import jobs, printers, raw_port
 from appliance.store import keys
-from tests.box import Box, device, free_port, wait_for
+from tests.box import Box, Strangers, device, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 
 PASSWORD = "sel et poivre"
@@ -78,23 +77,12 @@ def kitchen(owned: Box):
 
 def test_fifty_strangers_logging_in_at_once_do_not_stall_the_tablets(owned: Box, kitchen: FakePrinter) -> None:
     """Each wrong password costs an Argon2 hash; they run off the event loop, a core's worth at
-    a time, the rest refused at once, so the tablets' jobs are still answered in milliseconds."""
+    a time, the rest refused at once, and a 1 MB password is refused unread, so the tablets'
+    jobs are still answered (11 to 25 s at p99 when the hashes ran on the loop)."""
     tablet = owned.client("caisse-logins")
-    stop = threading.Event()
-    statuses: list[int] = []
-
-    def stranger(n: int) -> None:
-        s = device(f"127.0.1.{n + 1}")
-        token = form_token(s, f"{owned.url}/login")
-        password = "x" * 1_000_000 if n % 2 else "pas le bon mot"
-        while not stop.is_set():
-            statuses.append(s.post(f"{owned.url}/login", data={"csrf": token, "password": password},
-                                   allow_redirects=False, timeout=30).status_code)
-
-    with ThreadPoolExecutor(50) as pool:
-        for n in range(50):
-            pool.submit(stranger, n)
-        wait_for(lambda: len(statuses) >= 50, 30, "the strangers to be at it")
+    strangers = Strangers(owned, 50)
+    try:
+        wait_for(lambda: sum(strangers.answers.values()) >= 100, 30, "the strangers to be at it")
         latencies = []
         for i in range(40):
             start = time.monotonic()
@@ -102,12 +90,14 @@ def test_fifty_strangers_logging_in_at_once_do_not_stall_the_tablets(owned: Box,
                 "printer": "cuisine", "document": {"lines": [{"text": f"pendant les intrus {i}"}]}})
             latencies.append(time.monotonic() - start)
             assert status == 202
-        stop.set()
+    finally:
+        strangers.close()
     latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    # The bench measures the real figure (bench/load_bench.py --logins 50); 11-25 s before this.
-    assert p99 < 1.0, f"p99 {p99 * 1000:.0f} ms, median {statistics.median(latencies) * 1000:.0f} ms"
-    assert set(statuses) <= {403, 413, 429} and 302 not in statuses  # 413: a 1 MB password, never read
+    # A bound that fails the bug whatever else the machine does; the figure itself, against its
+    # goal of 100 ms, is the load bench's (bench/load_bench.py --logins 50, in the README).
+    median = statistics.median(latencies)
+    assert latencies[-1] < 2.5, f"worst {latencies[-1] * 1000:.0f} ms, median {median * 1000:.0f} ms"
+    assert set(strangers.answers) <= {403, 413, 429} and strangers.answers[429] > 0  # 413: 1 MB, never read
 
 
 def test_a_stranger_locks_out_only_themselves_and_a_login_code_always_opens(owned: Box) -> None:

@@ -174,7 +174,17 @@ class Machine:
             answer = requests.get(f"{self.url}/healthz", timeout=5)
         except requests.RequestException:
             return None
+        self.last_health = answer.text
         return answer.json() if answer.status_code == 200 else None
+
+    def wait_healthy(self, timeout: float, what: str) -> dict:
+        """/healthz's answer once it is 200; else a failure that says what it last answered and
+        what the console showed."""
+        try:
+            return wait_for(self.healthy, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; /healthz said {getattr(self, 'last_health', 'nothing')}; "
+                                 f"console:\n{self.log()[-4000:]}") from None
 
     def kill(self) -> None:
         self.process.kill()  # the power cord, pulled
@@ -246,7 +256,7 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
                                                                built: Path, tmp_path: Path) -> None:
     first = Machine(disk, *boot_files, tmp_path, "first")
     try:
-        health = wait_for(first.healthy, BOOT_TIMEOUT, "the first boot's /healthz")
+        health = first.wait_healthy(BOOT_TIMEOUT, "the first boot's /healthz")
         host = health["host"]
         assert re.fullmatch(r"comptoir-[0-9a-f]{4}", host) and host.endswith("3fa2")  # from the MAC address
         code = wait_for(lambda: re.search(r"setup code: (\S+)", first.log()), 120, "the setup code on the console")[1]
@@ -275,7 +285,7 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
 
     second = Machine(disk, *boot_files, tmp_path, "second")
     try:
-        assert wait_for(second.healthy, BOOT_TIMEOUT, "the second boot's /healthz")["host"] == host
+        assert second.wait_healthy(BOOT_TIMEOUT, "the second boot's /healthz")["host"] == host
         tablet = Client(second.url, token=tablet.token, timeout=60)  # the pairing survived
         after = [tablet.job(j["id"]) for j in queued]
         assert [j["status"] for j in after] == ["queued"] * 20 and {j["printer"] for j in after} == {"kuchnia"}
@@ -330,7 +340,7 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
     write_back(disk, data, data_fs)
     third = Machine(disk, *boot_files, tmp_path, "third")
     try:
-        wait_for(third.healthy, BOOT_TIMEOUT, "the third boot's /healthz")
+        third.wait_healthy(BOOT_TIMEOUT, "the third boot's /healthz")
         csrf = re.search(r'name="csrf" value="([^"]+)"', owner.get(f"{third.url}/login", timeout=30).text)[1]
         owner.post(f"{third.url}/login", data={"csrf": csrf, "password": "sel et poivre"}, timeout=30)
         # The cable pulled: with no network at all, the box opens its own access point (and says
@@ -339,7 +349,7 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
         wait_for(lambda: re.search(r"Comptoir-3fa2 opened", third.log()), 300, "the box's own access point")
         third.cable(True)
         wait_for(lambda: re.search(r"Comptoir-3fa2 closed", third.log()), 120, "the access point closed")
-        wait_for(third.healthy, 120, "the box back on its cable")
+        third.wait_healthy(120, "the box back on its cable")
         owner.close()  # its kept-alive connection did not survive the cable (qemu's forwarding forgot it)
         network = owner.get(f"{third.url}/network", timeout=60).text
         assert "point d'accès ouvert" in network and "point d'accès fermé" in network, network[-3000:]

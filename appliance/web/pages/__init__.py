@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from functools import wraps
 from pathlib import Path
 
@@ -109,6 +110,15 @@ def compile_catalogues(data_dir: Path) -> Path:
 
 UPLOAD = "ui.upload_update"
 MAX_FORM = 64 * 1024  # the largest of the page's forms (the tables, the web apps) by far
+REFUSAL_PAUSE = 1.0  # seconds before a refused login (or an oversized form) is answered
+
+
+def refuse_slowly() -> None:
+    """Wait before answering a refused login: a greenlet's sleep costs the box nothing, while
+    each stranger's next try waits for this answer, so 50 of them hammering the page make 50
+    tries a second at the most, not as many as the event loop can answer (which starved the
+    tablets). The owner, who types the right password, never waits."""
+    time.sleep(REFUSAL_PAUSE)  # gevent's sleep in the web process (patched)
 
 
 @bp.before_request
@@ -120,8 +130,11 @@ def _csrf() -> None:
     if request.method != "POST":
         return None
     # The page's forms are small: a megabyte of "password" is refused from its headers,
-    # before the event loop spends time decoding it.
+    # before the event loop spends time decoding it, and only after a pause (see refuse_slowly).
     request.max_content_length = MAX_FORM
+    if request.endpoint != UPLOAD and (request.content_length or 0) > MAX_FORM:
+        refuse_slowly()
+        abort(413)
     if request.endpoint == UPLOAD:
         if not owner_here():
             abort(403)

@@ -8,7 +8,17 @@ from flask import current_app, redirect, render_template, request, session, url_
 from appliance import admin, dashboard
 from appliance.errors import ServiceError
 from appliance.web import store
-from appliance.web.pages import anonymous, bp, client_address, local_path, log_in, logged_in, said, select_language
+from appliance.web.pages import (
+    anonymous,
+    bp,
+    client_address,
+    local_path,
+    log_in,
+    logged_in,
+    refuse_slowly,
+    said,
+    select_language,
+)
 
 
 @bp.get("/")
@@ -37,6 +47,7 @@ def setup():
             admin.claim(r, form["code"], form["shop_name"], form["language"], request.form.get("password", ""),
                         client_address())
         except ServiceError as exc:
+            refuse_slowly()
             errors[str(exc.details.get("field", "form"))] = said(exc)
         else:
             session["language"] = form["language"]
@@ -60,6 +71,7 @@ def login():
             else:
                 admin.login(r, request.form.get("password", ""), client_address())
         except ServiceError as exc:
+            refuse_slowly()
             errors["code" if with_code else "password"] = said(exc)
             status, retry_after = exc.status, exc.details.get("retry_after")
         else:
