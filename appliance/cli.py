@@ -30,7 +30,7 @@ from appliance.store import client
 def _redis(settings: config.Settings) -> Iterator[redis.Redis]:
     """The box's Redis; when the box is not running, a private one for this command only."""
     process = None
-    if settings.private_redis and not redis_server.is_up(settings):
+    if settings.private_redis and not redis_server.listening(settings):
         process = redis_server.start(settings)
     try:
         yield client.connect(settings)

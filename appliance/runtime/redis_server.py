@@ -86,6 +86,18 @@ def is_up(settings: Settings) -> bool:
         return False
 
 
+def listening(settings: Settings) -> bool:
+    """Does a Redis hold the box's socket, however slow it is to answer? (A PING that times out
+    under load is no proof that nobody is there.)"""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(str(settings.redis_socket))
+            return True
+    except OSError:
+        return False
+
+
 def wait_until_up(settings: Settings, deadline_s: float, process: subprocess.Popen | None = None) -> None:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -127,6 +139,8 @@ def start(settings: Settings) -> subprocess.Popen:
     """Start the private Redis as a child process and wait for PING. In a process group of its
     own: a Ctrl-C in the terminal reaches `serve`, which stops the other parts first and Redis
     last, so nothing loses its storage while it shuts down."""
+    if listening(settings):  # never take a running box's socket away from it
+        raise RuntimeError(f"a Redis already runs on {settings.redis_socket}")
     conf = write_config(settings)
     _make_private(settings.data_dir)
     settings.redis_socket.unlink(missing_ok=True)
