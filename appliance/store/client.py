@@ -11,7 +11,6 @@ from appliance.config import Settings
 
 if TYPE_CHECKING:
     import redis
-    from redis.commands.core import Script
 
 T = TypeVar("T")
 
@@ -36,12 +35,26 @@ def decode_hash(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
-def script(source: str) -> Script:
-    """A Lua script, its SHA-1 computed once at import: each call is one EVALSHA (loaded again
-    by redis-py when a restarted Redis no longer knows it). Call it with ``client=r``."""
-    from redis.commands.core import Script
+class Script:
+    """A Lua script, its SHA-1 computed once, at its first call: each call is one EVALSHA
+    (loaded again by redis-py when a restarted Redis no longer knows it). Made at import by the
+    modules that use one, it imports nothing until then: the web process must import redis only
+    after gevent has patched the standard library."""
 
-    return Script(None, source.encode())
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._script = None
+
+    def __call__(self, *, keys: list, args: list, client: redis.Redis):
+        if self._script is None:
+            from redis.commands.core import Script as Loaded
+
+            self._script = Loaded(None, self.source.encode())
+        return self._script(keys=keys, args=args, client=client)
+
+
+def script(source: str) -> Script:
+    return Script(source)
 
 
 def transaction(r: redis.Redis, watched: Callable[[], list[str]] | list[str],
