@@ -17,7 +17,7 @@ import time
 from functools import wraps
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, format_datetime, format_decimal, gettext
 
@@ -166,7 +166,11 @@ def client_address() -> str:
 
 
 def owner_here() -> bool:
-    return admin.session_alive(store(), session.get("sid"))
+    """Is this visitor the logged-in owner? Asked by the login check, the form hooks and every
+    template: Redis is asked once a request."""
+    if "owner" not in g:
+        g.owner = admin.session_alive(store(), session.get("sid"))
+    return g.owner
 
 
 def log_in() -> None:
@@ -175,6 +179,7 @@ def log_in() -> None:
     session.clear()
     session.update(sid=admin.start_session(store()), csrf=secrets.token_urlsafe(24),
                    language=language or admin.language(store()))
+    g.owner = True
 
 
 def logged_in(view):
@@ -202,6 +207,7 @@ def anonymous() -> None:
     """Back to a visitor who is not logged in, keeping the language they chose."""
     language = session.get("language")
     session.clear()
+    g.owner = False
     if language:
         session["language"] = language
 
