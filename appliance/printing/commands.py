@@ -7,6 +7,10 @@ into whole commands as it arrives.
 from __future__ import annotations
 
 ESC, GS, DLE, FS, LF = 0x1B, 0x1D, 0x10, 0x1C, 0x0A
+# Paper, for what a receipt costs: 203 dpi on every receipt printer the box drives, and a text
+# line at the default spacing (1/6 inch).
+DOTS_PER_MM = 8
+LINE_MM = 4.25
 
 # Parameter byte counts of the fixed-length commands python-escpos and tablets send.
 ESC_FIXED = {

@@ -29,7 +29,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from appliance.errors import ServiceError
-from appliance.printing import jobs, printers, render
+from appliance.printing import commands, jobs, printers, render
 from appliance.printing.document import MAX_IMAGE_PAPER_MM, MAX_IMAGE_SIDE
 from appliance.printing.request import MAX_RAW_BYTES
 
@@ -42,7 +42,6 @@ BAND = 1024  # image rows per GS v 0: printers cap one raster's height
 MAX_DEPTH = 16  # nested elements (a <page> in a SOAP envelope needs 5)
 MAX_ELEMENTS = 10_000
 MAX_PAPER_MM = MAX_IMAGE_PAPER_MM  # images and feeds together, on the printer's own paper
-LINE_MM = 4.25  # a text line at the default spacing (1/6 inch)
 
 # The status bits of Epson's ASB word, as ePOS-Print reports them.
 ASB_PRINT_SUCCESS, ASB_OFF_LINE, ASB_COVER_OPEN = 0x2, 0x8, 0x20
@@ -146,10 +145,10 @@ def _element(p, element: Element, sheet: _Sheet) -> None:
         render.write_text(p, content)
     elif tag == "feed":
         if (dots := _int(element, "unit", 0, 255)) is not None:
-            sheet.take(dots / 8, tag)
+            sheet.take(dots / commands.DOTS_PER_MM, tag)
             p._raw(b"\x1bJ" + bytes([dots]))
         elif (lines := _int(element, "line", 0, 255)) is not None:
-            sheet.take(lines * LINE_MM, tag)
+            sheet.take(lines * commands.LINE_MM, tag)
             p._raw(b"\x1bd" + bytes([lines]))
         else:
             p._raw(b"\n")
@@ -159,7 +158,7 @@ def _element(p, element: Element, sheet: _Sheet) -> None:
         width, height = _int(element, "width", 1, MAX_IMAGE_SIDE), _int(element, "height", 1, 65535)
         if width is None or height is None:
             raise SchemaError("<image> needs width and height")
-        sheet.take(height / 8, tag)
+        sheet.take(height / commands.DOTS_PER_MM, tag)
         try:
             data = base64.b64decode("".join(content.split()), validate=True)
         except (binascii.Error, ValueError):

@@ -48,7 +48,7 @@ from appliance import settings
 from appliance.errors import OutcomeUnknown, ServiceError
 from appliance.printing import commands, jobs, printers
 from appliance.printing import status as printer_status
-from appliance.printing.commands import DLE, ESC, GS
+from appliance.printing.commands import DLE, DOTS_PER_MM, ESC, GS, LINE_MM
 from appliance.printing.request import MAX_RAW_BYTES
 from appliance.store import keys
 
@@ -59,8 +59,6 @@ _BANNER = b"\x1b@\x1b!\x38*** INCOMPLET / INCOMPLETE ***\x1b!\x00\n"
 INCOMPLETE = _BANNER + b"(link lost / liaison perdue)\n"
 TOO_LONG = b"\n" + _BANNER + b"(too long / trop long)\n"
 CUT = b"\n\n\n\x1dV\x42\x00"
-LINE_MM = 4.25  # one text line at the default spacing (1/6 inch)
-DOTS_PER_MM = 8  # 203 dpi, every receipt printer the box drives
 MAX_RASTER_ROW = 128  # bytes in one GS v 0 row: Epson's own bound (1,024 dots)
 PER_ADDRESS = 8  # connections one device may hold open on the virtual ports
 MAX_CONNECTIONS = 64
