@@ -46,11 +46,21 @@ def default_data_dir() -> Path:
     return Path(xdg) / "comptoir"
 
 
+DEFAULT_UPDATE_KEYS = Path("/etc/comptoir/update-keys")
+
+
 @dataclass(frozen=True)
 class Settings:
+    """The environment, read here and nowhere else: APPLIANCE_DATA_DIR, REDIS_URL,
+    APPLIANCE_MDNS_INTERFACES (all, none, or interface names and addresses: where the box
+    announces itself and browses) and APPLIANCE_UPDATE_KEYS (the public keys updates must be
+    signed by; the card's read-only root)."""
+
     data_dir: Path
     redis_url: str
     private_redis: bool
+    mdns_interfaces: str = "all"
+    update_keys: Path = DEFAULT_UPDATE_KEYS
 
     @property
     def redis_socket(self) -> Path:
@@ -67,9 +77,11 @@ def load(data_dir: str | os.PathLike | None = None) -> Settings:
     directory = Path(data_dir) if data_dir else default_data_dir()
     directory = directory.expanduser().resolve()
     url = os.environ.get("REDIS_URL")
+    where = {"mdns_interfaces": os.environ.get("APPLIANCE_MDNS_INTERFACES", "all"),
+             "update_keys": Path(os.environ.get("APPLIANCE_UPDATE_KEYS", DEFAULT_UPDATE_KEYS))}
     if url:
-        return Settings(directory, url, private_redis=False)
-    return Settings(directory, f"unix://{directory / 'redis.sock'}", private_redis=True)
+        return Settings(directory, url, private_redis=False, **where)
+    return Settings(directory, f"unix://{directory / 'redis.sock'}", private_redis=True, **where)
 
 
 def export(settings: Settings) -> dict[str, str]:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import admin, devices
+from appliance.access import devices, owner
 from appliance.tools.client import Client, Tablet
 from appliance.web import server
 from bench.print_bench import memory
@@ -161,7 +161,7 @@ class Streams:
             sock.close()
 
 
-ROLES = ("serve", "web", "workers", "network", "redis")
+ROLES = ("serve", "web", "workers", "background", "redis")
 
 
 def rss_mb(box: Box, role: str) -> float:
@@ -226,7 +226,7 @@ def main() -> None:
                   f"p99 {held['p99']:.1f} ms ({hostile.reopened} dropped by the box and reopened so far)")
             hostile.close()
             if args.logins:
-                admin.claim(box.redis, admin.setup_code(box.redis), "Bench", "en", "the owner's password", "bench")
+                owner.claim(box.redis, owner.setup_code(box.redis), "Bench", "en", "the owner's password", "bench")
                 logins = Strangers(box, args.logins)
                 wait_for(lambda: sum(logins.answers.values()) >= args.logins, 60, "the strangers to try")
                 during = job_latency(tablet, args.jobs)

@@ -122,7 +122,7 @@ def virtual_port(box: Box, printer: FakePrinter, name: str, count: int) -> dict:
     payload = render(Document.model_validate({**TICKET, "cut": True}))
     port = free_port()
     printers.expose(box.redis, name, port)
-    wait_for(lambda: box.redis.hget(keys.raw_ports(), name) == b"listening", 10)
+    wait_for(lambda: box.redis.hget(keys.virtual_port_states(), name) == b"listening", 10)
     detour = through_port(port, payload, printer, count)
     printers.expose(box.redis, name, None)
     straight_printer = FakePrinter()
@@ -183,7 +183,7 @@ def rush(box: Box, per_printer: int, clients: int = 8) -> dict:
     try:
         for name, fake in zip(names, fakes, strict=True):
             box.add_printer(name, fake.uri)
-        wait_for(lambda: all((printers.last_status(box.redis, n) or {}).get("confirmation") == "paper"
+        wait_for(lambda: all(printers.state(box.redis, n).confirmation == "paper"
                              for n in names), 20,
                  "the rush printers to be known")
         tablets = [box.client(f"rush-{i}") for i in range(clients)]

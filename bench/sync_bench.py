@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import devices
+from appliance.access import devices
 from appliance.store import keys
 from appliance.tools.client import Client, Tablet
 from bench.stats import percentile

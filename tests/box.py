@@ -22,7 +22,8 @@ from typing import Any
 import redis
 from PIL import Image
 
-from appliance import config, devices
+from appliance import config
+from appliance.access import devices
 from appliance.printing import printers
 from appliance.store import client, keys
 from appliance.tools.client import Client
@@ -203,7 +204,7 @@ class Box:
             if state == "Z" or not any(str(self.data_dir).encode() in part for part in argv):
                 continue
             kind = "redis" if b"redis-server" in argv[0] else next(
-                (r for r in ("serve", "web", "workers", "network") if r.encode() in argv), None)
+                (r for r in ("serve", "web", "workers", "background") if r.encode() in argv), None)
             if role is None or kind == role:
                 found.append(int(entry.name))
         return found

@@ -32,7 +32,7 @@ def appliance_wheel(version: str, work: Path, out: Path, crash_at_start: bool = 
     pyproject = (ROOT / "pyproject.toml").read_text()
     (src / "pyproject.toml").write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject, count=1))
     if crash_at_start:
-        cli = src / "appliance" / "cli.py"
+        cli = src / "appliance" / "cli" / "__init__.py"
         cli.write_text(cli.read_text().replace("def main(argv: list[str] | None = None) -> None:\n",
                                                "def main(argv: list[str] | None = None) -> None:\n"
                                                "    raise SystemExit('this release is broken')\n"))
@@ -54,12 +54,12 @@ def bundle(version: str, deps: Path, key: Path, work: Path, crash_at_start: bool
 def appliance_only(version: str, work: Path, key_name: str = "key") -> tuple[Path, Path]:
     """A new signing key and a bundle of the appliance's wheel alone, signed with it: enough to
     be checked, not to be installed. Returns (the key, the bundle)."""
-    from appliance import update
+    from appliance.system.update import bundle
 
     key = work / key_name / "comptoir.pem"
-    update.keygen(key)
+    bundle.keygen(key)
     wheels = work / f"alone-{version}"
     appliance_wheel(version, work, wheels)
     out = work / f"comptoir-update-{version}-alone.tar"
-    update.pack(wheels, key, out)
+    bundle.pack(wheels, key, out)
     return key, out

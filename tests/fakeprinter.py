@@ -1,5 +1,5 @@
 """A fake network receipt printer on a real TCP socket (or a Unix socket standing in for a
-Bluetooth RFCOMM link): the box's own ``VirtualPrinter`` behind a listener.
+Bluetooth RFCOMM link): the box's own ``EmulatedPrinter`` behind a listener.
 
 It behaves like a printer at a real counter: a 4 KiB receive buffer it stops reading when
 full, DLE EOT answered on arrival, GS r / GS ( H answered when the engine reaches them, an
@@ -16,9 +16,9 @@ import os
 import socket
 import threading
 
-from appliance.printing.emulator import Emulator, Receipt
+from appliance.printing.emulated.engine import Engine, Receipt
+from appliance.printing.emulated.printer import BUFFER_SIZE, EmulatedPrinter
 from appliance.printing.status import PrinterStatus
-from appliance.printing.virtual import BUFFER_SIZE, VirtualPrinter
 
 
 class FakePrinter:
@@ -28,7 +28,7 @@ class FakePrinter:
         """``process_id`` / ``paper_status``: whether it answers GS ( H and GS r (a printer
         with neither only answers real-time requests)."""
         self.unix_path = unix_path
-        self.device = VirtualPrinter(columns=columns, speed_mm_s=speed_mm_s, buffer_size=buffer_size)
+        self.device = EmulatedPrinter(columns=columns, speed_mm_s=speed_mm_s, buffer_size=buffer_size)
         self.device.engine.answers_process_id = process_id
         self.device.engine.answers_paper_status = paper_status
         self.connections = 0
@@ -47,7 +47,7 @@ class FakePrinter:
         return f"tcp://{self.host}:{self.port}"
 
     @property
-    def emulator(self) -> Emulator:
+    def engine(self) -> Engine:
         return self.device.engine
 
     @property
@@ -140,9 +140,9 @@ class FakePrinter:
 
     def wait_receipts(self, count: int, timeout: float = 10.0) -> list[Receipt]:
         with self.cond:
-            if not self.cond.wait_for(lambda: len(self.emulator.receipts) >= count, timeout):
-                raise AssertionError(f"{len(self.emulator.receipts)} receipt(s) printed, expected {count}")
-            return list(self.emulator.receipts)
+            if not self.cond.wait_for(lambda: len(self.engine.receipts) >= count, timeout):
+                raise AssertionError(f"{len(self.engine.receipts)} receipt(s) printed, expected {count}")
+            return list(self.engine.receipts)
 
     # -- the socket side -----------------------------------------------------------------
 

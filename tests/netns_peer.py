@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import threading
 import time
 
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
@@ -16,15 +17,13 @@ from tests.fakeprinter import FakePrinter
 
 def box(address: str, printer_port: int, api_port: int = 8080) -> None:
     printer = FakePrinter(host=address, port=printer_port)
-    printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-T20II"
+    printer.engine.maker, printer.engine.printer_id = b"EPSON", b"TM-T20II"
     zc = Zeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
     announced = ServiceInfo("_pdl-datastream._tcp.local.", "Kitchen printer._pdl-datastream._tcp.local.",
                             port=printer_port, addresses=[socket.inet_aton(address)],
                             properties={"ty": "EPSON TM-T20II"}, server="kitchen-printer.local.")
     zc.register_service(announced, allow_name_change=True)  # a second box in the test: "Kitchen printer (2)"
-    announcer = mdns.Announcer(api_port, lambda: mdns.box_txt("Chez Marie", True))
-    import threading
-
+    announcer = mdns.Announcer(api_port, lambda: mdns.box_txt("Chez Marie", True), threading.Event())
     thread = threading.Thread(target=announcer.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import devices, settings
+from appliance import settings
+from appliance.access import devices
 from appliance.sync import forwarder
 from appliance.tools.client import Client, Tablet
 from tests.box import ROOT, Box, child_env, free_port, wait_for

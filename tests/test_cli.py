@@ -6,7 +6,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from appliance import admin
+from appliance.access import owner
 from appliance.tools.client import Client
 from tests.box import Box, child_env, wait_for
 from tests.fakeprinter import FakePrinter
@@ -26,7 +26,7 @@ def test_fresh_box_prints_on_the_emulated_printer(tmp_path: Path) -> None:
         first = wait_for(lambda: (found := sorted(receipts.glob("*.txt"))) and len(found) >= 2 and found,
                          20, "the welcome and test receipts")
         welcome = first[0].read_text(encoding="utf-8")
-        assert admin.setup_code(box.redis) in welcome and "http://comptoir.local:" in welcome  # how to claim it
+        assert owner.setup_code(box.redis) in welcome and "http://comptoir.local:" in welcome  # how to claim it
         text = first[1].read_text(encoding="utf-8")
         assert "Crème brûlée" in text and "Żurek" in text and "Борщ" in text
         assert first[1].with_suffix(".png").stat().st_size > 1000  # and a picture of it

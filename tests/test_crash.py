@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from appliance.printing.emulator import Receipt
+from appliance.printing.emulated.engine import Receipt
 from appliance.tools.client import Client
 from tests.box import Box, big_ticket, post_until_accepted, ticket, wait_for
 from tests.fakeprinter import FakePrinter
@@ -136,10 +136,10 @@ def test_everything_killed_at_once_then_restarted(box: Box, printer: FakePrinter
     assert_reprinted_in_order(tablet, printer.receipts, ids, "A")
 
 
-def test_health_says_when_the_network_side_is_gone(box: Box) -> None:
-    """A frozen network process (the virtual printers, the searches, mDNS) makes the box
+def test_health_says_when_the_background_side_is_gone(box: Box) -> None:
+    """A frozen background process (the virtual printers, the searches, mDNS) makes the box
     unhealthy, by name, within its heartbeat's life, and healthy again once it runs: an
-    update whose network side hangs or crashes is not kept."""
+    update whose background side hangs or crashes is not kept."""
     import os
     import signal
 
@@ -150,12 +150,48 @@ def test_health_says_when_the_network_side_is_gone(box: Box) -> None:
         return status, body
 
     status, body = health()
-    assert status == 200 and body["network"]["virtual-printers"]
-    [network] = box.pids("network")
-    os.kill(network, signal.SIGSTOP)
+    assert status == 200 and body["background"]["virtual-printers"]
+    [background] = box.pids("background")
+    os.kill(background, signal.SIGSTOP)
     try:
         down = wait_for(lambda: (answer := health())[0] == 503 and answer, 30, "the box to say it")
-        assert down[1]["problem"] == "network process down"
+        assert down[1]["problem"] == "background process down"
     finally:
-        os.kill(network, signal.SIGCONT)
+        os.kill(background, signal.SIGCONT)
     wait_for(lambda: health()[0] == 200, 30, "the box healthy again")
+
+
+def test_a_part_that_hangs_is_seen_as_surely_as_one_that_crashed(monkeypatch) -> None:
+    """The background process's watchdog is fed by its parts' own loops: a part stuck in a
+    call that never returns stops beating and counts as down, like one that raised; a part
+    that finished its work (mDNS when it is off) is not held against the box."""
+    import time
+
+    from appliance.runtime import background
+
+    monkeypatch.setattr(background, "QUIET", 0.5)
+    stop, never = threading.Event(), threading.Event()
+
+    def beats(part: background.Part) -> None:
+        while not part.wait(0.05):
+            pass
+
+    def hangs(part: background.Part) -> None:
+        part.wait(0)
+        never.wait(30)  # a call that never returns
+
+    def crashes(part: background.Part) -> None:
+        raise RuntimeError("boom")
+
+    parts = {name: background.Part(name, loop, stop)
+             for name, loop in (("beats", beats), ("hangs", hangs), ("crashes", crashes), ("done", lambda part: None))}
+    for part in parts.values():
+        part.start()
+    try:
+        wait_for(lambda: not parts["hangs"].running(time.monotonic()), 5, "the stuck part to count as down")
+        now = time.monotonic()
+        assert {name: part.running(now) for name, part in parts.items()} == {
+            "beats": True, "hangs": False, "crashes": False, "done": True}
+    finally:
+        stop.set()
+        never.set()

@@ -136,7 +136,8 @@ def test_a_new_box_prints_its_welcome_receipt_on_the_first_printer_it_finds(lan:
     and prints the welcome receipt on it, with the setup page's address and the setup code."""
     import threading
 
-    from appliance import admin, config
+    from appliance import config
+    from appliance.access import owner
     from appliance.printing import printers
     from appliance.runtime import redis_server
     from appliance.store import client
@@ -157,7 +158,7 @@ def test_a_new_box_prints_its_welcome_receipt_on_the_first_printer_it_finds(lan:
         settings = config.load(data)
         wait_for(lambda: redis_server.is_up(settings), 30, "the box's Redis")
         r = client.connect(settings)
-        code = admin.setup_code(r)
+        code = owner.setup_code(r)
         welcome = wait_for(lambda: next((t for t in printed if code in t), None), 90, "the welcome receipt")
         assert f"http://{lan.box_ip}:8080/" in welcome
         real = [c for c in printers.all_configs(r) if not c.emulated]

@@ -25,9 +25,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from appliance import admin, certs, settings, update
-from appliance.printing import jobs, printers, raw_port
+from appliance import settings
+from appliance.access import owner
+from appliance.errors import Invalid
+from appliance.printing import jobs, printers, virtual_ports
 from appliance.store import keys
+from appliance.system import certs
+from appliance.system.update import bundle, receive
 from tests.box import Box, Strangers, device, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 
@@ -61,7 +65,7 @@ def logged_in(s: requests.Session, box: Box) -> bool:
 def owned(shared_box: Box) -> Box:
     """A box its owner claimed."""
     r = shared_box.redis
-    admin.claim(r, admin.setup_code(r), "Chez Zofia", "fr", PASSWORD, "owner")
+    owner.claim(r, owner.setup_code(r), "Chez Zofia", "fr", PASSWORD, "owner")
     return shared_box
 
 
@@ -102,15 +106,15 @@ def test_fifty_strangers_logging_in_at_once_do_not_stall_the_tablets(owned: Box,
 
 def test_a_stranger_locks_out_only_themselves_and_a_login_code_always_opens(owned: Box) -> None:
     stranger, owner = device("127.0.2.1"), device("127.0.2.2")
-    answers = [log_in(stranger, owned, "pas le bon") for _ in range(admin.FAILURES_PER_CLIENT + 1)]
-    assert [a.status_code for a in answers[:-1]] == [403] * admin.FAILURES_PER_CLIENT
+    answers = [log_in(stranger, owned, "pas le bon") for _ in range(owner.FAILURES_PER_CLIENT + 1)]
+    assert [a.status_code for a in answers[:-1]] == [403] * owner.FAILURES_PER_CLIENT
     locked = answers[-1]
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
     assert re.search(r"réessayez dans \d+ s", locked.text)  # how long to wait, in the page's language
     assert log_in(stranger, owned).status_code == 429  # even the right password, from there
     assert log_in(owner, owned).status_code == 302 and logged_in(owner, owned)  # the owner is not locked out
     # At the box: a login code, which opens the page once even from a locked-out address.
-    code = admin.new_login_code(owned.redis)
+    code = owner.new_login_code(owned.redis)
     token = form_token(stranger, f"{owned.url}/login")
     opened = stranger.post(f"{owned.url}/login", data={"csrf": token, "code": code.lower()}, allow_redirects=False,
                            timeout=10)
@@ -281,15 +285,15 @@ def _replace_an_unconstrained_ca(box: Box) -> None:
     assert where.ca_cert.read_bytes() not in (old, unconstrained.public_bytes(serialization.Encoding.PEM))
     assert x509.load_pem_x509_certificate(where.ca_cert.read_bytes()).extensions.get_extension_for_class(
         x509.NameConstraints)
-    admin.claim(box.redis, admin.setup_code(box.redis), "Chez Zofia", "fr", PASSWORD, "owner")
-    owner = device()
-    log_in(owner, box)
-    assert "nouveau certificat" in owner.get(f"{box.url}/", timeout=10).text
-    settings = owner.get(f"{box.url}/settings", timeout=10).text
+    owner.claim(box.redis, owner.setup_code(box.redis), "Chez Zofia", "fr", PASSWORD, "owner")
+    phone = device()
+    log_in(phone, box)
+    assert "nouveau certificat" in phone.get(f"{box.url}/", timeout=10).text
+    settings = phone.get(f"{box.url}/settings", timeout=10).text
     assert "installez-le à nouveau sur chaque tablette" in settings
-    owner.post(f"{box.url}/settings/certificate-installed",
-               data={"csrf": form_token(owner, f"{box.url}/settings")}, timeout=10)
-    assert "nouveau certificat" not in owner.get(f"{box.url}/", timeout=10).text
+    phone.post(f"{box.url}/settings/certificate-installed",
+               data={"csrf": form_token(phone, f"{box.url}/settings")}, timeout=10)
+    assert "nouveau certificat" not in phone.get(f"{box.url}/", timeout=10).text
 
 
 # -- the update upload -----------------------------------------------------------------------------
@@ -350,7 +354,7 @@ def test_uploads_are_refused_before_they_reach_the_card(owned: Box) -> None:
     assert status == 413 and seconds < 10 and "trop gros" in answer.decode(errors="replace")
     # Without a length: refused once past the limit, within 10 s, nothing left behind.
     status, seconds, _ = _post_headers(owned, f"/settings/update?csrf={token}", 0, cookies, chunked=True,
-                                       send=update.MAX_UPLOAD + 8 * 1024 * 1024)
+                                       send=receive.MAX_UPLOAD + 8 * 1024 * 1024)
     assert status == 413 and seconds < 10
     # The form's token travels in the address: a stranger's page cannot post it.
     status, _, _ = _post_headers(owned, "/settings/update?csrf=forged", 1000, cookies, body=b"x" * 100)
@@ -364,7 +368,7 @@ def test_a_compressed_bomb_is_not_a_bundle_and_is_refused_at_once(tmp_path: Path
     from appliance import config
 
     keys_dir = tmp_path / "keys"
-    update.keygen(keys_dir / "release.key")
+    bundle.keygen(keys_dir / "release.key")
     monkeypatch.setenv("APPLIANCE_UPDATE_KEYS", str(keys_dir))
     bomb = tmp_path / "bomb.tar.gz"
     with gzip.open(bomb, "wb", compresslevel=9) as out:
@@ -372,8 +376,8 @@ def test_a_compressed_bomb_is_not_a_bundle_and_is_refused_at_once(tmp_path: Path
         for _ in range(1024):  # 1 GiB of zeros in about 1 MB
             out.write(chunk)
     start = time.monotonic()
-    with bomb.open("rb") as source, pytest.raises(update.Invalid, match="not an update bundle"):
-        update.receive(config.load(tmp_path / "data"), source)
+    with bomb.open("rb") as source, pytest.raises(Invalid, match="not an update bundle"):
+        receive.receive(config.load(tmp_path / "data"), source)
     assert time.monotonic() - start < 2
     assert not list((tmp_path / "data" / "versions").glob("incoming*"))
 
@@ -391,7 +395,7 @@ def _rss_mb(pid: int) -> float:
 def app_port(owned: Box, kitchen: FakePrinter) -> int:
     port = free_port()
     printers.expose(owned.redis, "cuisine", port)
-    wait_for(lambda: owned.redis.hget(keys.raw_ports(), "cuisine") == b"listening", 10, "the port to open")
+    wait_for(lambda: owned.redis.hget(keys.virtual_port_states(), "cuisine") == b"listening", 10, "the port to open")
     return port
 
 
@@ -420,21 +424,21 @@ def _flood(port: int, head: bytes, filler: bytes, most: int, source: str = "127.
 def test_endless_app_data_ends_the_receipt_marked_and_costs_no_memory(owned: Box, kitchen: FakePrinter,
                                                                         app_port: int, head: bytes, filler: bytes,
                                                                         what: str) -> None:
-    [network] = owned.pids("network")
-    before_rss, before_redis = _rss_mb(network), owned.redis.info("memory")["used_memory"]
+    [background] = owned.pids("background")
+    before_rss, before_redis = _rss_mb(background), owned.redis.info("memory")["used_memory"]
     receipts = len(kitchen.receipts)
     sent, seconds = _flood(app_port, head, filler, 200 * 1024 * 1024)
     assert sent < 8 * 1024 * 1024 and seconds < 10, f"{what}: {sent} bytes in {seconds:.1f} s"
     receipt = kitchen.wait_receipts(receipts + 1, timeout=60)[-1]
     assert "INCOMPLETE" in receipt.text and "too long" in receipt.text and receipt.cut
-    assert _rss_mb(network) - before_rss < 50
+    assert _rss_mb(background) - before_rss < 50
     assert owned.redis.info("memory")["used_memory"] - before_redis < 50 * 1024 * 1024
 
 
 def test_one_device_holds_a_few_connections_and_the_others_still_print(owned: Box, kitchen: FakePrinter,
                                                                         app_port: int) -> None:
     held = [socket.create_connection(("127.0.0.1", app_port), timeout=5, source_address=("127.0.4.1", 0))
-            for _ in range(raw_port.PER_ADDRESS + 4)]
+            for _ in range(virtual_ports.PER_ADDRESS + 4)]
     try:
         def closed_by_box(sock: socket.socket) -> bool:
             sock.settimeout(0.5)
@@ -478,16 +482,16 @@ CHROMIUM = shutil.which("chromium")
 def test_hostile_names_show_as_typed_and_run_nowhere(box: Box) -> None:
     """Markup typed into every field that reaches the owner's pages: shown as text, never made
     into an element, and the page allows no inline script besides (Content-Security-Policy)."""
+    from appliance.devices import APP_VERSION_HEADER
     from playwright.sync_api import sync_playwright
 
-    from appliance.devices import APP_VERSION_HEADER
     from appliance.sync import sessions
     from appliance.tools.client import Tablet
 
     r = box.redis
-    admin.claim(r, admin.setup_code(r), f"Chez {HOSTILE}", "fr", PASSWORD, "owner")
+    owner.claim(r, owner.setup_code(r), f"Chez {HOSTILE}", "fr", PASSWORD, "owner")
     model = FakePrinter()
-    model.emulator.maker, model.emulator.printer_id = b"<b>EPSON</b>", b"<script>alert(1)</script>"
+    model.engine.maker, model.engine.printer_id = b"<b>EPSON</b>", b"<script>alert(1)</script>"
     box.add_printer("modele", model.uri, ("receipt",))
     printers.add(r, printers.validate("perdue", f"tcp://{HOSTILE}", ["bar"]))  # its error quotes the address
     wait_for(lambda: printers.describe(r, printers.get(r, "modele"))["model"], 20, "the model's name")

@@ -10,9 +10,11 @@ import uuid
 import pytest
 import requests
 
-from appliance import admin, certs, settings
+from appliance import settings
+from appliance.access import origins
 from appliance.printing import epos, printers
-from appliance.printing.emulator import Emulator
+from appliance.printing.emulated.engine import Engine
+from appliance.system import certs
 from tests.box import Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
 
@@ -48,7 +50,7 @@ def answer(text: str) -> dict:
 # -- pure -------------------------------------------------------------------------------------
 
 def test_an_sdk_document_prints_what_it_says_in_three_languages() -> None:
-    engine = Emulator()
+    engine = Engine()
     engine.feed(epos.to_escpos(epos.parse(SDK_DOCUMENT.encode())))
     text = engine.receipts[0].text
     assert "Chez Zofia" in text and "Żurek" in text and "Борщ" in text and "Crème brûlée" in text
@@ -170,7 +172,7 @@ def test_web_apps_preflight_from_any_origin_for_epos_only(shared_box: Box, count
     assert epos_preflight.headers["Access-Control-Allow-Private-Network"] == "true"
     api = requests.options(f"{shared_box.url}/api/v1/jobs", headers=asked, timeout=10)
     assert api.status_code == 403 and "Access-Control-Allow-Origin" not in api.headers  # not listed
-    admin.set_allowed_origins(shared_box.redis, ["https://ODOO.example/"])
+    origins.replace(shared_box.redis, ["https://ODOO.example/"])
     try:
         api = requests.options(f"{shared_box.url}/api/v1/jobs", headers=asked, timeout=10)
         assert api.status_code == 204 and api.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
@@ -183,4 +185,4 @@ def test_web_apps_preflight_from_any_origin_for_epos_only(shared_box: Box, count
             "Origin": "https://odoo.example", "Authorization": f"Bearer {tablet.token}"})
         assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
     finally:
-        admin.set_allowed_origins(shared_box.redis, [])
+        origins.replace(shared_box.redis, [])

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance import config, devices
+from appliance import config
+from appliance.access import devices
 from appliance.printing import printers
 from appliance.web import create_app
 

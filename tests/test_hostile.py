@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance import devices
+from appliance.access import devices
 from appliance.tools.client import Client
 from appliance.web import server
 from tests.box import Box, post_until_accepted, ticket, wait_for

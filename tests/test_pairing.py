@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance import devices
+from appliance.access import devices
 from appliance.store import keys
 from appliance.tools.client import Client
 from tests.box import Box

@@ -93,7 +93,7 @@ def test_a_power_cut_mid_receipt_prints_it_again_and_keeps_the_order(shared_box:
     name = add(shared_box, printer)
     wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", what="the printer to be known")
     ids = [tablet.print(printer=name, document=ticket(f"CUT{i}", 20))["id"] for i in range(4)]
-    wait_for(lambda: printer.emulator.dots_fed > 200, what="the first receipt to be half printed")
+    wait_for(lambda: printer.engine.dots_fed > 200, what="the first receipt to be half printed")
     assert printer.receipts == [] and tablet.job(ids[0])["status"] == "printing"
     printer.reachable = False  # the plug: its buffer (the rest of CUT0, maybe CUT1) is gone
     wait_for(lambda: tablet.job(ids[0])["status"] == "queued", what="the cut job to go back to the queue")
@@ -113,7 +113,7 @@ def test_paper_out_mid_receipt_waits_and_finishes_the_same_receipt(shared_box: B
     printer = make_printer(speed_mm_s=40)
     name = add(shared_box, printer)
     job = tablet.print(printer=name, document=ticket("ROLL", 20))
-    wait_for(lambda: printer.emulator.dots_fed > 200, what="the receipt to be half printed")
+    wait_for(lambda: printer.engine.dots_fed > 200, what="the receipt to be half printed")
     printer.set_state(paper="out")
     waiting = wait_for(lambda: (j := tablet.job(job["id"]))["last_error"] and j, what="the job to say why it waits")
     assert waiting["status"] == "printing" and "out of paper" in waiting["last_error"]

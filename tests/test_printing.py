@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from appliance import devices
+from appliance.access import devices
 from appliance.printing import printers
 from appliance.tools.client import Client
 from tests.box import Box, big_ticket, ticket, wait_for
@@ -148,7 +148,7 @@ def test_a_backup_must_print_what_its_printer_prints(redis_only) -> None:
     with pytest.raises(Invalid):
         printers.update(r, "kitchen80", backup="bar58", failover_after=60)
     for name in ("bar58", "spare80"):
-        printers.record_status(r, name, {"ready": True, "online": True})
+        printers.record_state(r, name, printers.PrinterState(online=True, ready=True, paper="ok", problem=None))
     assert printers.stand_in(r, kitchen).name == "spare80"
     printers.remove(r, "spare80")
     assert printers.stand_in(r, kitchen) is None  # the 58 mm one shares the role, but not the paper

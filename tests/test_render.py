@@ -1,4 +1,4 @@
-"""Rendering is a pure function: document in, ESC/POS bytes out, read back by the emulator."""
+"""Rendering is a pure function: document in, ESC/POS bytes out, read back by the emulated engine."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from PIL import Image
 from pydantic import ValidationError
 
 from appliance.printing.document import Document
-from appliance.printing.emulator import Emulator
+from appliance.printing.emulated.engine import Engine
 from appliance.printing.render import RenderError, compose, fit_columns, render
 
 
 def printed(doc: dict, width: int = 80, profile: str = "default") -> list[str]:
-    emulator = Emulator(profile=profile, columns=48 if width == 80 else 32)
-    emulator.feed(render(Document.model_validate(doc), profile, width))
-    emulator.flush()
-    return [line for receipt in emulator.receipts for line in receipt.text.splitlines()]
+    engine = Engine(profile=profile, columns=48 if width == 80 else 32)
+    engine.feed(render(Document.model_validate(doc), profile, width))
+    engine.flush()
+    return [line for receipt in engine.receipts for line in receipt.text.splitlines()]
 
 
 @pytest.mark.parametrize("profile", ["default", "TM-T88V", "TM-T20II"])
@@ -84,9 +84,9 @@ def test_compose_marks_reprints_and_kicks_the_drawer_once() -> None:
     assert all(copy is payload for copy in pieces[1:])  # the same bytes, not three of them
     data = b"".join(pieces)
     assert data.count(b"\x1bp\x00") == 1
-    emulator = Emulator()
-    emulator.feed(data)
-    texts = [r.text for r in emulator.receipts]
+    engine = Engine()
+    engine.feed(data)
+    texts = [r.text for r in engine.receipts]
     assert len(texts) == 3 and "REPRINT" in texts[0] and texts[0].strip().endswith("Ticket")
 
 
@@ -113,17 +113,17 @@ def test_unknown_profile_is_a_render_error() -> None:
 def test_the_emulated_printer_draws_a_picture_of_the_receipt() -> None:
     from PIL import Image
 
-    from appliance.printing.emulator import Row
+    from appliance.printing.emulated.engine import Row
     from appliance.printing.preview import render_png
 
-    emulator = Emulator()
-    emulator.feed(render(Document.model_validate({"lines": [
+    engine = Engine()
+    engine.feed(render(Document.model_validate({"lines": [
         {"text": "Борщ", "size": "double", "align": "center"}, {"qr": "https://comptoir.example/r/1"}]})))
-    picture = Image.open(io.BytesIO(render_png(emulator.receipts[0])))
+    picture = Image.open(io.BytesIO(render_png(engine.receipts[0])))
     assert picture.width == 576 + 24 and picture.height > 200
     assert picture.convert("L").getextrema()[0] == 0  # something is printed in black
 
     def drawn(text: str) -> bytes:
-        return render_png(type(emulator.receipts[0])([text], b"", True, [Row("text", text)]))
+        return render_png(type(engine.receipts[0])([text], b"", True, [Row("text", text)]))
 
     assert drawn("Борщ") != drawn("????")  # Cyrillic letters are drawn, not replaced

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from appliance import devices
+from appliance.access import devices
 from appliance.tools.client import Client
 from tests.box import Box
 from tests.fakeprinter import FakePrinter

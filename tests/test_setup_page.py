@@ -13,8 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance import admin, update, wifi
+from appliance.access import origins, owner
 from appliance.store import keys
+from appliance.system import wifi
+from appliance.system.update import receive
 from appliance.tools.client import Client
 from tests.box import ROOT, SCREENSHOTS, Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
@@ -69,13 +71,13 @@ def test_first_run_needs_the_setup_code_then_the_owner_logs_in(box: Box, page) -
     claim(page, box, "00000000")  # not the code
     assert page.get_by_text("code d'installation incorrect").is_visible()
     assert page.get_by_label("Nom du commerce").input_value() == "Chez Zofia"  # what was typed stays
-    assert not admin.claimed(box.redis)
-    code = admin.setup_code(box.redis)
+    assert not owner.claimed(box.redis)
+    code = owner.setup_code(box.redis)
     claim(page, box, code)
     page.wait_for_url(box.url + "/")
     assert page.get_by_role("heading", name="Vue d'ensemble").is_visible()
     assert page.get_by_text("Chez Zofia").first.is_visible()
-    assert admin.setup_code(box.redis) is None  # used up
+    assert owner.setup_code(box.redis) is None  # used up
     # The code no longer works; a visitor needs the password.
     page.get_by_role("button", name="Se déconnecter").click()
     page.wait_for_url(re.compile(r".*/login"))
@@ -89,7 +91,7 @@ def test_first_run_needs_the_setup_code_then_the_owner_logs_in(box: Box, page) -
 
 
 def test_the_session_cookie_is_httponly_and_strict(box: Box, page) -> None:
-    claim(page, box, admin.setup_code(box.redis))
+    claim(page, box, owner.setup_code(box.redis))
     page.wait_for_url(box.url + "/")
     cookie = next(c for c in page.context.cookies() if c["name"] == "session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -103,7 +105,7 @@ def test_the_overview_shows_a_printer_running_out_of_paper_without_a_reload(box:
     printer = FakePrinter()
     try:
         box.add_printer("cuisine", printer.uri, ("kitchen",))
-        claim(page, box, admin.setup_code(box.redis))
+        claim(page, box, owner.setup_code(box.redis))
         page.wait_for_url(box.url + "/")
         page.get_by_text("Tout fonctionne.").wait_for(timeout=20_000)
         printer.set_state(paper="out")
@@ -119,7 +121,7 @@ def test_the_overview_shows_a_printer_running_out_of_paper_without_a_reload(box:
 
 
 def test_the_language_switches_and_stays(box: Box, page) -> None:
-    claim(page, box, admin.setup_code(box.redis))
+    claim(page, box, owner.setup_code(box.redis))
     page.wait_for_url(box.url + "/")
     page.get_by_role("button", name="English").click()
     assert page.get_by_role("heading", name="Overview").is_visible()
@@ -139,17 +141,17 @@ def test_every_message_of_the_page_is_translated() -> None:
     found = {message for _, _, message, _, _ in extract_from_dir(
         str(webui / "templates"), method_map=[("**.html", "jinja2")],
         options_map={"**.html": {"extensions": "jinja2.ext.i18n"}})}
-    from appliance import dashboard
     from appliance.discovery import search
+    from appliance.web import read_models
 
-    found |= set(dashboard.REMEDIES) | set(dashboard.REMEDIES.values()) | {dashboard.UNREACHABLE}
+    found |= set(read_models.REMEDIES) | set(read_models.REMEDIES.values()) | {read_models.UNREACHABLE}
     from appliance import settings as owner_settings
     from appliance.printing import printers, reports
 
-    found |= {*admin.MESSAGES, *owner_settings.MESSAGES, *(s.label for s in owner_settings.DECLARED if s.label),
+    found |= {*owner.MESSAGES, *owner_settings.MESSAGES, *(s.label for s in owner_settings.DECLARED if s.label),
               search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
               printers.UNLIKE_BACKUP,
-              admin.ORIGIN_FORMAT, *update.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
+              origins.FORMAT, *receive.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
               wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
@@ -160,7 +162,7 @@ def test_every_message_of_the_page_is_translated() -> None:
 
 
 def test_admin_reset_password_from_the_shell(box: Box, page) -> None:
-    claim(page, box, admin.setup_code(box.redis))
+    claim(page, box, owner.setup_code(box.redis))
     page.wait_for_url(box.url + "/")
     subprocess.run(box.argv("admin", "reset-password", "--stdin"), input="nouveau mot de passe\n", text=True,
                    check=True, capture_output=True)
@@ -173,7 +175,7 @@ def test_admin_reset_password_from_the_shell(box: Box, page) -> None:
 
 
 def logged_in(page, box: Box) -> None:
-    claim(page, box, admin.setup_code(box.redis))
+    claim(page, box, owner.setup_code(box.redis))
     page.wait_for_url(box.url + "/")
 
 
@@ -237,7 +239,7 @@ def test_a_printer_the_box_finds_is_added_in_one_tap(box: Box, page) -> None:
         printer = FakePrinter(host="127.0.0.77", port=9100)
     except OSError as exc:
         pytest.skip(f"port 9100 on 127.0.0.77 is taken here ({exc})")
-    printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-m30III"
+    printer.engine.maker, printer.engine.printer_id = b"EPSON", b"TM-m30III"
     try:
         logged_in(page, box)
         page.get_by_role("link", name="Imprimantes", exact=True).click()
@@ -263,7 +265,7 @@ def test_a_printer_the_box_finds_is_added_in_one_tap(box: Box, page) -> None:
 
 
 def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> None:
-    from appliance import devices
+    from appliance.access import devices
     from appliance.tools.client import Tablet
 
     printer = FakePrinter()
@@ -370,7 +372,7 @@ def test_settings_keep_what_was_typed_and_say_what_is_wrong(box: Box, page) -> N
 
 
 def test_tablets_are_renamed_given_a_role_and_a_printer_and_versions_are_watched(box: Box, page) -> None:
-    from appliance import devices
+    from appliance.access import devices
 
     printer = FakePrinter()
     try:

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from appliance import devices
+from appliance.access import devices
 from appliance.store import keys
 from appliance.tools.client import ApiError, Client, Tablet
 from tests.box import Box, wait_for

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 
-from appliance import devices
+from appliance.access import devices
 from appliance.sync import log, shop
 from appliance.tools.client import ApiError, Client, Tablet
 from tests.box import Box, wait_for

@@ -62,7 +62,7 @@ def test_every_unit_is_rated_ok_or_better(tmp_path: Path) -> None:
 
 
 def test_services_restart_and_notify() -> None:
-    for name in ("comptoir-redis", "comptoir-web", "comptoir-workers", "comptoir-network"):
+    for name in ("comptoir-redis", "comptoir-web", "comptoir-workers", "comptoir-background"):
         text = (UNITS / f"{name}.service").read_text()
         assert "Restart=always" in text and "Type=notify" in text, name
     assert "WatchdogSec=" in (UNITS / "comptoir-workers.service").read_text()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance import update
+from appliance.system.update import apply, bundle, versions
 from tests import bundles
 from tests.box import ROOT, Box, child_env, wait_for
 from tests.fakeprinter import FakePrinter
@@ -73,7 +73,7 @@ def test_only_a_whole_bundle_signed_by_the_box_key_is_taken(box: Box, release: d
             out.addfile(member, io.BytesIO(data))
     text = tmp_path / "notes.txt"
     text.write_text("not an update")
-    for path, said in ((forged, update.NOT_SIGNED), (tampered, update.TAMPERED), (text, update.NOT_A_BUNDLE)):
+    for path, said in ((forged, bundle.NOT_SIGNED), (tampered, bundle.TAMPERED), (text, bundle.NOT_A_BUNDLE)):
         done = cli(box, str(path), "--no-wait")
         assert done.returncode == 2 and said in done.stderr, (path, done.stderr)
     assert not (box.data_dir / "versions" / "incoming.tar").exists()
@@ -85,7 +85,7 @@ def test_an_update_is_kept_when_healthy_even_across_a_power_cut_and_a_broken_one
     printer = FakePrinter()
     box.add_printer("caisse", printer.uri, ("receipt",))
     tablet = box.client()
-    paths = update.Paths.of(box.settings)
+    paths = versions.Paths.of(box.settings)
 
     def restart() -> None:  # what systemctl restart does to the box's services
         box.stop()
@@ -108,14 +108,14 @@ def test_an_update_is_kept_when_healthy_even_across_a_power_cut_and_a_broken_one
     restart()  # the next boot starts the new version, and the update service judges it
     wait_for(box.healthy, 60, "the box on the new version")
     assert version(box) == "9.0.0"
-    state = update.apply(box.settings, update.Box(restart=restart, health_url=box.url + "/healthz", trial_seconds=3))
+    state = apply.apply(box.settings, apply.Box(restart=restart, health_url=box.url + "/healthz", trial_seconds=3))
     assert state["result"] == "kept" and state["current"].startswith("9.0.0-") and state["previous"] is None
     tablet.print(printer="caisse", document={"lines": [{"text": "Bigos"}]})
     wait_for(lambda: any("Bigos" in t for t in printer.texts()), 30, "the receipt printed by the new version")
 
     # A release that dies at start: given up by itself, the version before back in service.
     assert cli(box, str(release["broken"]), "--no-wait").returncode == 0
-    state = update.apply(box.settings, update.Box(restart=restart, health_url=box.url + "/healthz", trial_seconds=3))
+    state = apply.apply(box.settings, apply.Box(restart=restart, health_url=box.url + "/healthz", trial_seconds=3))
     assert state["result"] == "rolled back" and state["version"] == "9.0.1", state
     assert "not healthy" in state["reason"]
     assert state["current"].startswith("9.0.0-")
@@ -125,3 +125,16 @@ def test_an_update_is_kept_when_healthy_even_across_a_power_cut_and_a_broken_one
     said = cli(box)
     assert "rolled back" in said.stdout and "9.0.0-" in said.stdout, said.stdout
     printer.stop()
+
+
+def test_the_wheel_holds_every_module_of_the_clone(tmp_path: Path) -> None:
+    """What the card and every update install is a wheel: a package left out of it (a new
+    folder not listed in pyproject.toml) would pass every test run from the clone and break
+    the box."""
+    import zipfile
+
+    wheel = bundles.appliance_wheel("0.0.1", tmp_path, tmp_path / "out")
+    shipped = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    source = {str(path.relative_to(ROOT)) for path in (ROOT / "appliance").rglob("*.py")
+              if "__pycache__" not in path.parts}
+    assert source - shipped == set()

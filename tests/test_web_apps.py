@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from appliance import admin, certs, devices
+from appliance.access import devices, origins
 from appliance.sync import sessions
+from appliance.system import certs
 from tests.box import SCREENSHOTS, Box, wait_for
 from tests.fakeprinter import FakePrinter
 
@@ -45,9 +46,9 @@ def test_origins_are_set_from_the_shell(box: Box) -> None:
     bad = subprocess.run(box.argv("settings", "origins", "pos.example.com/path"), capture_output=True, text=True,
                          timeout=30)
     assert bad.returncode != 0 and "an origin is a scheme and a host" in bad.stderr
-    assert admin.allowed_origins(box.redis) == ["https://odoo.example:8069", "https://pos.example.com"]  # kept
+    assert origins.listed(box.redis) == ["https://odoo.example:8069", "https://pos.example.com"]  # kept
     cleared = subprocess.run(box.argv("settings", "origins", "--none"), capture_output=True, text=True, timeout=30)
-    assert "none" in cleared.stdout and admin.allowed_origins(box.redis) == []
+    assert "none" in cleared.stdout and origins.listed(box.redis) == []
 
 
 def test_the_ca_downloads_without_login_and_secures_the_box(box: Box) -> None:
@@ -82,7 +83,7 @@ def test_the_demo_web_pos_prints_from_another_origin_over_https(box: Box, trusti
         box.add_printer("comptoir", printer.uri, ("receipt",))
         sessions.open_register(box.redis, {"device_id": "test", "role": "manager", "name": "test"})
         page_origin = f"https://localhost:{box.ports.https}"  # another origin than the API's 127.0.0.1
-        admin.set_allowed_origins(box.redis, [page_origin])
+        origins.replace(box.redis, [page_origin])
         pin = devices.new_pin(box.redis)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, env={"HOME": str(trusting_home)},

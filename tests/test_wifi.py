@@ -4,7 +4,7 @@ a network) is tested on the SD image under qemu: tests/test_image.py."""
 
 from __future__ import annotations
 
-from appliance import wifi
+from appliance.system import wifi
 
 
 def test_terse_lines_keep_escaped_colons_and_backslashes() -> None:

@@ -17,7 +17,6 @@ list of interface names or addresses.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
@@ -39,9 +38,10 @@ PRINTER_SERVICES = ("_pdl-datastream._tcp.local.", "_printer._tcp.local.", "_ipp
 FOLLOW_EVERY = 5.0
 
 
-def interfaces_setting() -> list[str] | None:
-    """None: mDNS off. []: every interface. Else the addresses named by the setting."""
-    value = os.environ.get("APPLIANCE_MDNS_INTERFACES", "all").strip()
+def interfaces_setting(value: str) -> list[str] | None:
+    """None: mDNS off. []: every interface. Else the addresses named by the setting
+    (``config.Settings.mdns_interfaces``: all, none, or interface names and addresses)."""
+    value = value.strip()
     if value.lower() == "none":
         return None
     if value.lower() in ("", "all"):
@@ -82,15 +82,16 @@ def current_addresses(chosen: list[str]) -> list[str]:
 class Announcer:
     """Keeps the box announced on the current addresses, with a fresh TXT record."""
 
-    def __init__(self, port: int, txt: Callable[[], dict]) -> None:
+    def __init__(self, port: int, txt: Callable[[], dict], stop: threading.Event, interfaces: str = "all") -> None:
         self.port = port
         self.txt = txt
+        self.stop = stop
+        self.interfaces = interfaces
         self.zc: Zeroconf | None = None
         self.info: ServiceInfo | None = None
         self.page: ServiceInfo | None = None  # comptoir.local, while this is the only box
         self.addresses: list[str] = []
         self.properties: dict = {}
-        self.stop = threading.Event()
 
     def _info(self, addresses: list[str], properties: dict) -> ServiceInfo:
         name = instance_name(properties.get("shop") or "Comptoir")
@@ -136,13 +137,13 @@ class Announcer:
         self.zc, self.info, self.page, self.addresses = None, None, None, []
 
     def run(self) -> None:
-        if interfaces_setting() is None:
+        if interfaces_setting(self.interfaces) is None:
             logger.info("mDNS is off (APPLIANCE_MDNS_INTERFACES=none)")
             return
         try:
             while not self.stop.is_set():
                 try:
-                    self.announce(interfaces_setting() or [])  # names resolve anew: addresses move
+                    self.announce(interfaces_setting(self.interfaces) or [])  # names resolve anew: addresses move
                 except OSError as exc:
                     logger.warning("mDNS announcement failed (%s); retrying", exc)
                     self.withdraw()

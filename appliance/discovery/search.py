@@ -1,6 +1,6 @@
-"""The printer search the setup page starts, carried out by the network process.
+"""The printer search the setup page starts, carried out by the background process.
 
-The page asks (``ask``), the network process takes the request (``serve``), lists the USB
+The page asks (``ask``), the background process takes the request (``serve``), lists the USB
 printers plugged into the box (first), browses mDNS, probes port 9100 on the local subnets and
 the subnet the owner typed, scans Bluetooth, and
 writes what it found and what it could not search (``result``), which the page shows live.
@@ -34,7 +34,7 @@ SUBNET_FORMAT = f"write the subnet as 192.168.1.0/24, with at most {probe.MAX_HO
 OFF, TOO_LARGE, NO_BLUETOOTH, FAILED = NOTES = (
     "Network search is off on this box (mDNS is off): only a subnet you type is probed.",
     "This subnet is too large to probe:", "Bluetooth is not available:", "The search failed:")
-GIVE_UP_AFTER = 60.0  # a search still "searching" after this: the network process is not there
+GIVE_UP_AFTER = 60.0  # a search still "searching" after this: the background process is not there
 
 
 def ask(r: redis.Redis, subnet: str = "") -> None:
@@ -71,12 +71,13 @@ def result(r: redis.Redis) -> dict:
             "found": json.loads(raw["found"]), "notes": json.loads(raw["notes"])}
 
 
-def search(subnet: str, bluetooth_too: bool = True) -> tuple[list[dict], list[dict]]:
+def search(subnet: str, interfaces: str, bluetooth_too: bool = True) -> tuple[list[dict], list[dict]]:
     """Every printer found (name, model, how it was found, the URI to add it with), each
-    once, and notes on what could not be searched: {text (fixed, to translate), detail}."""
+    once, and notes on what could not be searched: {text (fixed, to translate), detail}.
+    ``interfaces``: where mDNS may browse (``config.Settings.mdns_interfaces``)."""
     found: list[dict] = []
     notes: list[dict] = []
-    chosen = mdns.interfaces_setting()
+    chosen = mdns.interfaces_setting(interfaces)
     subnets = [subnet] if subnet else []
     if chosen is None:
         notes.append({"text": OFF, "detail": ""})
@@ -103,16 +104,16 @@ def search(subnet: str, bluetooth_too: bool = True) -> tuple[list[dict], list[di
     return [*usb.printers(), *sorted(unique.values(), key=lambda item: item["uri"])], notes
 
 
-def serve(r: redis.Redis, stop: threading.Event) -> None:
-    """The network process's side: take each request, search, write the result."""
-    while not stop.is_set():
+def serve(r: redis.Redis, stop: threading.Event, interfaces: str) -> None:
+    """The background process's side: take each request, search, write the result."""
+    while not stop.wait(0):
         try:
             request = r.blpop([keys.printer_search_requests()], timeout=1)
             if request is None:
                 continue
             subnet = request[1].decode()
             try:
-                found, notes = search(subnet)
+                found, notes = search(subnet, interfaces)
             except OSError as exc:
                 found, notes = [], [{"text": FAILED, "detail": str(exc)}]
             with r.pipeline() as pipe:

@@ -3,5 +3,5 @@ welcome and test receipts (the setup page's address and the code that claims the
 first real printer it finds, which takes over from the emulated one.
 
 Out of the print path on purpose: the worker pool and the printer search know nothing of a
-box being new; the CLI and the network process call in here when it is.
+box being new; the CLI and the background process call in here when it is.
 """

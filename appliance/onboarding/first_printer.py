@@ -1,7 +1,7 @@
 """The first real printer a new box finds prints its welcome receipt.
 
 A box fresh out of its box prints on its emulated printer, which nobody sees. While it is not
-claimed and has no real printer, the network process looks for one (a USB printer, or one
+claimed and has no real printer, the background process looks for one (a USB printer, or one
 answering on port 9100 or by mDNS on the shop's network: the same search the setup page
 starts, Bluetooth aside, since a Bluetooth printer must be paired first) soon after it starts
 and then every ``INTERVAL`` seconds. The first one found is added with the roles the
@@ -21,7 +21,7 @@ import threading
 
 import redis
 
-from appliance import admin
+from appliance.access import owner
 from appliance.discovery import search
 from appliance.errors import ServiceError
 from appliance.onboarding.receipts import print_welcome, setup_addresses
@@ -35,7 +35,7 @@ INTERVAL = 30.0
 
 def wanted(r: redis.Redis) -> bool:
     """Still looking: the box is not claimed and no real printer is configured."""
-    return not admin.claimed(r) and not any(not c.emulated for c in printers.all_configs(r))
+    return not owner.claimed(r) and not any(not c.emulated for c in printers.all_configs(r))
 
 
 def adopt(r: redis.Redis, found: dict, addresses: list[str]) -> printers.PrinterConfig | None:
@@ -48,15 +48,16 @@ def adopt(r: redis.Redis, found: dict, addresses: list[str]) -> printers.Printer
     return config
 
 
-def serve(r: redis.Redis, port: int, stop: threading.Event) -> None:
-    """The network process's side: look until a printer is found or the box is claimed."""
+def serve(r: redis.Redis, port: int, stop: threading.Event, interfaces: str) -> None:
+    """The background process's side: look until a printer is found or the box is claimed
+    (``interfaces``: where mDNS may browse)."""
     wait = FIRST_LOOK
     while not stop.wait(wait):
         wait = INTERVAL
         try:
             if not wanted(r):
                 return
-            found = search.search("", bluetooth_too=False)[0]  # USB first, then the network
+            found = search.search("", interfaces, bluetooth_too=False)[0]  # USB first, then the network
             if found:
                 adopt(r, found[0], setup_addresses(port))
                 return

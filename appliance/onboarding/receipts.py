@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import redis
 
-from appliance import admin, wifi
+from appliance.access import owner
 from appliance.discovery import probe
 from appliance.printing import jobs
 from appliance.sync import shop
+from appliance.system import wifi
 
 
 def test_page(shop: str, printer: str) -> dict:
@@ -75,7 +76,7 @@ def print_test_page(r: redis.Redis, printer: str) -> dict:
 
 def print_welcome(r: redis.Redis, printer: str, addresses: list[str]) -> dict | None:
     """Queue the welcome receipt on ``printer`` while the box is not claimed; the job."""
-    code = admin.setup_code(r)
+    code = owner.setup_code(r)
     if not code:
         return None
     access_point = wifi.access_point(r) if wifi.has_wifi() else None

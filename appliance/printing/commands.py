@@ -1,6 +1,6 @@
 """How long an ESC/POS command is: what lets a reader step over image data and barcodes
 instead of mistaking their bytes for commands. Shared by the emulated print engine
-(emulator.py) and the virtual network printers (raw_port.py), which both cut a byte stream
+(emulated/engine.py) and the virtual network printers (virtual_ports.py), which both cut a byte stream
 into whole commands as it arrives.
 """
 

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import redis
@@ -99,7 +99,7 @@ class PrinterDriver:
         self._pids = itertools.count()
         self._delay = BACKOFF_START
         self._next_try = 0.0
-        self._shown: dict | None = None
+        self._shown: printers.PrinterState | None = None
         self._shown_at = 0.0
 
     @property
@@ -219,18 +219,17 @@ class PrinterDriver:
         """Publish the status for tablets; written only when it changes (or every
         STATUS_REFRESH seconds, so its time stays fresh), not twice per job."""
         if state is None:
-            shown = {"online": False, "ready": False, "paper": "unknown", "cover_open": False,
-                     "error": False, "problem": problem or "unreachable"}
+            shown = printers.PrinterState(problem=problem or "unreachable")
         else:
-            shown = state.as_dict()
-            if problem:
-                shown["problem"] = problem
+            shown = printers.PrinterState(online=state.online, ready=state.ready, paper=state.paper,
+                                          cover_open=state.cover_open, error=state.error,
+                                          problem=problem or state.problem)
         self._publish(shown)
 
-    def _publish(self, shown: dict) -> None:
-        shown = {**shown, "confirmation": self.confirmation, "failover_to": self.failover_to, **self.identity}
+    def _publish(self, shown: printers.PrinterState) -> None:
+        shown = replace(shown, confirmation=self.confirmation, failover_to=self.failover_to, **self.identity)
         if shown != self._shown or time.monotonic() - self._shown_at > STATUS_REFRESH:
-            printers.record_status(self.r, self.config.name, shown)
+            printers.record_state(self.r, self.config.name, shown)
             self._shown, self._shown_at = shown, time.monotonic()
 
     def _close_if_idle(self) -> None:
@@ -425,7 +424,7 @@ class PrinterDriver:
         if moved:
             log.warning("printer %s: %d job(s) moved to %s", self.config.name, moved, target.name)
         self.failover_to = target.name
-        self._publish(self._shown or {"online": False, "ready": False, "problem": "cannot print"})
+        self._publish(self._shown or printers.PrinterState(problem="cannot print"))
         return current is not None
 
     # -- stopping --------------------------------------------------------------------

@@ -252,27 +252,26 @@ def to_escpos(document: Element, profile: str = "default", width_mm: int = 80) -
 
 # -- the answer --------------------------------------------------------------------------------
 
-def status_word(shown: dict | None) -> int:
+def status_word(shown: printers.PrinterState) -> int:
     """Epson's ASB status word from the printer's last known state."""
-    if not shown or shown.get("paper") == "unknown":
+    if not shown.answered:
         return ASB_NO_RESPONSE | ASB_OFF_LINE
-    word = 0 if shown.get("ready") else ASB_OFF_LINE
-    word |= ASB_COVER_OPEN if shown.get("cover_open") else 0
-    word |= ASB_UNRECOVER_ERR if shown.get("error") else 0
-    word |= {"near_end": ASB_RECEIPT_NEAR_END, "out": ASB_RECEIPT_END | ASB_RECEIPT_NEAR_END}.get(shown.get("paper"), 0)
+    word = 0 if shown.ready else ASB_OFF_LINE
+    word |= ASB_COVER_OPEN if shown.cover_open else 0
+    word |= ASB_UNRECOVER_ERR if shown.error else 0
+    word |= {"near_end": ASB_RECEIPT_NEAR_END, "out": ASB_RECEIPT_END | ASB_RECEIPT_NEAR_END}.get(shown.paper, 0)
     return word
 
 
-def failure_code(shown: dict | None) -> str:
+def failure_code(shown: printers.PrinterState) -> str:
     """Epson's code for why a print did not finish in time."""
-    shown = shown or {}
-    if not shown or shown.get("paper") == "unknown":
+    if not shown.answered:
         return "EX_TIMEOUT"
-    if shown.get("cover_open"):
+    if shown.cover_open:
         return "EPTR_COVER_OPEN"
-    if shown.get("paper") == "out":
+    if shown.paper == "out":
         return "EPTR_REC_EMPTY"
-    if shown.get("error"):
+    if shown.error:
         return "EPTR_UNRECOVERABLE"
     return "EX_TIMEOUT"
 
@@ -321,14 +320,14 @@ def serve(r: redis.Redis, devid: str, body: bytes, timeout_ms: str | None, wait=
     if len(payload) > MAX_RAW_BYTES:
         return Answer(413, response(False, "TooLarge", 0))
     if not payload:
-        return Answer(200, response(True, "", status_word(printers.last_status(r, printer.name))))
+        return Answer(200, response(True, "", status_word(printers.state(r, printer.name))))
     try:
         seconds = min(MAX_TIMEOUT, max(0.0, float(timeout_ms) / 1000)) if timeout_ms else DEFAULT_TIMEOUT
     except ValueError:
         return Answer(400, response(False, "ParameterError", 0))
     job_id = jobs.submit_raw(r, printer.name, payload, f"epos:{devid}")
     state = jobs.wait(r, job_id, seconds, wait)
-    shown = printers.last_status(r, printer.name)
+    shown = printers.state(r, printer.name)
     if state == jobs.JobStatus.PRINTED:
         return Answer(200, response(True, "", status_word(shown) | ASB_PRINT_SUCCESS))
     return Answer(200, response(False, "PrintSystemError" if state in jobs.FINAL else failure_code(shown),

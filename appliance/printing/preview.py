@@ -17,7 +17,7 @@ from pathlib import Path
 import qrcode
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from appliance.printing.emulator import Receipt, Row
+from appliance.printing.emulated.engine import Receipt, Row
 
 FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono{}.ttf",
          "/usr/share/fonts/dejavu/DejaVuSansMono{}.ttf")
@@ -98,12 +98,12 @@ def render_png(receipt: Receipt, dots: int = 576, columns: int = 48) -> bytes:
 def picture_of(payload: bytes, width_mm: int = 80) -> bytes:
     """What a job's bytes look like on paper (its first receipt), as a PNG: the setup page's
     preview of a waiting job."""
-    from appliance.printing.emulator import Emulator
+    from appliance.printing.emulated.engine import Engine
 
     columns, dots = (48, 576) if width_mm == 80 else (32, 384)
-    emulator = Emulator(columns=columns)
-    emulator.feed(payload)
-    emulator.flush()
-    if not emulator.receipts:
+    engine = Engine(columns=columns)
+    engine.feed(payload)
+    engine.flush()
+    if not engine.receipts:
         raise ValueError("these bytes print nothing")
-    return render_png(emulator.receipts[0], dots, columns)
+    return render_png(engine.receipts[0], dots, columns)

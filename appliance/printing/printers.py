@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import redis
 from escpos import capabilities
@@ -46,7 +46,7 @@ class PrinterConfig:
     backup: str | None = None  # the printer its waiting jobs move to when it cannot print
     failover_after: float = FAILOVER_AFTER  # seconds unable to print before they move
     emulated: bool = False  # the built-in emulated printer (steps aside for real ones)
-    port: int | None = None  # exposed as a virtual network printer on this TCP port (raw_port.py)
+    port: int | None = None  # exposed as a virtual network printer on this TCP port (virtual_ports.py)
 
     def transport(self) -> transports.Transport:
         return transports.for_uri(self.uri, profile=self.profile, width_mm=self.width)
@@ -205,14 +205,44 @@ def remove(r: redis.Redis, name: str) -> None:
     r.publish(keys.printers_changed(), name)
 
 
-def record_status(r: redis.Redis, name: str, status: dict) -> None:
-    """Written by the printer's worker after every conversation with the printer."""
-    r.set(keys.printer_status(name), json.dumps({**status, "checked_at": time.time()}))
+NOT_READ = "status not read yet"
 
 
-def last_status(r: redis.Redis, name: str) -> dict | None:
+@dataclass(frozen=True)
+class PrinterState:
+    """A printer as its worker last found it: written by the driver (``record_state``) after
+    its conversations with the printer, read by everyone else through ``state``: the page, the
+    API, the CLI, the failover, the virtual ports' and ePOS's status answers."""
+
+    online: bool = False
+    ready: bool = False
+    paper: str = "unknown"  # ok, near_end, out; unknown: never read, or not reachable
+    cover_open: bool = False
+    error: bool = False  # cutter jam, head too hot...
+    problem: str | None = NOT_READ  # in a person's words; None when ready
+    confirmation: str = "unknown"  # paper, received, none: how far its jobs are proven
+    failover_to: str | None = None  # the printer its waiting jobs moved to
+    maker: str | None = None  # as the printer says (GS I)
+    model: str | None = None
+    checked_at: float | None = None  # None: never read
+
+    @property
+    def answered(self) -> bool:
+        """It answered a status question at its last reading (its paper is known)."""
+        return self.paper != "unknown"
+
+
+def record_state(r: redis.Redis, name: str, state: PrinterState) -> None:
+    """Written by the printer's worker after a conversation with the printer."""
+    r.set(keys.printer_status(name), json.dumps({**asdict(state), "checked_at": time.time()}))
+
+
+def state(r: redis.Redis, name: str) -> PrinterState:
     raw = r.get(keys.printer_status(name))
-    return json.loads(raw) if raw else None
+    if not raw:
+        return PrinterState()
+    known = {f.name for f in fields(PrinterState)}
+    return PrinterState(**{key: value for key, value in json.loads(raw).items() if key in known})
 
 
 def open_to_apps(r: redis.Redis) -> list[PrinterConfig]:
@@ -225,21 +255,13 @@ def open_to_apps(r: redis.Redis) -> list[PrinterConfig]:
 
 def describe(r: redis.Redis, config: PrinterConfig) -> dict:
     """What GET /api/v1/printers and `appliance printers list` show for one printer."""
-    status = last_status(r, config.name) or {}
+    shown = state(r, config.name)
     return {
         **asdict(config),
         "roles": list(config.roles),
-        "online": status.get("online", False),
-        "ready": status.get("ready", False),
-        "paper": status.get("paper", "unknown"),
-        "cover_open": status.get("cover_open", False),
-        "problem": status.get("problem", "status not read yet"),
-        "checked_at": status.get("checked_at"),
-        "confirmation": status.get("confirmation", "unknown"),
-        "failover_to": status.get("failover_to"),
-        "maker": status.get("maker"),
-        "model": status.get("model"),
-        "port_state": (r.hget(keys.raw_ports(), config.name) or b"").decode() or None if config.port else None,
+        **{key: value for key, value in asdict(shown).items() if key != "error"},
+        "port_state": ((r.hget(keys.virtual_port_states(), config.name) or b"").decode() or None
+                       if config.port else None),
         "queue": pending_count(r, config.name),
     }
 
@@ -249,7 +271,7 @@ def describe_all(r: redis.Redis) -> list[dict]:
 
 
 def _ready(r: redis.Redis, name: str) -> bool:
-    return bool((last_status(r, name) or {}).get("ready"))
+    return state(r, name).ready
 
 
 def _for_role(configs: list[PrinterConfig], role: str) -> list[PrinterConfig]:

@@ -21,7 +21,7 @@ response is 37h 22h d1 d2 d3 d4 00h, GS I text answers are 5Fh ... 00h.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 QUERY = b"\x10\x04\x01\x10\x04\x02\x10\x04\x04"
@@ -61,9 +61,6 @@ class PrinterStatus:
         if not self.online:
             return "printer offline"
         return None
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "ready": self.ready, "problem": self.problem}
 
 
 def is_realtime_answer(byte: int) -> bool:

@@ -18,13 +18,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from appliance.config import Settings
-from appliance.store.client import connect, decode_hash  # noqa: F401  (once here; scripts still import them so)
-
-if TYPE_CHECKING:
-    pass
 
 CONFIG_TEMPLATE = """\
 # Written by appliance; edit systemd/redis.conf on the box instead.

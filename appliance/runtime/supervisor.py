@@ -52,8 +52,8 @@ class Supervisor:
             Child("api", [*exe, "web", "--host", host, *ports.argv()]),
             Child("workers", [*exe, "workers", "--port", str(self.port),
                               *(["--emulated-printer"] if emulated_printer else [])]),
-            Child("network", [*exe, "network", "--host", host, "--port", str(self.port),
-                              *(["--adopt-first-printer"] if adopt_first_printer else [])]),
+            Child("background", [*exe, "background", "--host", host, "--port", str(self.port),
+                                 *(["--adopt-first-printer"] if adopt_first_printer else [])]),
         ]
 
     def _spawn(self, child: Child) -> None:
@@ -90,10 +90,10 @@ class Supervisor:
     def _setup_code(self) -> str | None:
         import redis
 
-        from appliance import admin  # here only: this process stays small
+        from appliance.access import owner  # here only: this process stays small
 
         try:
-            return admin.setup_code(client.connect(self.settings))
+            return owner.setup_code(client.connect(self.settings))
         except redis.RedisError:
             return None
 

@@ -100,14 +100,14 @@ def printer_search() -> str:
 
 
 def printer_search_requests() -> str:
-    """List: searches asked for, taken by the network process (it has real threads for the
+    """List: searches asked for, taken by the background process (it has real threads for the
     seconds-long mDNS browse and Bluetooth scan; the web server has not)."""
     return f"{PREFIX}:printers:search:requests"
 
 
-def raw_ports() -> str:
+def virtual_port_states() -> str:
     """Hash: printer name -> what its virtual network port is doing ("listening", or why it
-    cannot open), written by the network process for the setup page and the CLI."""
+    cannot open), written by the background process for the setup page and the CLI."""
     return f"{PREFIX}:printers:ports"
 
 
@@ -122,7 +122,7 @@ def printer_queue(name: str) -> str:
 
 
 # rq's keys are spelled by rq itself, imported only where they are used: the processes that
-# never touch a print queue (the supervisor, the network process) stay without rq.
+# never touch a print queue (the supervisor, the background process) stay without rq.
 
 def rq_queue(name: str) -> str:
     """rq's list of one printer's queued job ids."""
@@ -184,10 +184,10 @@ def pool_heartbeat() -> str:
     return f"{PREFIX}:pool:heartbeat"
 
 
-def network_heartbeat() -> str:
-    """String with a TTL (JSON: pid, each part of the network process and whether it runs):
-    the network process is alive and whole (read by /healthz)."""
-    return f"{PREFIX}:network:heartbeat"
+def background_heartbeat() -> str:
+    """String with a TTL (JSON: pid, each part of the background process and whether it runs):
+    the background process is alive and whole (read by /healthz)."""
+    return f"{PREFIX}:background:heartbeat"
 
 
 # Sync: the shared state of the shop ------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -92,9 +93,9 @@ class Unreachable(Exception):
 
 
 class Forwarder:
-    def __init__(self, r: redis.Redis) -> None:
+    def __init__(self, r: redis.Redis, stop: threading.Event | None = None) -> None:
         self.r = r
-        self.stopping = False
+        self.stop = stop or threading.Event()  # the background process's part: each wait beats
 
     def _call(self, settings: dict[str, str], method: str, path: str, body: Any = None) -> Any:
         request = urllib.request.Request(
@@ -159,7 +160,7 @@ class Forwarder:
         if not settings.get("backoffice_url"):
             return 5.0
         try:
-            while not self.stopping and self.send_batch(settings) == BATCH:
+            while not self.stop.wait(0) and self.send_batch(settings) == BATCH:
                 pass  # a backlog: drain it, oldest first, batch after batch
             self.pull_catalogue(settings)
         except Unreachable as exc:
@@ -168,12 +169,12 @@ class Forwarder:
         return self._interval(settings)
 
     def run(self) -> None:
-        while not self.stopping:
+        while not self.stop.is_set():
             try:
                 pause = self.cycle()
             except redis.RedisError as exc:
                 logger.warning("Redis unreachable (%s); retrying", exc)
                 pause = 1.0
             end = time.monotonic() + pause
-            while not self.stopping and time.monotonic() < end:
-                time.sleep(min(0.2, pause))
+            while (left := end - time.monotonic()) > 0 and not self.stop.wait(min(1.0, left)):
+                pass  # a wait a second at most: each one is the part's heartbeat

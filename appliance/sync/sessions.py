@@ -17,7 +17,7 @@ import uuid
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance import devices
+from appliance.access import devices
 from appliance.errors import Conflict, NoSession, NotFound, SessionGone
 from appliance.store import keys
 from appliance.store.client import decode_hash, transaction
@@ -241,5 +241,5 @@ def session_state(r: redis.Redis, device_id: str) -> str:
 
 
 def device_states(r: redis.Redis) -> list[dict]:
-    return [{"device_id": d["device_id"], "name": d["name"], "role": d["role"],
-             "session": session_state(r, d["device_id"])} for d in devices.list_all(r)]
+    """Every paired tablet, its record and its session (the API's devices, the setup page)."""
+    return [{**device, "session": session_state(r, device["device_id"])} for device in devices.list_all(r)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from appliance import devices
+from appliance.access import devices
 from appliance.tools.client import ApiError, Client, Tablet
 
 PRODUCTS = [("Burger", 1250), ("Żurek", 900), ("Борщ", 850), ("Crème brûlée", 750), ("Frites", 400), ("Café", 250)]

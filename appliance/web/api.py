@@ -6,7 +6,7 @@ import uuid
 
 from flask import Blueprint, g, jsonify, request
 
-from appliance import devices
+from appliance.access import devices
 from appliance.errors import NotFound
 from appliance.printing import jobs, printers
 from appliance.printing.request import JobRequest

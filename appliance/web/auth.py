@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from appliance import devices
+from appliance.access import devices
 from appliance.web import store
 from appliance.web.errors import error
 

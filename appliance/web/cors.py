@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
-from appliance import admin
+from appliance.access import origins
 from appliance.web import store
 
 EPOS = "/cgi-bin/epos/"
@@ -32,7 +32,7 @@ def _allowed(origin: str | None) -> bool:
         return False
     if request.path.startswith(EPOS):
         return True
-    return request.path.startswith("/api/") and admin.origin_allowed(store(), origin)
+    return request.path.startswith("/api/") and origins.allowed(store(), origin)
 
 
 def _preflight():

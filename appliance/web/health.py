@@ -1,6 +1,6 @@
 """GET /healthz: 200 only when the box can take and print jobs and be reached: Redis answers
 and takes a write (a full card or a read-only Redis fail that), the card has room, the worker
-pool and every printer's worker are alive, and so is every part of the network process (the
+pool and every printer's worker are alive, and so is every part of the background process (the
 virtual printers, the searches, mDNS, the certificates). An update's trial judges the box by
 it, so a version whose network side crashes is not kept."""
 
@@ -30,22 +30,22 @@ def healthz():
     try:
         r.set(keys.health_probe(), "1", ex=60)
         pool = r.get(keys.pool_heartbeat())
-        network = r.get(keys.network_heartbeat())
+        background = r.get(keys.background_heartbeat())
         configured = [c.name for c in printers.all_configs(r)]
         alive = {name for name in configured if r.exists(keys.printer_worker(name))}
     except redis.RedisError as exc:
         return jsonify({"ok": False, "redis": False, "problem": str(exc)}), 503
     workers = json.loads(pool)["workers"] if pool else {}
     missing = sorted(set(configured) - alive)
-    parts = json.loads(network)["parts"] if network else {}
+    parts = json.loads(background)["parts"] if background else {}
     down = sorted(name for name, running in parts.items() if not running)
-    ok = pool is not None and not missing and network is not None and not down
+    ok = pool is not None and not missing and background is not None and not down
     body = {"ok": ok, "version": __version__, "host": socket.gethostname(),
             "redis": True, "storage_free": free, "pool": pool is not None,
             "printers": {name: name in alive for name in configured}, "worker_pids": workers,
-            "network": parts}
+            "background": parts}
     if not ok:
         body["problem"] = ("worker pool down" if pool is None else f"no worker yet for {', '.join(missing)}"
-                           if missing else "network process down" if network is None
-                           else f"network process: {', '.join(down)} stopped")
+                           if missing else "background process down" if background is None
+                           else f"background process: {', '.join(down)} stopped")
     return jsonify(body), 200 if ok else 503

@@ -18,8 +18,8 @@ gevent patches the standard library in this process before anything else is impo
 ``cli.cmd_web``), so Redis clients, the broadcaster's thread and its condition cooperate.
 
 One server, several ports (config.Ports): HTTP, HTTPS, and ePOS-Print's 8008 and 8043. The
-TLS ports are wrapped here, per connection, with the box's own certificate (certs.py), read
-again when the network process renews it: no restart, and gunicorn's own TLS (one setting
+TLS ports are wrapped here, per connection, with the box's own certificate (system/certs.py), read
+again when the background process renews it: no restart, and gunicorn's own TLS (one setting
 for every port) is not used.
 """
 
@@ -37,9 +37,9 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http.body import ChunkedReader, LengthReader
 from gunicorn.workers.ggevent import GeventWorker
 
-from appliance import certs
 from appliance.config import Ports, Settings
 from appliance.discovery import probe
+from appliance.system import certs
 from appliance.web import create_app
 
 KEEPALIVE = 10

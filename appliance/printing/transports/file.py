@@ -1,7 +1,7 @@
 """``file://PATH`` printers.
 
 - PATH is a directory (``?speed=MM_PER_S`` optional, 0 for instant): the built-in emulated
-  printer, a ``VirtualPrinter`` that behaves like a real one (buffer, speed, real-time and
+  printer, a ``EmulatedPrinter`` that behaves like a real one (buffer, speed, real-time and
   in-order answers) and writes each cut receipt into the directory as ``.txt`` (what the
   paper says), ``.png`` (what it looks like) and ``.bin`` (the receipt's exact bytes).
 - PATH is anything else (``/dev/usb/lp0``, a plain file): the bytes are appended to it. Such
@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, unquote
 
-from appliance.printing.emulator import Receipt
+from appliance.printing.emulated.engine import Receipt
+from appliance.printing.emulated.printer import EmulatedPrinter
 from appliance.printing.preview import render_png
 from appliance.printing.transports import Transport, TransportError, register
 from appliance.printing.transports.stream import SocketTransport
-from appliance.printing.virtual import VirtualPrinter
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ EMULATED_SPEED = 225.0
 
 
 class EmulatedTransport(SocketTransport):
-    """The link to a ``VirtualPrinter`` living in this process, over a socket pair: the
+    """The link to a ``EmulatedPrinter`` living in this process, over a socket pair: the
     worker talks to it exactly as to a network printer (buffer, speed, answers). Its power
     is this process's: a crash loses its buffer as a power cut would."""
 
@@ -44,7 +44,7 @@ class EmulatedTransport(SocketTransport):
         self.directory = directory
         self.dots = 576 if columns == 48 else 384
         self.columns = columns
-        self.printer = VirtualPrinter(profile=profile, columns=columns, speed_mm_s=speed_mm_s,
+        self.printer = EmulatedPrinter(profile=profile, columns=columns, speed_mm_s=speed_mm_s,
                                       on_receipt=self._save)
         self._numbers = itertools.count(1)
 

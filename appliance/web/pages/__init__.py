@@ -1,10 +1,10 @@
-"""The setup page: the owner's pages at ``/``, one module a page (``owner``: the claim, the
-login and the overview; ``tablets``, ``printers``, ``register``, ``jobs``, ``network``,
+"""The setup page: the owner's pages at ``/``, one module a page (``home``: the overview, and
+the ways in: the claim, the login; ``tablets``, ``printers``, ``register``, ``jobs``, ``network``,
 ``settings``; ``files``: the CA, the iPad profile, the demo web POS), one blueprint.
 
 Server-rendered templates from ``webui/`` with a little plain JavaScript (live regions
 refreshed every 2 s). Every action calls the same service functions as the API and the CLI.
-Here: what every page shares, the visitor's language, the owner's session (see ``admin``:
+Here: what every page shares, the visitor's language, the owner's session (see ``access.owner``:
 a cookie that names a session kept in Redis), the form token against cross-site requests,
 the headers (a Content-Security-Policy), and the messages in the page's language.
 """
@@ -21,9 +21,11 @@ from flask import Blueprint, abort, current_app, g, redirect, request, session, 
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, format_datetime, format_decimal, gettext
 
-from appliance import admin, certs, update
+from appliance.access import owner
 from appliance.errors import ServiceError
 from appliance.sync import shop
+from appliance.system import certs
+from appliance.system.update import bundle, receive
 from appliance.web import store
 
 _PACKAGED = Path(__file__).resolve().parents[2] / "webui"  # appliance/webui, in a wheel
@@ -36,9 +38,9 @@ bp = Blueprint("ui", __name__, template_folder=str(WEBUI / "templates"), static_
 def select_language() -> str:
     """The language the visitor chose on the page, else their browser's, else the box's."""
     chosen = session.get("language")
-    if chosen in admin.LANGUAGES:
+    if chosen in owner.LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(admin.LANGUAGES) or admin.LANGUAGES[0]
+    return request.accept_languages.best_match(owner.LANGUAGES) or owner.LANGUAGES[0]
 
 
 # The page's own files only: no inline script or style, no plugin, no frame, forms posted to
@@ -51,7 +53,7 @@ def init_app(app) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       BABEL_TRANSLATION_DIRECTORIES=str(compile_catalogues(app.extensions["settings"].data_dir)))
     Babel(app, locale_selector=select_language)
-    app.secret_key = admin.session_secret(app.extensions["settings"].data_dir)
+    app.secret_key = owner.session_secret(app.extensions["settings"].data_dir)
     app.session_interface = _Cookie()
     app.register_blueprint(bp)
     app.jinja_env.filters["say"] = say
@@ -59,7 +61,7 @@ def init_app(app) -> None:
 
 class _Cookie(SecureCookieSessionInterface):
     """Flask's signed cookie holds the visitor's language, the form token and, once they
-    log in, the id of their session in Redis (``admin.start_session``): what makes a login is
+    log in, the id of their session in Redis (``owner.start_session``): what makes a login is
     the session in Redis, which a logout or a new password ends. ``Secure`` when the page
     came over HTTPS (the box serves both)."""
 
@@ -138,16 +140,16 @@ def _csrf() -> None:
     if request.endpoint == UPLOAD:
         if not owner_here():
             abort(403)
-        request.max_content_length = update.MAX_UPLOAD
+        request.max_content_length = receive.MAX_UPLOAD
         sent = request.args.get("csrf", "") or request.headers.get("X-CSRF-Token", "")
     else:
         sent = request.form.get("csrf", "")
     if not secrets.compare_digest(sent, session["csrf"]):
         abort(400, "the form expired; reload the page and try again")
-    if request.endpoint == UPLOAD and (request.content_length or 0) > update.MAX_UPLOAD:
+    if request.endpoint == UPLOAD and (request.content_length or 0) > receive.MAX_UPLOAD:
         from appliance.web.pages.settings import settings_page
 
-        return settings_page({"bundle": gettext(update.TOO_BIG)}, None, {}, status=413)
+        return settings_page({"bundle": gettext(bundle.TOO_BIG)}, None, {}, status=413)
     return None
 
 
@@ -169,7 +171,7 @@ def owner_here() -> bool:
     """Is this visitor the logged-in owner? Asked by the login check, the form hooks and every
     template: Redis is asked once a request."""
     if "owner" not in g:
-        g.owner = admin.session_alive(store(), session.get("sid"))
+        g.owner = owner.session_alive(store(), session.get("sid"))
     return g.owner
 
 
@@ -177,15 +179,15 @@ def log_in() -> None:
     """A new session for the owner who just proved it; what the cookie held before is gone."""
     language = session.get("language")
     session.clear()
-    session.update(sid=admin.start_session(store()), csrf=secrets.token_urlsafe(24),
-                   language=language or admin.language(store()))
+    session.update(sid=owner.start_session(store()), csrf=secrets.token_urlsafe(24),
+                   language=language or owner.language(store()))
     g.owner = True
 
 
 def logged_in(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if not admin.claimed(store()):
+        if not owner.claimed(store()):
             return redirect(url_for("ui.setup"))
         if not owner_here():
             return redirect(url_for("ui.login", next=request.path))
@@ -197,7 +199,7 @@ def logged_in(view):
 def helpers() -> dict:
     """What every template has: the languages, the form token, whether the owner is logged in,
     the shop's name, dates and amounts in the visitor's locale."""
-    return {"languages": admin.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
+    return {"languages": owner.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
             "owner": owner_here(), "ca_replaced": certs.ca_replaced(current_app.extensions["settings"].data_dir),
             "shop_name": shop.name(store()), "when": lambda t: format_datetime(t, "short") if t else "—",
             "amount": lambda cents: format_decimal(cents / 100, format="#,##0.00")}
@@ -214,9 +216,9 @@ def anonymous() -> None:
 
 # The pages register their routes on ``bp`` when imported.
 import appliance.web.pages.files  # noqa: E402
+import appliance.web.pages.home  # noqa: E402
 import appliance.web.pages.jobs  # noqa: E402
 import appliance.web.pages.network  # noqa: E402
-import appliance.web.pages.owner  # noqa: E402
 import appliance.web.pages.printers  # noqa: E402
 import appliance.web.pages.register  # noqa: E402
 import appliance.web.pages.settings  # noqa: E402

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import current_app, send_from_directory
 
-from appliance import certs
 from appliance.sync import shop
+from appliance.system import certs
 from appliance.web import store
 from appliance.web.pages import WEBUI, bp
 

@@ -14,7 +14,7 @@ from appliance.web.pages import bp, logged_in, said
 def network():
     """The box's network: the Wi-Fi it joined (or joins now), a cable, and its own access point
     for when it has none (its name and password, when it opened and closed)."""
-    from appliance import wifi
+    from appliance.system import wifi
 
     r = store()
     errors: dict[str, str] = {}

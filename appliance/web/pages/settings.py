@@ -10,10 +10,13 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from appliance import admin, certs, offload, update
+from appliance import offload
 from appliance import settings as owner_settings
+from appliance.access import origins, owner
 from appliance.errors import ServiceError, Unavailable
 from appliance.sync import forwarder, log, shop
+from appliance.system import certs
+from appliance.system.update import receive, versions
 from appliance.web import store
 from appliance.web.pages import bp, client_address, logged_in, said
 
@@ -62,7 +65,7 @@ def settings_tables():
 @bp.post("/settings/origins")
 @logged_in
 def settings_origins():
-    return _form("origins", lambda r: admin.set_allowed_origins(r, _lines("origins")))
+    return _form("origins", lambda r: origins.replace(r, _lines("origins")))
 
 
 @bp.post("/settings/apps")
@@ -105,8 +108,8 @@ def settings_backoffice_refused(action: str):
 @logged_in
 def settings_password():
     def change(r: redis.Redis) -> None:
-        admin.login(r, request.form.get("current", ""), client_address())
-        admin.set_password(r, request.form.get("new", ""), keep_session=session.get("sid"))
+        owner.login(r, request.form.get("current", ""), client_address())
+        owner.set_password(r, request.form.get("new", ""), keep_session=session.get("sid"))
     return _form("password", change)
 
 
@@ -118,8 +121,8 @@ def settings_page(errors: dict[str, str], saved: str | None, typed, status: int 
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
                            apps=apps, ca_replaced=certs.ca_replaced(data_dir),
                            modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
-                           tables=shop.default_tickets(r), origins=admin.allowed_origins(r),
-                           update=update.read_state(current_app.extensions["settings"])), \
+                           tables=shop.default_tickets(r), origins=origins.listed(r),
+                           update=versions.state(current_app.extensions["settings"])), \
         status or (422 if errors else 200)
 
 
@@ -131,11 +134,11 @@ def upload_update():
     try:
         bundle = request.files.get("bundle")
         if bundle is None or not bundle.filename:
-            raise ServiceError(update.CHOOSE_FILE)
+            raise ServiceError(receive.CHOOSE_FILE)
         # Checksums and the fsync of tens of MB, off the event loop the tablets are served by.
-        offload.run(update.receive, current_app.extensions["settings"], bundle.stream)
+        offload.run(receive.receive, current_app.extensions["settings"], bundle.stream)
     except RequestEntityTooLarge:
-        return settings_page({"bundle": gettext(update.TOO_BIG)}, None, {}, status=413)
+        return settings_page({"bundle": gettext(receive.bundle.TOO_BIG)}, None, {}, status=413)
     except ServiceError as exc:
         return settings_page({"bundle": said(exc)}, None, {}, status=exc.status)
     return redirect(url_for("ui.settings", _anchor="update"))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import redis
 from flask import redirect, render_template, request, url_for
 
-from appliance import dashboard, devices
+from appliance.access import devices
 from appliance.errors import ServiceError
 from appliance.printing import printers
+from appliance.sync import sessions
 from appliance.web import store
 from appliance.web.pages import bp, logged_in, said
 
@@ -44,7 +45,7 @@ def tablets():
 
 
 def _tablets_page(r: redis.Redis, pairing: dict | None, errors: dict[str, str]):
-    rows = dashboard.tablets(r)
+    rows = sessions.device_states(r)
     return render_template("tablets.html", tablets=rows, pairing=pairing, errors=errors, roles=devices.ROLES,
                            versions=devices.app_versions(rows),
                            printer_names=[c.name for c in printers.all_configs(r)]), 422 if errors else 200

@@ -3,7 +3,7 @@ printer's engine does, in order, answers the in-order requests (GS r, GS ( H pro
 GS I) when it reaches them, and turns what it would have printed into receipts.
 
 Real-time commands (DLE EOT, DLE ENQ, DLE DC4) are not its business: a real printer answers
-them on arrival, ahead of everything in its buffer, and so does ``virtual.VirtualPrinter``,
+them on arrival, ahead of everything in its buffer, and so does ``printer.EmulatedPrinter``,
 which wraps this engine with a receive buffer, a print speed and a power switch. Text is
 decoded with the code page the stream selected (ESC t n, numbered as in the printer's
 profile), so a receipt that says "Żurek" here printed "Żurek" on paper.
@@ -45,7 +45,7 @@ class Receipt:
 
     lines: list[str]
     raw: bytes
-    cut: bool = True  # False: the paper was torn off (link lost, emulator flushed)
+    cut: bool = True  # False: the paper was torn off (link lost, engine flushed)
     rows: list[Row] = field(default_factory=list)
 
     @property
@@ -66,7 +66,7 @@ class _Style:
 
 
 @dataclass
-class Emulator:
+class Engine:
     profile: str = "default"
     columns: int = 48
     state: printer_status.PrinterStatus = field(

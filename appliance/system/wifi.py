@@ -2,14 +2,14 @@
 
 The setup page joins the shop's Wi-Fi (``join``); NetworkManager keeps the network (its
 keyfiles live on the data partition) and joins it again at every boot. With no network at
-all, no cable and no Wi-Fi joined, for ``GRACE`` seconds, the network process opens the box's
+all, no cable and no Wi-Fi joined, for ``GRACE`` seconds, the background process opens the box's
 own access point ``Comptoir-3fa2`` (WPA2, the password printed on the welcome receipt and shown
 on the setup page), with NetworkManager's shared mode handing out addresses, so a phone can
 reach the setup page at http://10.42.0.1/. It closes again as soon as a network is back (a
 Raspberry Pi has one radio: joining a network from the page closes it, and it opens again if
 the join failed).
 
-Only the SD image manages Wi-Fi (``appliance network --manage-wifi``); the comptoir user may
+Only the SD image manages Wi-Fi (``appliance background --manage-wifi``); the comptoir user may
 drive NetworkManager through a polkit rule the image installs. Elsewhere the page says that
 NetworkManager is not there.
 """
@@ -193,7 +193,7 @@ def events(r: redis.Redis) -> list[dict]:
 
 
 def serve(r: redis.Redis, stop: threading.Event) -> None:
-    """The network process's side: watch the network, open or close the access point."""
+    """The background process's side: watch the network, open or close the access point."""
     lost_since: float | None = None
     while not stop.wait(CHECK_EVERY):
         try:

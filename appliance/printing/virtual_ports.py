@@ -211,11 +211,9 @@ class Splitter:
 def known_status(r: redis.Redis, name: str) -> printer_status.PrinterStatus:
     """The real printer's state as its worker last saw it; a printer the box cannot reach is
     offline, as the app would find it."""
-    shown = printers.last_status(r, name) or {}
-    paper = shown.get("paper")
-    return printer_status.PrinterStatus(online=bool(shown.get("online")),
-                                        paper=paper if paper in ("ok", "near_end", "out") else "ok",
-                                        cover_open=bool(shown.get("cover_open")), error=bool(shown.get("error")))
+    shown = printers.state(r, name)
+    return printer_status.PrinterStatus(online=shown.online, paper=shown.paper if shown.answered else "ok",
+                                        cover_open=shown.cover_open, error=shown.error)
 
 
 def asb(state: printer_status.PrinterStatus) -> bytes:
@@ -231,8 +229,8 @@ def info(r: redis.Redis, name: str, n: int) -> bytes:
     n >= 65 (maker and model as the real printer gave them)."""
     if n < 65:
         return bytes([{1: 0x20, 2: 0x02, 3: 0x64}.get(n % 48, 0)])
-    shown = printers.last_status(r, name) or {}
-    text = {66: shown.get("maker") or "Comptoir", 67: shown.get("model") or f"virtual {name}",
+    shown = printers.state(r, name)
+    text = {66: shown.maker or "Comptoir", 67: shown.model or f"virtual {name}",
             65: "1.00", 68: "0", 69: "FONT A"}.get(n, "")
     return b"_" + text.encode("ascii", "replace") + b"\x00"
 
@@ -403,9 +401,9 @@ class Ports:
         if states == self.published:
             return  # written when it changes, not every second (each write is an fsync on the card)
         with self.r.pipeline() as pipe:
-            pipe.delete(keys.raw_ports())
+            pipe.delete(keys.virtual_port_states())
             if states:
-                pipe.hset(keys.raw_ports(), mapping=states)
+                pipe.hset(keys.virtual_port_states(), mapping=states)
             pipe.execute()
         self.published = states
 

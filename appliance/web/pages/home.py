@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
-from appliance import admin, dashboard
+from appliance.access import owner
 from appliance.errors import ServiceError
-from appliance.web import store
+from appliance.web import read_models, store
 from appliance.web.pages import (
     anonymous,
     bp,
@@ -24,27 +24,27 @@ from appliance.web.pages import (
 @bp.get("/")
 @logged_in
 def overview():
-    return render_template("overview.html", view=dashboard.overview(store()))
+    return render_template("overview.html", view=read_models.overview(store()))
 
 
 @bp.get("/ui/overview")
 @logged_in
 def overview_part():
     """The overview's body alone: the page fetches it every 2 s to stay live."""
-    return render_template("overview_part.html", view=dashboard.overview(store()))
+    return render_template("overview_part.html", view=read_models.overview(store()))
 
 
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
     r = store()
-    if admin.claimed(r):
+    if owner.claimed(r):
         return redirect(url_for("ui.login"))
     form = {"shop_name": "", "language": select_language(), "code": ""}
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {key: request.form.get(key, "") for key in ("code", "shop_name", "language")}
         try:
-            admin.claim(r, form["code"], form["shop_name"], form["language"], request.form.get("password", ""),
+            owner.claim(r, form["code"], form["shop_name"], form["language"], request.form.get("password", ""),
                         client_address())
         except ServiceError as exc:
             refuse_slowly()
@@ -59,7 +59,7 @@ def setup():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     r = store()
-    if not admin.claimed(r):
+    if not owner.claimed(r):
         return redirect(url_for("ui.setup"))
     errors: dict[str, str] = {}
     status, retry_after = 200, None
@@ -67,9 +67,9 @@ def login():
         with_code = "code" in request.form
         try:
             if with_code:
-                admin.login_with_code(r, request.form.get("code", ""), client_address())
+                owner.login_with_code(r, request.form.get("code", ""), client_address())
             else:
-                admin.login(r, request.form.get("password", ""), client_address())
+                owner.login(r, request.form.get("password", ""), client_address())
         except ServiceError as exc:
             refuse_slowly()
             errors["code" if with_code else "password"] = said(exc)
@@ -87,7 +87,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    admin.end_session(store(), session.get("sid"))
+    owner.end_session(store(), session.get("sid"))
     anonymous()
     return redirect(url_for("ui.login"))
 
@@ -97,7 +97,7 @@ def logout():
 def logout_everywhere():
     """End every session of the setup page, this one included (a phone lost, a password
     seen)."""
-    admin.end_sessions(store())
+    owner.end_sessions(store())
     anonymous()
     return redirect(url_for("ui.login"))
 
@@ -107,7 +107,7 @@ def logout_everywhere():
 @bp.post("/language")
 def language():
     chosen = request.form.get("language", "")
-    if chosen in admin.LANGUAGES:
+    if chosen in owner.LANGUAGES:
         session["language"] = chosen
     return redirect(local_path(request.form.get("back", "/")))
 

@@ -35,9 +35,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from appliance import offload, settings
+from appliance.access import limiter
 from appliance.errors import Forbidden, Invalid, TooManyAttempts
 from appliance.store import keys
-from appliance.store.client import script
 
 if TYPE_CHECKING:
     import redis
@@ -59,25 +59,21 @@ WRONG_PASSWORD = "wrong password"
 WRONG_CODE = "wrong or expired login code"
 MESSAGES = (TOO_MANY, BUSY, WRONG_PASSWORD, WRONG_CODE)  # what the login page may say (translated)
 
-# One address's wrong answers: ARGV[3] 'check' refuses while the limit holds, 'fail' counts one.
-_ATTEMPT = script("""
-local mine = tonumber(redis.call('GET', KEYS[1]) or '0')
-if mine >= tonumber(ARGV[1]) then
-  return math.max(redis.call('TTL', KEYS[1]), 1)
-end
-if ARGV[3] == 'fail' then
-  redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
-  redis.call('INCR', KEYS[1])
-end
-return 0
-""")
+def _limits(client: str) -> list[limiter.Limit]:
+    return [limiter.Limit(keys.admin_failures(client), FAILURES_PER_CLIENT)]
 
 
-def _limit(r: redis.Redis, client: str, mode: str) -> None:
-    wait = _ATTEMPT(keys=[keys.admin_failures(client)],
-                                       args=[FAILURES_PER_CLIENT, FAILURE_WINDOW, mode], client=r)
+def _refuse_if(wait: int) -> None:
     if wait:
-        raise TooManyAttempts(TOO_MANY, params={"seconds": int(wait)}, retry_after=int(wait))
+        raise TooManyAttempts(TOO_MANY, params={"seconds": wait}, retry_after=wait)
+
+
+def _check_address(r: redis.Redis, client: str) -> None:
+    _refuse_if(limiter.locked(r, _limits(client), FAILURE_WINDOW))
+
+
+def _count_failure(r: redis.Redis, client: str) -> None:
+    limiter.failed(r, _limits(client), FAILURE_WINDOW)
 
 
 def _hash_off_the_loop(work, *args):
@@ -122,10 +118,10 @@ def claim(r: redis.Redis, code: str, shop_name: str, language: str, password: st
     or nothing."""
     if claimed(r):
         raise Forbidden("this box is set up already: log in")
-    _limit(r, client, "check")
+    _check_address(r, client)
     expected = setup_code(r)
     if not (expected and secrets.compare_digest(code.strip(), expected)):
-        _limit(r, client, "fail")
+        _count_failure(r, client)
         raise Invalid("wrong setup code (it is printed by `appliance setup-code` and on the first receipt)",
                       field="code")
     if language not in LANGUAGES:
@@ -150,10 +146,10 @@ def login(r: redis.Redis, password: str, client: str) -> None:
     stored = r.hget(keys.admin(), "password_hash")
     if stored is None:
         raise Forbidden("this box is not set up yet")
-    _limit(r, client, "check")
+    _check_address(r, client)
     right = len(password) <= MAX_PASSWORD and _hash_off_the_loop(_verify, stored.decode(), password)
     if not right:
-        _limit(r, client, "fail")
+        _count_failure(r, client)
         raise Forbidden(WRONG_PASSWORD, field="password")
 
 
@@ -194,7 +190,7 @@ def login_with_code(r: redis.Redis, code: str, client: str) -> None:
     digest = r.get(keys.admin_login_code())
     if not (digest and len(typed) == 10 and secrets.compare_digest(_digest(typed), digest.decode())
             and r.delete(keys.admin_login_code())):
-        _limit(r, client, "fail")
+        _count_failure(r, client)
         raise Forbidden(WRONG_CODE, field="code")
 
 
@@ -264,36 +260,3 @@ def session_secret(data_dir: Path) -> bytes:
         out.flush()
         os.fsync(out.fileno())
     return path.read_bytes()
-
-
-# -- web apps allowed to call the API from a browser (CORS) ----------------------------------
-
-_ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:]+\])(:\d{1,5})?$")
-ORIGIN_FORMAT = "an origin is a scheme and a host, with a port if any: https://pos.example.com"
-
-
-def normalize_origin(origin: str) -> str:
-    """``https://POS.example.com/`` -> ``https://pos.example.com``; Invalid if it is not one."""
-    value = origin.strip().lower().rstrip("/")
-    if not _ORIGIN.match(value):
-        raise Invalid(ORIGIN_FORMAT, field="origins", origin=origin)
-    return value
-
-
-def allowed_origins(r: redis.Redis) -> list[str]:
-    return sorted(member.decode() for member in r.smembers(keys.allowed_origins()))
-
-
-def set_allowed_origins(r: redis.Redis, origins: list[str]) -> list[str]:
-    """Replace the list, all or nothing: one bad origin saves none of them."""
-    clean = sorted({normalize_origin(o) for o in origins if o.strip()})
-    with r.pipeline() as pipe:
-        pipe.delete(keys.allowed_origins())
-        if clean:
-            pipe.sadd(keys.allowed_origins(), *clean)
-        pipe.execute()
-    return clean
-
-
-def origin_allowed(r: redis.Redis, origin: str) -> bool:
-    return bool(r.sismember(keys.allowed_origins(), origin.lower()))

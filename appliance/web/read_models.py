@@ -1,12 +1,11 @@
-"""What the owner sees first on the setup page: problems, with what to do, then the state of
-printers, tablets, the register and the back office. ``problems`` is a pure rule, so the page,
-a future API and the tests agree on what counts as a problem."""
+"""The setup page's read model: what the owner sees first, problems with what to do, then the
+state of printers, tablets, the register and the back office. ``problems`` is a pure rule, so
+the page, a future API and the tests agree on what counts as a problem."""
 
 from __future__ import annotations
 
 import redis
 
-from appliance import devices
 from appliance.printing import printers
 from appliance.sync import forwarder, sessions
 
@@ -29,7 +28,7 @@ def problems(printer_list: list[dict], backoffice: dict) -> list[dict]:
         if printer["ready"]:
             continue
         problem = printer["problem"] or "not ready"
-        if problem == "status not read yet":
+        if problem == printers.NOT_READ:
             continue
         found.append({"what": printer["name"], "kind": "printer", "problem": problem,
                       "action": REMEDIES.get(problem, UNREACHABLE), "failover_to": printer.get("failover_to"),
@@ -46,9 +45,4 @@ def overview(r: redis.Redis) -> dict:
     backoffice = forwarder.status(r)
     register = sessions.register_state(r)
     return {"problems": problems(printer_list, backoffice), "printers": printer_list,
-            "tablets": tablets(r), "register": register, "backoffice": backoffice}
-
-
-def tablets(r: redis.Redis) -> list[dict]:
-    """Every paired tablet, its record and its session state (the overview, the tablets page)."""
-    return [{**device, "session": sessions.session_state(r, device["device_id"])} for device in devices.list_all(r)]
+            "tablets": sessions.device_states(r), "register": register, "backoffice": backoffice}

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from escpos.printer import Network
 
-from appliance.printing import printers, raw_port
+from appliance.printing import printers, virtual_ports
 from appliance.printing.status import PrinterStatus
 from appliance.store import keys
 from tests.box import ROOT, Box, free_port, wait_for
@@ -24,30 +24,31 @@ RECEIPTIO = ROOT / "tests" / "node" / "node_modules" / ".bin" / "receiptio"
 # -- the splitter, pure ---------------------------------------------------------------------
 
 def test_a_stream_is_cut_into_jobs_at_cuts_and_questions_are_taken_out() -> None:
-    splitter = raw_port.Splitter()
+    splitter = virtual_ports.Splitter()
     image = b"\x1dv0\x00\x01\x00\x02\x00" + b"\x10\x04\x01"  # image data that looks like DLE EOT 1
     pieces = splitter.feed(b"\x1b@\x10\x04\x02\x1dIBHello\n" + image + b"\x1dV\x00\x1dr\x01World")
     assert [(p.kind, p.n) for p in pieces] == [("realtime", 2), ("info", 66), ("job", 0), ("in_order", 0)]
     assert pieces[2].data == b"\x1b@Hello\n" + image + b"\x1dV\x00"  # whole, questions out, image intact
-    assert splitter.close(whole=True) == [raw_port.Piece("job", b"World")]
+    assert splitter.close(whole=True) == [virtual_ports.Piece("job", b"World")]
 
 
 def test_setup_alone_waits_for_its_receipt_and_a_lost_link_marks_the_half() -> None:
-    splitter = raw_port.Splitter()
-    assert splitter.feed(b"\x1b@\x1bt\x11\x1d(H\x06\x0000ABCD") == [raw_port.Piece("in_order", b"\x1d(H\x06\x0000ABCD")]
+    splitter = virtual_ports.Splitter()
+    assert splitter.feed(b"\x1b@\x1bt\x11\x1d(H\x06\x0000ABCD") == [
+        virtual_ports.Piece("in_order", b"\x1d(H\x06\x0000ABCD")]
     assert splitter.feed(b"Half a rec") == []
     [piece] = splitter.close(whole=False)
-    assert piece.data.startswith(raw_port.INCOMPLETE) and b"\x1b@\x1bt\x11Half a rec" in piece.data
-    assert piece.data.endswith(raw_port.CUT)
-    cleared = raw_port.Splitter()
-    assert cleared.feed(b"abc\x10\x14\x08\x01\x03\x14\x01\x06\x02\x08") == [raw_port.Piece("clear")]
+    assert piece.data.startswith(virtual_ports.INCOMPLETE) and b"\x1b@\x1bt\x11Half a rec" in piece.data
+    assert piece.data.endswith(virtual_ports.CUT)
+    cleared = virtual_ports.Splitter()
+    assert cleared.feed(b"abc\x10\x14\x08\x01\x03\x14\x01\x06\x02\x08") == [virtual_ports.Piece("clear")]
     assert cleared.close(whole=True) == []
 
 
 def test_automatic_status_back_says_what_epson_s_does() -> None:
-    assert raw_port.asb(PrinterStatus(True, "ok", False, False)) == b"\x10\x00\x00\x00"
-    assert raw_port.asb(PrinterStatus(True, "out", False, False)) == b"\x18\x00\x0f\x00"
-    assert raw_port.asb(PrinterStatus(True, "ok", True, False)) == b"\x38\x00\x00\x00"
+    assert virtual_ports.asb(PrinterStatus(True, "ok", False, False)) == b"\x10\x00\x00\x00"
+    assert virtual_ports.asb(PrinterStatus(True, "out", False, False)) == b"\x18\x00\x0f\x00"
+    assert virtual_ports.asb(PrinterStatus(True, "ok", True, False)) == b"\x38\x00\x00\x00"
 
 
 # -- through a running box --------------------------------------------------------------------
@@ -56,12 +57,12 @@ def test_automatic_status_back_says_what_epson_s_does() -> None:
 def exposed(shared_box: Box, make_printer) -> Iterator[tuple[FakePrinter, int]]:
     """A fake printer behind the box, exposed on a free port of the box."""
     printer = make_printer()
-    printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-T20III"
+    printer.engine.maker, printer.engine.printer_id = b"EPSON", b"TM-T20III"
     name = f"p{printer.port}"
     shared_box.add_printer(name, printer.uri, ("kitchen",))
     port = free_port()
     printers.expose(shared_box.redis, name, port)
-    wait_for(lambda: shared_box.redis.hget(keys.raw_ports(), name) == b"listening", 10, "the port to open")
+    wait_for(lambda: shared_box.redis.hget(keys.virtual_port_states(), name) == b"listening", 10, "the port to open")
     wait_for(lambda: printers.describe(shared_box.redis, printers.get(shared_box.redis, name))["model"], 20,
              "the box to know the printer")
     printer.name = name  # type: ignore[attr-defined]
@@ -170,13 +171,13 @@ def test_receiptio_reads_status_and_prints(tmp_path, make_printer) -> None:
     box = Box(tmp_path / "box").start()
     try:
         printer = make_printer()
-        printer.emulator.maker, printer.emulator.printer_id = b"EPSON", b"TM-T88VI"
+        printer.engine.maker, printer.engine.printer_id = b"EPSON", b"TM-T88VI"
         box.add_printer("bar", printer.uri, ("bar",))
         try:
             printers.expose(box.redis, "bar", 9100)
         except Exception as exc:  # pragma: no cover
             pytest.skip(f"port 9100: {exc}")
-        wait_for(lambda: box.redis.hget(keys.raw_ports(), "bar") == b"listening", 10, "port 9100")
+        wait_for(lambda: box.redis.hget(keys.virtual_port_states(), "bar") == b"listening", 10, "port 9100")
         wait_for(lambda: printers.describe(box.redis, printers.get(box.redis, "bar"))["model"], 20, "the printer")
         source = tmp_path / "order.receipt"
         source.write_text("^^Table 7\n---\n|Żurek | 2|\n|Kompot | 1|\n{code:COMPTOIR-7; option:code128}\n=\n")

@@ -25,17 +25,17 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from appliance.printing import status as printer_status
-from appliance.printing.emulator import Emulator, Receipt
+from appliance.printing.emulated.engine import Engine, Receipt
 
 BUFFER_SIZE = 4096
 DOTS_PER_MM = 8
 _REALTIME_STATUS = re.compile(rb"\x10\x04([\x01-\x04])")
 
 
-class VirtualPrinter:
+class EmulatedPrinter:
     def __init__(self, *, profile: str = "default", columns: int = 48, buffer_size: int = BUFFER_SIZE,
                  speed_mm_s: float | None = None, on_receipt: Callable[[Receipt], None] | None = None) -> None:
-        self.engine = Emulator(profile=profile, columns=columns, on_receipt=self._printed)
+        self.engine = Engine(profile=profile, columns=columns, on_receipt=self._printed)
         self.buffer_size = buffer_size
         self.speed_mm_s = speed_mm_s
         self.link_bytes_per_second: float | None = None  # a slow link (serial, weak Bluetooth)

@@ -15,7 +15,7 @@ trust a certificate for any other site. A CA made before that (or for another ho
 replaced, and ``replaced`` tells the setup page to ask the owner to install it again on each
 tablet. The keys are files only the box's own user can read (0600 in a 0700 folder).
 
-``ensure`` is called by the web process at start and by the network process as addresses
+``ensure`` is called by the web process at start and by the background process as addresses
 change; it writes only when something changed, atomically. The web process picks up a new
 certificate without a restart (server.py).
 """
@@ -26,7 +26,6 @@ import base64
 import datetime
 import hashlib
 import ipaddress
-import os
 import socket
 import uuid
 from dataclasses import dataclass
@@ -37,6 +36,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from appliance.store import card
 
 CA_DAYS = 3650
 SERVER_DAYS = 397  # what Apple accepts for any server certificate
@@ -98,16 +99,6 @@ def _constraints(names: list[str]) -> x509.NameConstraints:
         excluded_subtrees=None)
 
 
-def _write(path: Path, data: bytes, private: bool = False) -> None:
-    partial = path.with_suffix(path.suffix + ".part")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(path)
-
-
 def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())  # fast to sign and verify on a Raspberry Pi
 
@@ -136,8 +127,8 @@ def _make_ca(where: Paths, names: list[str]) -> tuple[ec.EllipticCurvePrivateKey
                                          key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256()))
-    _write(where.ca_key, _pem_key(key), private=True)
-    _write(where.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
+    card.write_atomically(where.ca_key, _pem_key(key), mode=0o600)
+    card.write_atomically(where.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
     return key, cert
 
 
@@ -192,8 +183,8 @@ def ensure(data_dir: Path, addresses: list[str]) -> bool:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    _write(where.key, _pem_key(key), private=True)
-    _write(where.cert, cert.public_bytes(serialization.Encoding.PEM) + where.ca_cert.read_bytes())
+    card.write_atomically(where.key, _pem_key(key), mode=0o600)
+    card.write_atomically(where.cert, cert.public_bytes(serialization.Encoding.PEM) + where.ca_cert.read_bytes())
     return True
 
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+from appliance.access import limiter
 from appliance.errors import Invalid, NotFound, TooManyAttempts
 from appliance.store import keys
 from appliance.store.client import decode_hash, script
@@ -44,24 +45,6 @@ def new_pin(r: redis.Redis, name: str | None = None, role: str = "staff") -> str
             return code
 
 
-# One atomic step: the limits, the PIN and the failure count, so concurrent guesses cannot
-# all pass the check before any of them is counted.
-_PAIR = script("""
-local mine = tonumber(redis.call('GET', KEYS[1]) or '0')
-local everyone = tonumber(redis.call('GET', KEYS[2]) or '0')
-if mine >= tonumber(ARGV[1]) or everyone >= tonumber(ARGV[2]) then
-  return {'locked', math.max(redis.call('TTL', KEYS[1]), redis.call('TTL', KEYS[2]), 1)}
-end
-local grant = redis.call('GETDEL', KEYS[3])
-if grant then return {'ok', grant} end
-for i = 1, 2 do
-  redis.call('SET', KEYS[i], 0, 'EX', ARGV[3], 'NX')  -- the window opens at the first failure
-  redis.call('INCR', KEYS[i])
-end
-return {'wrong', 0}
-""")
-
-
 def pairing_locked(r: redis.Redis) -> int:
     """Seconds pairing stays closed to everybody after too many wrong PINs (0: open), for
     the owner to see: a PIN that "does not work" may only be waiting out someone's guesses."""
@@ -73,12 +56,12 @@ def pairing_locked(r: redis.Redis) -> int:
 def pair(r: redis.Redis, code: str, name: str | None, client: str) -> dict:
     """Exchange a PIN for a device id and token (the only time the token is shown)."""
     pin_key = keys.pin(code if code.isdigit() and len(code) == 6 else "malformed")
-    outcome, grant = _PAIR(
-        keys=[keys.pair_failures(client), keys.pair_failures_all(), pin_key],
-        args=[FAILURES_PER_CLIENT, FAILURES_ALL, FAILURE_WINDOW], client=r)
-    if outcome == b"locked":
-        raise TooManyAttempts(f"too many wrong PINs; pairing reopens in {int(grant)} s", retry_after=int(grant))
-    if outcome == b"wrong":
+    limits = [limiter.Limit(keys.pair_failures(client), FAILURES_PER_CLIENT),
+              limiter.Limit(keys.pair_failures_all(), FAILURES_ALL)]
+    wait, grant = limiter.take(r, limits, FAILURE_WINDOW, pin_key)
+    if wait:
+        raise TooManyAttempts(f"too many wrong PINs; pairing reopens in {wait} s", retry_after=wait)
+    if grant is None:
         raise Invalid("wrong or expired PIN")
     granted = json.loads(grant)
     device_id = str(uuid.uuid4())
