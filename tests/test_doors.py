@@ -105,14 +105,14 @@ def test_fifty_strangers_logging_in_at_once_do_not_stall_the_tablets(owned: Box,
 
 
 def test_a_stranger_locks_out_only_themselves_and_a_login_code_always_opens(owned: Box) -> None:
-    stranger, owner = device("127.0.2.1"), device("127.0.2.2")
+    stranger, mine = device("127.0.2.1"), device("127.0.2.2")
     answers = [log_in(stranger, owned, "pas le bon") for _ in range(owner.FAILURES_PER_CLIENT + 1)]
     assert [a.status_code for a in answers[:-1]] == [403] * owner.FAILURES_PER_CLIENT
     locked = answers[-1]
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
     assert re.search(r"réessayez dans \d+ s", locked.text)  # how long to wait, in the page's language
     assert log_in(stranger, owned).status_code == 429  # even the right password, from there
-    assert log_in(owner, owned).status_code == 302 and logged_in(owner, owned)  # the owner is not locked out
+    assert log_in(mine, owned).status_code == 302 and logged_in(mine, owned)  # the owner is not locked out
     # At the box: a login code, which opens the page once even from a locked-out address.
     code = owner.new_login_code(owned.redis)
     token = form_token(stranger, f"{owned.url}/login")
@@ -482,7 +482,7 @@ CHROMIUM = shutil.which("chromium")
 def test_hostile_names_show_as_typed_and_run_nowhere(box: Box) -> None:
     """Markup typed into every field that reaches the owner's pages: shown as text, never made
     into an element, and the page allows no inline script besides (Content-Security-Policy)."""
-    from appliance.devices import APP_VERSION_HEADER
+    from appliance.access.devices import APP_VERSION_HEADER
     from playwright.sync_api import sync_playwright
 
     from appliance.sync import sessions
