@@ -2,7 +2,8 @@
 Bluetooth RFCOMM link): the box's own ``EmulatedPrinter`` behind a listener.
 
 It behaves like a printer at a real counter: a 4 KiB receive buffer it stops reading when
-full, DLE EOT answered on arrival, GS r / GS ( H answered when the engine reaches them, an
+full, DLE EOT answered on arrival, GS r / GS ( H answered when the engine reaches them (a
+Star printer, ``language="star"``: ESC ACK SOH on arrival, ETB and ESC GS ETX in order), an
 engine that prints at ``speed_mm_s`` (None: at once) and stops while the paper is out or the
 cover open, one connection at a time (the next waits in the backlog), and a power switch
 (``reachable = False``) that drops the buffer and the link. Tests read what reached the
@@ -18,19 +19,29 @@ import threading
 
 from appliance.printing.emulated.engine import Engine, Receipt
 from appliance.printing.emulated.printer import BUFFER_SIZE, EmulatedPrinter
+from appliance.printing.emulated.star_engine import StarEngine
 from appliance.printing.status import PrinterStatus
 
 
 class FakePrinter:
     def __init__(self, columns: int = 48, unix_path: str | None = None, host: str = "127.0.0.1",
                  port: int = 0, speed_mm_s: float | None = None, buffer_size: int = BUFFER_SIZE,
-                 process_id: bool = True, paper_status: bool = True) -> None:
+                 process_id: bool = True, paper_status: bool = True, language: str = "escpos",
+                 model: bytes | None = None) -> None:
         """``process_id`` / ``paper_status``: whether it answers GS ( H and GS r (a printer
-        with neither only answers real-time requests)."""
+        with neither only answers real-time requests); for a Star printer, ``process_id`` is
+        whether it answers ESC GS ETX (else it confirms by ETB only), ``model`` what it
+        answers ESC # *."""
         self.unix_path = unix_path
-        self.device = EmulatedPrinter(columns=columns, speed_mm_s=speed_mm_s, buffer_size=buffer_size)
-        self.device.engine.answers_process_id = process_id
-        self.device.engine.answers_paper_status = paper_status
+        self.device = EmulatedPrinter(columns=columns, speed_mm_s=speed_mm_s, buffer_size=buffer_size,
+                                      language=language)
+        if language == "escpos":
+            self.device.engine.answers_process_id = process_id
+            self.device.engine.answers_paper_status = paper_status
+        else:
+            self.device.engine.answers_print_end = process_id
+            if model is not None:
+                self.device.engine.printer_id = model
         self.connections = 0
         self._listener: socket.socket | None = None
         self.host, self.port = host, port
@@ -47,7 +58,7 @@ class FakePrinter:
         return f"tcp://{self.host}:{self.port}"
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> Engine | StarEngine:
         return self.device.engine
 
     @property

@@ -482,9 +482,9 @@ CHROMIUM = shutil.which("chromium")
 def test_hostile_names_show_as_typed_and_run_nowhere(box: Box) -> None:
     """Markup typed into every field that reaches the owner's pages: shown as text, never made
     into an element, and the page allows no inline script besides (Content-Security-Policy)."""
-    from appliance.access.devices import APP_VERSION_HEADER
     from playwright.sync_api import sync_playwright
 
+    from appliance.access.devices import APP_VERSION_HEADER
     from appliance.sync import sessions
     from appliance.tools.client import Tablet
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from appliance import config
 from appliance.cli.common import Add, box_redis, print_table
+from appliance.printing.languages import ALL as LANGUAGES
 
 if TYPE_CHECKING:
     import redis
@@ -30,15 +31,20 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
         if args.action == "add":
             roles = [role.strip() for role in args.roles.split(",") if role.strip()] if args.roles else []
             added = printers.add(r, printers.validate(args.name, args.uri, roles, args.width, args.profile,
-                                                      args.backup, args.failover_after))
+                                                      args.backup, args.failover_after, language=args.language))
             print(f"added {added.name}: {added.uri}, roles {', '.join(added.roles) or '-'}, {added.width} mm"
-                  + (f", backup {added.backup} after {added.failover_after:g} s" if added.backup else ""))
+                  + (f", backup {added.backup} after {added.failover_after:g} s" if added.backup else "")
+                  + (f", {added.language}" if added.language_forced else ", its language learnt from it"))
             taken = printers.roles_taken_from_emulated(r, added)
             if taken:
                 print(f"the emulated printer steps aside: jobs for {', '.join(taken)} now print on {added.name}")
         elif args.action == "set":
             changed = printers.update(r, args.name, backup=args.backup, failover_after=args.failover_after)
             print(f"{changed.name}: backup {changed.backup or '-'}, failover after {changed.failover_after:g} s")
+        elif args.action == "language":
+            changed = printers.set_language(r, args.name, None if args.language == "auto" else args.language)
+            print(f"{changed.name}: speaks {changed.language}" if changed.language_forced
+                  else f"{changed.name}: its language is learnt from it again (now {changed.language})")
         elif args.action == "expose":
             exposed = printers.expose(r, args.name, None if args.off else args.port)
             print(f"{exposed.name}: apps print to it at this box's address, port {exposed.port}" if exposed.port
@@ -52,8 +58,9 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
                     row["state"] += f" (jobs go to {row['failover_to']})"
                 row["backup"] = row["backup"] or "-"
                 row["port"] = f"{row['port']} ({row['port_state'] or 'opening'})" if row["port"] else "-"
-            print_table(rows, ["name", "uri", "roles", "width", "state", "paper", "confirmation", "backup", "port",
-                                "queue"])
+                row["model"] = " ".join(part for part in (row["maker"], row["model"]) if part) or "-"
+            print_table(rows, ["name", "uri", "roles", "width", "language", "model", "state", "paper", "confirmation",
+                               "backup", "port", "queue"])
         elif args.action == "remove":
             printers.remove(r, args.name)
             print(f"removed {args.name}")
@@ -128,6 +135,11 @@ def register(add: Add) -> None:
     pa.add_argument("--roles", default="", help="comma-separated, e.g. kitchen,bar")
     pa.add_argument("--width", type=int, default=80, choices=(58, 80), help="paper width in mm")
     pa.add_argument("--profile", default="default", help="python-escpos printer profile (see 'profiles')")
+    pa.add_argument("--language", choices=LANGUAGES,
+                    help="the printer's language; without it the box asks the printer")
+    pl = psub.add_parser("language", help="name a printer's language, or 'auto' to learn it from the printer")
+    pl.add_argument("name")
+    pl.add_argument("language", choices=(*LANGUAGES, "auto"))
     pset = psub.add_parser("set", help="change a printer's backup and failover delay")
     for options in (pa, pset):
         options.add_argument("--backup", help="printer that takes its waiting jobs when it cannot print")

@@ -1,9 +1,13 @@
 """The conversation with one printer: send a job, and let it go only once the paper shows it.
 
-After each job the driver asks an in-order question (see ``status.py``): a process ID where
-the printer answers GS ( H, else GS r. The printer answers when its engine gets there, so the
-answer proves the paper. What a printer can do is learnt when its link opens for the first
-time and after every failure, and shown as its confirmation level:
+After each job the driver asks an in-order question (see ``status.py``, ``star.py``): one that
+names the job where the printer answers it (Epson's GS ( H process ID, Star's ESC GS ETX
+print-end counter), else one that names none (Epson's GS r, Star's ETB). The printer answers
+when its engine gets there, so the answer proves the paper. ``dialects.py`` holds each
+family's bytes; the conversation is the same. What a printer can do is learnt when its link
+opens for the first time and after every failure: first its family (a Star printer answers
+Star's status question, an Epson ignores it), unless the owner named its language, then its
+confirmation level:
 
 - ``paper``: in-order answers; a job is ``printed`` once its answer is back;
 - ``received``: the printer answers real-time requests only; ``printed`` means it took every
@@ -34,15 +38,15 @@ from typing import Literal
 import redis
 
 from appliance.errors import NotFound
-from appliance.printing import jobs, printers
+from appliance.printing import dialects, jobs, languages, printers, star, translate
 from appliance.printing import status as printer_status
-from appliance.printing.render import compose
 from appliance.printing.transports import Transport, TransportError
 
 log = logging.getLogger(__name__)
 
 STATUS_TIMEOUT = 3.0
 PROBE_TIMEOUT = 1.5  # an idle printer answers an in-order request at once
+DETECT_TIMEOUT = 0.5  # a Star printer answers its real-time status question at once
 WINDOW = 3  # jobs sent ahead of their confirmation (process IDs only)
 STATUS_EVERY = 1.0  # while jobs are in the printer's hands: how often to ask how it is
 # A ready printer that confirms nothing for this long has lost what it held (it was reset
@@ -88,8 +92,8 @@ class PrinterDriver:
         self.unable_since: float | None = None  # since when it cannot print (failover clock)
         self.failover_to: str | None = None
         self.worker_key: str | None = None  # rq's worker hash, its busy/idle state kept true
-        self._reader = printer_status.AnswerReader()
-        self._realtime: deque[int] = deque()
+        self._reader = self.dialect.reader()
+        self._statuses: deque[printer_status.PrinterStatus] = deque()
         self._asked = False  # a real-time status question is out, unanswered
         self._paper_answers = 0
         self._probe: str | None = None  # the process ID asked while learning
@@ -106,19 +110,23 @@ class PrinterDriver:
     def confirmation(self) -> str:
         return LEVELS[self.method]
 
+    @property
+    def dialect(self) -> dialects.Dialect:
+        return dialects.for_language(self.config.language)
+
     # -- reading what the printer says ------------------------------------------------------
 
     def _take(self, data: bytes) -> None:
-        for answer in self._reader.feed(data):
-            if answer.kind == "realtime":
-                self._realtime.append(answer.byte)
-            elif answer.kind == "process_id" and answer.text == self._probe:
+        for reading in self._reader.feed(data):
+            if reading.kind == "status" and reading.status is not None:
+                self._statuses.append(reading.status)
+            elif reading.kind == "confirmed" and reading.token == self._probe:
                 self._probe = None
-            elif answer.kind == "process_id":
-                self._confirm(lambda sent, pid=answer.text: sent.pid == pid)
-            elif answer.kind == "info":
-                self._said.append(answer.text)
-            elif answer.kind == "paper":
+            elif reading.kind == "confirmed":
+                self._confirm(lambda sent, pid=reading.token: sent.pid == pid)
+            elif reading.kind == "info":
+                self._said.append(reading.text)
+            elif reading.kind == "paper":
                 self._paper_answers += 1
                 if self.method == "paper_status" and self.in_flight:
                     self._confirm(lambda sent: sent is self.in_flight[0])
@@ -143,29 +151,36 @@ class PrinterDriver:
             self._take(first + self.link.read(4096, 0))
 
     def _status(self, timeout: float = STATUS_TIMEOUT) -> printer_status.PrinterStatus:
-        """DLE EOT, real time: answered ahead of what the buffer holds, unless the buffer is
-        full: then the question waits its turn to be read, and is not asked twice."""
+        """Real time (DLE EOT, ESC ACK SOH): answered ahead of what the buffer holds, unless
+        the buffer is full: then the question waits its turn to be read, and is not asked twice."""
         if not self.link.answers_status:
             return printer_status.PrinterStatus(True, "ok", False, False)
         if not self._asked:
-            self._realtime.clear()
-            self.link.write(printer_status.QUERY, on_input=self._take)
+            self._statuses.clear()
+            self._reader.asked()
+            self.link.write(self.dialect.status_request, on_input=self._take)
             self._asked = True
         deadline = time.monotonic() + timeout
-        while len(self._realtime) < printer_status.ANSWER_LENGTH and time.monotonic() < deadline:
+        while not self._statuses and time.monotonic() < deadline:
             self._pump(deadline - time.monotonic())
-        if len(self._realtime) < printer_status.ANSWER_LENGTH:
+        if not self._statuses:
             raise printer_status.StatusError(f"no status answer within {timeout:.1f} s")
-        answer = bytes(self._realtime)[:printer_status.ANSWER_LENGTH]
-        self._realtime.clear()
+        answer = self._statuses[-1]
+        self._statuses.clear()
         self._asked = False
-        return printer_status.parse(answer)
+        return answer
 
-    def _ask(self, request: bytes, answered: Callable[[], bool]) -> bool:
+    def _ask(self, request: bytes, answered: Callable[[], bool], then_status: bool = False) -> bool:
+        """Send ``request`` and read until ``answered()``; ``then_status``: its answer shows in
+        the status (Star's ETB counter), so keep asking for it meanwhile."""
         self.link.write(request, on_input=self._take)
         deadline = time.monotonic() + PROBE_TIMEOUT
         while not answered() and time.monotonic() < deadline:
-            self._pump(deadline - time.monotonic())
+            if then_status:
+                with contextlib.suppress(printer_status.StatusError):
+                    self._status(min(0.2, max(0.0, deadline - time.monotonic())))
+            else:
+                self._pump(deadline - time.monotonic())
         return answered()
 
     def _learn(self) -> None:
@@ -173,34 +188,65 @@ class PrinterDriver:
         if not self.link.answers_status:
             self.method = "none"
             return
+        dialect = self.dialect
         self._probe = self._next_pid()
         before = self._paper_answers
-        if self._ask(printer_status.process_id_request(self._probe), lambda: self._probe is None):
+        if self._ask(dialect.in_order_request(self._probe), lambda: self._probe is None):
             self.method = "process_id"
-        elif self._ask(printer_status.PAPER_STATUS_REQUEST, lambda: self._paper_answers > before):
+        elif self._ask(dialect.paper_request, lambda: self._paper_answers > before,
+                       then_status=dialect.family == "star"):
             self.method = "paper_status"
         else:
             self.method = "status"
         self._probe = None
         if self.method != "status":  # it answers in-order questions: ask who it is (virtual ports tell apps)
             self._said.clear()
-            self._ask(printer_status.IDENTITY_REQUEST, lambda: len(self._said) >= 2)
+            self._ask(dialect.identity_request, lambda: len(self._said) >= 2)
             said = [*self._said, None, None]
             self.identity = {"maker": said[0] or None, "model": said[1] or None}
-        log.info("printer %s confirms jobs: %s", self.config.name, self.confirmation)
+        log.info("printer %s (%s) confirms jobs: %s", self.config.name, self.config.language, self.confirmation)
+
+    def _detect(self) -> None:
+        """Which family the printer is of, asked before anything else once its link opens to
+        learn: Star's real-time status question (an Epson ignores it), then its model, which
+        says its Star language. Unless the owner named the language; the answer is kept."""
+        if self.config.language_forced or not self.link.answers_status:
+            return
+        reader = dialects.STAR.reader()
+        seen: list[dialects.Reading] = []
+        self.link.write(star.STATUS_REQUEST, on_input=lambda data: seen.extend(reader.feed(data)))
+        deadline = time.monotonic() + DETECT_TIMEOUT
+        while not any(r.kind == "status" for r in seen) and time.monotonic() < deadline:
+            data = self.link.read(1, deadline - time.monotonic())
+            seen.extend(reader.feed(data + self.link.read(4096, 0) if data else b""))
+        if not any(r.kind == "status" for r in seen):
+            language = languages.ESCPOS
+        else:
+            self.link.write(star.MODEL_REQUEST, on_input=lambda data: seen.extend(reader.feed(data)))
+            deadline = time.monotonic() + PROBE_TIMEOUT
+            while len([r for r in seen if r.kind == "info"]) < 2 and time.monotonic() < deadline:
+                data = self.link.read(1, deadline - time.monotonic())
+                seen.extend(reader.feed(data + self.link.read(4096, 0) if data else b""))
+            said = [r.text for r in seen if r.kind == "info"]
+            language = dialects.star_language(said[1] if len(said) > 1 else None, self.config.language)
+        if language != self.config.language:
+            log.info("printer %s speaks %s (was taken for %s)", self.config.name, language, self.config.language)
+            self.config = printers.learn_language(self.r, self.config.name, language)
+        self._reader = self.dialect.reader()
 
     def _next_pid(self) -> str:
-        n = next(self._pids) % 95 ** 4
-        return "".join(chr(32 + (n // 95 ** k) % 95) for k in range(4))
+        return self.dialect.token(next(self._pids))
 
     # -- the link -----------------------------------------------------------------------
 
     def _open(self) -> None:
         if not self.link.is_open:
             self.link.open()
-            self._reader = printer_status.AnswerReader()
-            self._realtime.clear()
+            self._reader = self.dialect.reader()
+            self._statuses.clear()
             self._asked = False
+            if self.method is None:
+                self._detect()
 
     def _drop(self, problem: str) -> None:
         """The link failed. Every job in the printer's hands goes back to the head of the
@@ -246,12 +292,23 @@ class PrinterDriver:
     def _unable(self) -> None:
         self.unable_since = self.unable_since or time.monotonic()
 
+    def _refresh_config(self) -> None:
+        """The owner may have named the printer's language meanwhile: learn it again."""
+        with contextlib.suppress(NotFound):
+            fresh = printers.get(self.r, self.config.name)
+            if (fresh.language, fresh.language_forced) != (self.config.language, self.config.language_forced):
+                self.link.close()
+                self.method = None
+            self.config = fresh
+
     def poll_idle(self) -> None:
         """Between jobs: refresh the status shown to tablets, learn what a new printer can
         do, and read the answers of jobs still printing."""
         if not self.lock.acquire(blocking=False):
             return
         try:
+            if not self.in_flight:
+                self._refresh_config()
             if self.in_flight:
                 try:
                     self._pump(0)
@@ -330,12 +387,14 @@ class PrinterDriver:
         if attempt is None:
             return "done"  # cancelled meanwhile
         sent = Sent(job_id, self._next_pid() if self.method == "process_id" else None)
-        pieces = compose(attempt.payload, copies=attempt.copies, drawer=attempt.drawer, reprint=attempt.reprint,
-                         moved_from=attempt.moved_from, profile=self.config.profile)
+        language = self.config.language
+        payload = translate.translate(attempt.payload, attempt.language, language, self.config.width)
+        pieces = dialects.compose(payload, language, copies=attempt.copies, drawer=attempt.drawer,
+                                  reprint=attempt.reprint, moved_from=attempt.moved_from, profile=self.config.profile)
         if sent.pid is not None:
-            pieces.append(printer_status.process_id_request(sent.pid))
+            pieces.append(self.dialect.in_order_request(sent.pid))
         elif self.method == "paper_status":
-            pieces.append(printer_status.PAPER_STATUS_REQUEST)
+            pieces.append(self.dialect.paper_request)
         self.in_flight.append(sent)
         try:
             for piece in pieces:
@@ -368,6 +427,8 @@ class PrinterDriver:
         """Wait for answers until the printer may take another job: fewer than WINDOW in its
         hands and another queued (it prints one while we send the next), or none left."""
         window = WINDOW if self.method == "process_id" else 1
+        # Star's ETB names no job and shows only in the status: ask for it more often.
+        every = 0.2 if self.method == "paper_status" and self.dialect.family == "star" else STATUS_EVERY
         asked = time.monotonic()
         while self.in_flight:
             if self.stop.is_set():
@@ -375,7 +436,7 @@ class PrinterDriver:
             if len(self.in_flight) < window and queued():
                 return
             self._pump(0.1 if len(self.in_flight) < window else 0.5)
-            if not self.in_flight or time.monotonic() - asked < STATUS_EVERY:
+            if not self.in_flight or time.monotonic() - asked < every:
                 continue
             asked = time.monotonic()
             self._check_while_printing()

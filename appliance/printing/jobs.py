@@ -33,7 +33,7 @@ import redis
 from rq import Queue
 
 from appliance.errors import Conflict, Forbidden, Invalid, NotFound, OutcomeUnknown
-from appliance.printing import printers
+from appliance.printing import languages, printers, star_render
 from appliance.printing.render import RenderError, render
 from appliance.printing.request import JobRequest
 from appliance.store import keys
@@ -114,13 +114,14 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
         if replay := _existing(pipe, job_id, fingerprint):
             return replay
         target = _target(r, request, receipt_printer)
-        payload = _payload(request, target)
+        payload, language = _payload(request, target)
         now = time.time()
         record = {
             "id": job_id, "status": JobStatus.QUEUED, "printer": target.name, "role": request.role or "",
             "moved_from": "", "attempts": 0, "last_error": "",
             "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
             "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
+            "language": language,
         }
         pipe.multi()
         pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
@@ -153,21 +154,26 @@ def wait(r: redis.Redis, job_id: str, timeout: float, sleep: Callable[[float], o
     return state
 
 
-def submit_raw(r: redis.Redis, printer: str, payload: bytes, source: str, job_id: str | None = None) -> str:
+def submit_raw(r: redis.Redis, printer: str, payload: bytes, source: str, job_id: str | None = None,
+               language: str = "escpos") -> str:
     """Queue bytes an app sent (a virtual network printer, ePOS-Print) for ``printer``, already
-    checked; ``source`` says where they came from. The same ``job_id`` again never prints twice."""
+    checked; ``source`` says where they came from, ``language`` what they are written in (the
+    printer prints them in its own: ``translate.py``). The same ``job_id`` again never prints twice."""
     job_id = job_id or str(uuid.uuid4())
     submit(r, JobRequest.model_construct(id=job_id, printer=printer, role=None, document=None, raw=payload,
-                                         copies=1, drawer=False), device_id=source)
+                                         copies=1, drawer=False, raw_language=language), device_id=source)
     return job_id
 
 
-def _payload(request: JobRequest, target: printers.PrinterConfig) -> bytes:
+def _payload(request: JobRequest, target: printers.PrinterConfig) -> tuple[bytes, str]:
+    """The job's bytes and the printer language they are written in."""
     if request.raw is not None:
-        return request.raw
+        return request.raw, request.raw_language
     assert request.document is not None
     try:
-        return render(request.document, target.profile, target.width)
+        if languages.family(target.language) == "star":
+            return star_render.render(request.document, target.language, target.width), target.language
+        return render(request.document, target.profile, target.width), "escpos"
     except RenderError as exc:
         raise Invalid(str(exc)) from exc
 
@@ -279,6 +285,7 @@ class Attempt:
     drawer: bool
     reprint: bool
     moved_from: str | None
+    language: str = "escpos"  # the printer language the payload is written in
 
 
 # Atomic, one round trip: the attempt starts only if the job is still wanted; rq's job and
@@ -296,7 +303,7 @@ end
 if KEYS[3] ~= '' then
   redis.call('HSET', KEYS[3], 'state', 'busy', 'current_job', ARGV[3])
 end
-return redis.call('HMGET', KEYS[1], 'payload', 'copies', 'drawer', 'reprint', 'moved_from')
+return redis.call('HMGET', KEYS[1], 'payload', 'copies', 'drawer', 'reprint', 'moved_from', 'language')
 """)
 
 
@@ -308,9 +315,9 @@ def begin_attempt(r: redis.Redis, job_id: str, worker_key: str | None = None) ->
                                               args=[time.time(), started, job_id, JobStatus.PRINTING, *FINAL], client=r)
     if not found:
         return None
-    payload, copies, drawer, reprint, moved_from = found
+    payload, copies, drawer, reprint, moved_from, language = found
     return Attempt(job_id, payload, int(copies), drawer == b"1", reprint == b"1",
-                   moved_from.decode() if moved_from else None)
+                   moved_from.decode() if moved_from else None, language.decode() if language else "escpos")
 
 
 def status_of(r: redis.Redis, job_id: str) -> str | None:

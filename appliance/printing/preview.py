@@ -70,7 +70,9 @@ def _barcode(row: Row, dots: int, columns: int) -> Image.Image:
     return bars
 
 
-def render_png(receipt: Receipt, dots: int = 576, columns: int = 48) -> bytes:
+def draw(receipt: Receipt, dots: int = 576, columns: int = 48) -> Image.Image:
+    """The receipt as the paper shows it, ``dots`` wide, black and white: the jobs page's
+    picture, and what a raster-only printer (Star Graphic) is sent."""
     pieces: list[tuple[Image.Image, int]] = []
     for row in receipt.rows:
         if row.kind == "text":
@@ -81,15 +83,19 @@ def render_png(receipt: Receipt, dots: int = 576, columns: int = 48) -> bytes:
             pieces.append((_qr(row), row.align))
         elif row.kind == "barcode":
             pieces.append((_barcode(row, dots, columns), row.align))
-    height = sum(image.height for image, _ in pieces) + 2 * MARGIN
-    paper = Image.new("L", (dots + 2 * MARGIN, max(height, 2 * MARGIN)), 255)
-    y = MARGIN
+    paper = Image.new("L", (dots, max(1, sum(image.height for image, _ in pieces))), 255)
+    y = 0
     for image, align in pieces:
         if image.width > dots:
             image = image.resize((dots, max(1, round(image.height * dots / image.width))))
-        x = MARGIN + {0: 0, 1: (dots - image.width) // 2, 2: dots - image.width}.get(align, 0)
+        x = {0: 0, 1: (dots - image.width) // 2, 2: dots - image.width}.get(align, 0)
         paper.paste(image, (x, y))
         y += image.height
+    return paper.convert("1")
+
+
+def render_png(receipt: Receipt, dots: int = 576, columns: int = 48) -> bytes:
+    paper = ImageOps.expand(draw(receipt, dots, columns).convert("L"), MARGIN, fill=255)
     out = io.BytesIO()
     paper.convert("1").save(out, "PNG", optimize=True)
     return out.getvalue()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
 
 import redis
 from escpos import capabilities
@@ -21,8 +22,9 @@ from rq import Queue
 
 from appliance import settings
 from appliance.errors import Conflict, Invalid, NotFound
-from appliance.printing import transports
+from appliance.printing import languages, transports
 from appliance.store import keys
+from appliance.store.client import transaction
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 WIDTHS = (58, 80)
@@ -47,6 +49,10 @@ class PrinterConfig:
     failover_after: float = FAILOVER_AFTER  # seconds unable to print before they move
     emulated: bool = False  # the built-in emulated printer (steps aside for real ones)
     port: int | None = None  # exposed as a virtual network printer on this TCP port (virtual_ports.py)
+    # The printer's language (languages.ALL): learnt from the printer by its driver, unless
+    # the owner named it (``language_forced``).
+    language: str = "escpos"
+    language_forced: bool = False
 
     def transport(self) -> transports.Transport:
         return transports.for_uri(self.uri, profile=self.profile, width_mm=self.width)
@@ -68,8 +74,9 @@ def printer_uri(address: str) -> str:
 
 def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width: int = 80,
              profile: str = "default", backup: str | None = None, failover_after: float = FAILOVER_AFTER,
-             emulated: bool = False, port: int | None = None) -> PrinterConfig:
-    """A printer's configuration, checked whole; ``uri`` may be a bare address (``printer_uri``)."""
+             emulated: bool = False, port: int | None = None, language: str | None = None) -> PrinterConfig:
+    """A printer's configuration, checked whole; ``uri`` may be a bare address (``printer_uri``).
+    ``language`` None: the printer's driver learns it by asking the printer."""
     uri = printer_uri(uri)
     _check_name("printer name", name)
     for role in roles:
@@ -86,12 +93,14 @@ def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width
         raise Invalid(f"paper width {width}: use 58 or 80 (mm)")
     if profile not in capabilities.CAPABILITIES["profiles"]:
         raise Invalid(f"unknown printer profile {profile!r} (see `appliance printers profiles`)")
+    if language is not None and language not in languages.ALL:
+        raise Invalid(f"printer language {language!r}: use one of {', '.join(languages.ALL)}", field="language")
     try:
         transports.for_uri(uri, profile=profile, width_mm=width)
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
     return PrinterConfig(name, uri, tuple(dict.fromkeys(roles)), width, profile, backup, float(failover_after),
-                         emulated, _check_port(port))
+                         emulated, _check_port(port), language or "escpos", language is not None)
 
 
 def _check_port(port: int | None) -> int | None:
@@ -101,15 +110,18 @@ def _check_port(port: int | None) -> int | None:
 
 
 def alike(a: PrinterConfig, b: PrinterConfig) -> bool:
-    """Can ``b`` print what was rendered for ``a``? Same paper width, same printer language.
+    """Can ``b`` print what was rendered for ``a``? Same paper width; for two ESC/POS printers,
+    the same profile (its code pages).
 
     A job's bytes are rendered for its printer when it is accepted (and an app's bytes, from
     a virtual port or ePOS-Print, were made for it by the app: they cannot be rendered again),
-    so failover moves bytes, and only to a printer that prints them as they are: an 80 mm
-    receipt on a 58 mm printer comes out garbled. Keeping every document to render it again
-    would cost the card a write per job for the rare failover; a backup of another kind is
-    refused when it is set instead, and the role's stand-ins are looked for among alike ones."""
-    return a.width == b.width and a.profile == b.profile
+    so failover moves bytes. A printer of another language prints them as a picture of the
+    receipt (``translate.py``); but an 80 mm receipt on a 58 mm printer comes out garbled, and
+    keeping every document to render it again would cost the card a write per job for the
+    rare failover: a backup of another width is refused when it is set instead, and the role's
+    stand-ins are looked for among alike ones."""
+    both_escpos = a.language == b.language == "escpos"
+    return a.width == b.width and (a.profile == b.profile or not both_escpos)
 
 
 def _backup_alike(r: redis.Redis, config: PrinterConfig) -> None:
@@ -148,12 +160,47 @@ def expose(r: redis.Redis, name: str, port: int | None) -> PrinterConfig:
 def update(r: redis.Redis, name: str, *, backup: str | None, failover_after: float) -> PrinterConfig:
     """Change a printer's backup and failover delay (its worker reads them when it needs
     them: no restart)."""
-    current = get(r, name)
-    changed = validate(current.name, current.uri, current.roles, current.width, current.profile,
-                       backup or None, failover_after, current.emulated, current.port)
-    _backup_alike(r, changed)
-    r.hset(keys.printers(), name, json.dumps(asdict(changed)))
+    def change(current: PrinterConfig) -> PrinterConfig:
+        checked = validate(current.name, current.uri, current.roles, current.width, current.profile,
+                           backup or None, failover_after, current.emulated, current.port)
+        changed = replace(checked, language=current.language, language_forced=current.language_forced)
+        _backup_alike(r, changed)
+        return changed
+
+    return _change(r, name, change)
+
+
+def set_language(r: redis.Redis, name: str, language: str | None) -> PrinterConfig:
+    """The owner names the printer's language (None: the box learns it again from the printer,
+    the next time its link opens)."""
+    if language is not None and language not in languages.ALL:
+        raise Invalid(f"printer language {language!r}: use one of {', '.join(languages.ALL)}", field="language")
+    changed = _change(r, name, lambda current: replace(current, language=language or current.language,
+                                                        language_forced=language is not None))
+    r.publish(keys.printers_changed(), name)  # its worker starts again, and learns when told to
     return changed
+
+
+def learn_language(r: redis.Redis, name: str, language: str) -> PrinterConfig:
+    """What the printer's driver found the printer speaks; the owner's choice stands."""
+    return _change(r, name, lambda current: current if current.language_forced
+                   else replace(current, language=language))
+
+
+def _change(r: redis.Redis, name: str, change: Callable[[PrinterConfig], PrinterConfig]) -> PrinterConfig:
+    """Read, change and write one printer's configuration, again if it changed meanwhile
+    (the owner's edit and the driver's learning never undo each other)."""
+    def body(pipe: redis.client.Pipeline) -> PrinterConfig:
+        value = pipe.hget(keys.printers(), name)
+        if value is None:
+            raise NotFound(f"no printer named {name!r}")
+        changed = change(_load(value))
+        pipe.multi()
+        pipe.hset(keys.printers(), name, json.dumps(asdict(changed)))
+        pipe.execute()
+        return changed
+
+    return transaction(r, [keys.printers()], body)
 
 
 def roles_taken_from_emulated(r: redis.Redis, added: PrinterConfig) -> list[str]:

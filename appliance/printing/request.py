@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import json
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,7 +23,10 @@ class JobRequest(BaseModel):
     role: str | None = Field(default=None, description="Print on the printer holding this role")
     printer: str | None = Field(default=None, description="Print on this printer, by name")
     document: Document | None = None
-    raw: bytes | None = Field(default=None, description="Base64 ESC/POS bytes rendered by the tablet")
+    raw: bytes | None = Field(default=None, description="Base64 printer bytes rendered by the tablet")
+    raw_language: Literal["escpos", "star-line", "starprnt", "star-graphic"] = Field(
+        default="escpos", description="The printer language ``raw`` is written in; a printer of another "
+                                      "prints it as a picture of the receipt")
     copies: int = Field(default=1, ge=1, le=10, strict=True)
     drawer: bool = Field(default=False, strict=True, description="Kick the cash drawer")
 
@@ -54,7 +57,8 @@ class JobRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """Identifies what was asked, so a reused id with a different body is caught."""
-        body = self.model_dump(mode="json", exclude={"id"})
+        # Requests from before raw_language existed keep their fingerprint (a replay after an update).
+        body = self.model_dump(mode="json", exclude={"id"} if self.raw_language != "escpos" else {"id", "raw_language"})
         if self.raw is not None:
             body["raw"] = hashlib.sha256(self.raw).hexdigest()
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

@@ -58,8 +58,11 @@ PRINTER = {
         "paper": {"enum": ["ok", "near_end", "out", "unknown"]}, "cover_open": {"type": "boolean"},
         "problem": {"type": ["string", "null"]}, "checked_at": {"type": ["number", "null"]},
         "queue": {"type": "integer", "description": "jobs waiting, including the one printing"},
-        "maker": {"type": ["string", "null"], "description": "as the printer says (GS I)"},
-        "model": {"type": ["string", "null"], "description": "as the printer says (GS I)"},
+        "language": {"enum": ["escpos", "star-line", "starprnt", "star-graphic"], "description":
+                     "the printer language the box speaks to it: learnt from the printer, unless named"},
+        "language_forced": {"type": "boolean", "description": "the owner named the language (--language)"},
+        "maker": {"type": ["string", "null"], "description": "as the printer says (GS I, ESC # *)"},
+        "model": {"type": ["string", "null"], "description": "as the printer says (GS I, ESC # *)"},
         "port": {"type": ["integer", "null"], "description": "TCP port of its virtual network printer, if exposed"},
         "port_state": {"type": ["string", "null"], "description": "listening, or why the port cannot open"},
     },

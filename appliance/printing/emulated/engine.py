@@ -11,6 +11,7 @@ profile), so a receipt that says "Żurek" here printed "Żurek" on paper.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, ESC, FS, GS, LF
 
 TEXT_ROW_DOTS = 30  # a text line and its spacing, in dots (8 dots per mm)
+REALTIME = re.compile(rb"\x10\x04([\x01-\x04])")  # DLE EOT n: answered on arrival
 
 
 @dataclass
@@ -113,6 +115,10 @@ class Engine:
         answers = bytes(self._answers)
         self._answers.clear()
         return answers
+
+    def realtime(self, request: bytes) -> bytes:
+        """The answer to a real-time request (DLE EOT n), given on arrival, ahead of the buffer."""
+        return bytes((printer_status.realtime_answer(self.state, request[2]),))
 
     def disconnect(self) -> Receipt | None:
         """The link dropped: a command cut in half is dropped, what was printed stays."""

@@ -3,8 +3,9 @@ recorder: the emulated printer (``file://DIR``) and the tests' fake network prin
 
 - A small receive buffer (4 KiB by default): the printer stops reading its link while the
   buffer is full, so the sender's writes stall like they do against real hardware.
-- Real-time requests (DLE EOT) are answered the moment they arrive, ahead of the unprinted
-  bytes in the buffer; in-order ones (GS r, GS ( H, GS I) when the engine reaches them.
+- Real-time requests (Epson's DLE EOT, Star's ESC ACK SOH) are answered the moment they
+  arrive, ahead of the unprinted bytes in the buffer; in-order ones (GS r, GS ( H, GS I; Star's
+  ETB and ESC GS ETX) when the engine reaches them.
 - An engine that prints at a set speed (mm/s, 8 dots per mm; None prints at once) and stops
   while the paper is out or the cover open, keeping its buffer.
 - Power: switching it off drops the buffer and the link; what was on paper stays.
@@ -16,7 +17,6 @@ standing in for Bluetooth, or one end of a socket pair.
 from __future__ import annotations
 
 import contextlib
-import re
 import socket
 import threading
 import time
@@ -25,17 +25,28 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from appliance.printing import status as printer_status
+from appliance.printing.emulated import engine as escpos_engine
+from appliance.printing.emulated import star_engine
 from appliance.printing.emulated.engine import Engine, Receipt
+from appliance.printing.emulated.star_engine import StarEngine
 
 BUFFER_SIZE = 4096
 DOTS_PER_MM = 8
-_REALTIME_STATUS = re.compile(rb"\x10\x04([\x01-\x04])")
 
 
 class EmulatedPrinter:
     def __init__(self, *, profile: str = "default", columns: int = 48, buffer_size: int = BUFFER_SIZE,
-                 speed_mm_s: float | None = None, on_receipt: Callable[[Receipt], None] | None = None) -> None:
-        self.engine = Engine(profile=profile, columns=columns, on_receipt=self._printed)
+                 speed_mm_s: float | None = None, on_receipt: Callable[[Receipt], None] | None = None,
+                 language: str = "escpos") -> None:
+        """``language``: escpos (an Epson or compatible), or star (a Star printer: Line Mode,
+        StarPRNT and raster alike)."""
+        self.engine: Engine | StarEngine
+        if language == "escpos":
+            self.engine = Engine(profile=profile, columns=columns, on_receipt=self._printed)
+            self._realtime = escpos_engine.REALTIME
+        else:
+            self.engine = StarEngine(columns=columns, dots=576 if columns == 48 else 384, on_receipt=self._printed)
+            self._realtime = star_engine.REALTIME
         self.buffer_size = buffer_size
         self.speed_mm_s = speed_mm_s
         self.link_bytes_per_second: float | None = None  # a slow link (serial, weak Bluetooth)
@@ -126,8 +137,8 @@ class EmulatedPrinter:
                 if not data:
                     return
                 window = tail + data
-                answers = bytes(printer_status.realtime_answer(self.state, m[1][0])
-                                for m in _REALTIME_STATUS.finditer(window) if m.end() > len(tail))
+                answers = b"".join(self.engine.realtime(m.group()) for m in self._realtime.finditer(window)
+                                   if m.end() > len(tail))
                 tail = window[-2:]
                 with self.cond:
                     if self._conn is not conn:  # the power went while this was on its way

@@ -1,0 +1,202 @@
+"""Star printers: the box learns the language a printer speaks by asking it, prints in it,
+and holds Star printers to the same promise as Epson ones: printed means on the paper, in
+order, once, through power cuts and empty rolls."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+
+import pytest
+
+from appliance.printing import preview, star, star_render, translate
+from appliance.printing.document import Document
+from appliance.printing.emulated.engine import Engine
+from appliance.printing.emulated.star_engine import StarEngine
+from appliance.store import keys
+from appliance.tools.client import Client
+from tests.box import Box, ticket, wait_for
+from tests.fakeprinter import FakePrinter
+
+MENU = Document.model_validate({"lines": [
+    {"text": "Chez Zofia", "align": "center", "size": "double", "bold": True},
+    {"columns": ["Crème brûlée", "6,50 €"]},
+    {"columns": ["Żurek z jajkiem", "12,00 zł"]},
+    {"columns": ["Борщ", "350 ₽"]},
+    {"rule": True},
+    {"qr": "https://example.com/t/7"},
+    {"barcode": {"type": "EAN13", "data": "590123412345"}},
+]})
+MODELS = {"star-line": b"TSP654II Ver1.0", "starprnt": b"mC-Print3 Ver1.0", "star-graphic": b"TSP143IIIW Ver1.0"}
+
+
+def read_back(data: bytes) -> list:
+    engine = StarEngine()
+    engine.feed(data)
+    engine.flush()
+    return engine.receipts
+
+
+# -- the protocol and the renderers, pure -----------------------------------------------------------
+
+def test_an_asb_says_the_state_and_carries_its_etb_counter_over_two_bit_groups() -> None:
+    for etb in range(32):
+        frame = star.asb(paper="near_end", cover_open=etb % 2 == 1, etb=etb)
+        assert star.asb_length(frame[0]) == len(frame) == 9 and star.is_asb_header(frame[0])
+        parsed = star.parse_asb(frame)
+        assert (parsed.etb, parsed.paper, parsed.cover_open) == (etb, "near_end", etb % 2 == 1)
+    assert star.parse_asb(star.asb(paper="out")).ready is False
+    reader = star.AnswerReader()
+    stream = star.asb(etb=3) + star.print_end_answer(513, 7) + b"\x1b#*,TSP143IIIW Ver1.0\n\x00"
+    answers = [a for i in range(len(stream)) for a in reader.feed(stream[i:i + 1])]  # a byte at a time
+    assert [a.kind for a in answers] == ["asb", "print_end", "model"]
+    assert answers[0].asb.etb == 3 and answers[1].token == 513 and answers[2].text == "TSP143IIIW Ver1.0"
+
+
+def test_line_mode_and_starprnt_print_accents_polish_and_cyrillic_with_star_s_code_pages() -> None:
+    data = star_render.render(MENU, "star-line")
+    assert b"\x1b\x1dt\x05" in data and b"\x1b\x1dt\x0a" in data  # CP852 for Polish, CP866 for Russian
+    [receipt] = read_back(data)
+    text = receipt.text
+    for word in ("Crème brûlée", "Żurek z jajkiem", "Борщ", "6,50 €", "12,00 zł", "[qr https://example.com/t/7]",
+                 "[barcode 590123412345]"):
+        assert word in text
+    assert receipt.cut and receipt.rows[0].double_width and receipt.rows[0].bold
+
+
+def test_star_graphic_gets_the_whole_receipt_as_raster_lines_drawn_by_the_box() -> None:
+    data = star_render.render(MENU, "star-graphic")
+    assert data.count(b"\x1b*rA") == 1 and data.endswith(b"\x1b*rB") and b"\x1b\x1dt" not in data
+    [receipt] = read_back(data)
+    picture = receipt.rows[0].image
+    assert receipt.cut and picture.width == 576 and 300 < picture.height < 2000
+    assert picture.getbbox() is not None  # black dots on it
+    expected = preview.draw(next(star_render.receipts_of(b"\x1b@" + star_render.escpos.render(MENU), 80)))
+    assert picture.convert("1").tobytes() == expected.crop((0, 0, 576, picture.height)).tobytes()
+
+
+def test_any_app_on_any_printer_the_receipt_is_drawn_from_the_app_s_bytes() -> None:
+    escpos_bytes = star_render.escpos.render(MENU)
+    star_raster = translate.translate(escpos_bytes, "escpos", "star-graphic")
+    assert [r.cut for r in read_back(star_raster)] == [True]
+    epson_raster = translate.translate(star_render.render(MENU, "starprnt"), "starprnt", "escpos")
+    engine = Engine()
+    engine.feed(epson_raster)
+    engine.flush()
+    assert [r.cut for r in engine.receipts] == [True] and engine.receipts[0].rows[0].kind == "image"
+    assert translate.translate(b"ABC", "star-line", "starprnt") == b"ABC"  # one family: unchanged
+    assert translate.translate(b"ABC", "star-graphic", "star-line") == b"ABC"  # every Star takes raster
+
+
+# -- Star printers driven by the box -----------------------------------------------------------------
+
+def add(box: Box, printer: FakePrinter, *extra: str) -> str:
+    name = f"s{uuid.uuid4().hex[:8]}"
+    subprocess.run(box.argv("printers", "add", name, "--uri", printer.uri, *extra), check=True,
+                   capture_output=True, timeout=60)
+    wait_for(lambda: box.redis.exists(keys.printer_worker(name)), 10, f"a worker for {name}")
+    return name
+
+
+def shown(tablet: Client, name: str) -> dict | None:
+    return next((p for p in tablet.printers() if p["name"] == name), None)
+
+
+def first_lines(printer: FakePrinter) -> list[str]:
+    return [r.text.strip().splitlines()[0].strip() for r in printer.receipts if r.text.strip()]
+
+
+@pytest.mark.parametrize("language", ["star-line", "starprnt", "star-graphic"])
+def test_a_star_printer_is_learnt_and_prints_in_order_confirmed_on_paper(shared_box: Box, tablet: Client,
+                                                                         make_printer, language: str) -> None:
+    printer = make_printer(language="star", model=MODELS[language], speed_mm_s=200)
+    name = add(shared_box, printer)
+    listed = wait_for(lambda: (p := shown(tablet, name))["confirmation"] == "paper" and p, 20,
+                      "the printer to be learnt")
+    assert listed["language"] == language and not listed["language_forced"]
+    assert listed["model"] == MODELS[language].decode() and listed["ready"]
+    out = subprocess.run(shared_box.argv("printers", "list"), capture_output=True, text=True, timeout=60).stdout
+    assert language in next(line for line in out.splitlines() if line.startswith(name))
+    ids = [tablet.print(printer=name, document=ticket(f"S{i}"))["id"] for i in range(5)]
+    seen: list[tuple[str, int]] = []
+
+    def all_printed() -> bool:
+        statuses = [tablet.job(job_id)["status"] for job_id in ids]
+        seen.append((statuses[-1], len(printer.receipts)))
+        return all(status == "printed" for status in statuses)
+
+    wait_for(all_printed, 30, "the jobs to be printed")
+    assert all(on_paper == 5 for status, on_paper in seen if status == "printed")  # never before the paper
+    receipts = printer.wait_receipts(5)
+    assert all(r.cut for r in receipts)
+    if language == "star-graphic":  # raster only: compare the pictures with the box's own drawing
+        for index, receipt in enumerate(receipts):
+            [drawn] = read_back(star_render.render(Document.model_validate(ticket(f"S{index}")), language))
+            assert receipt.rows[-1].image.tobytes() == drawn.rows[-1].image.tobytes()
+    else:
+        assert first_lines(printer) == [f"S{i}" for i in range(5)]
+
+
+def test_a_star_printer_without_the_print_end_counter_confirms_by_its_etb_counter(
+        shared_box: Box, tablet: Client, make_printer) -> None:
+    printer = make_printer(language="star", model=MODELS["star-line"], process_id=False, speed_mm_s=200)
+    name = add(shared_box, printer)
+    wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", 20, "the printer to be learnt")
+    ids = [tablet.print(printer=name, document=ticket(f"E{i}"))["id"] for i in range(3)]
+    for job_id in ids:
+        assert tablet.wait_job(job_id, timeout=30)["status"] == "printed"
+    assert first_lines(printer) == ["E0", "E1", "E2"] and printer.engine.etb >= 3
+
+
+def test_a_power_cut_on_a_star_printer_prints_the_receipt_again_marked(shared_box: Box, tablet: Client,
+                                                                       make_printer) -> None:
+    printer = make_printer(language="star", model=MODELS["starprnt"], speed_mm_s=40)
+    name = add(shared_box, printer)
+    wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", 20, "the printer to be learnt")
+    ids = [tablet.print(printer=name, document=ticket(f"CUT{i}", 20))["id"] for i in range(3)]
+    wait_for(lambda: printer.engine.dots_fed > 200, what="the first receipt to be half printed")
+    assert tablet.job(ids[0])["status"] == "printing"
+    printer.reachable = False
+    wait_for(lambda: tablet.job(ids[0])["status"] == "queued", what="the cut job to go back to the queue")
+    printer.reachable = True
+    for job_id in ids:
+        assert tablet.wait_job(job_id, timeout=60)["status"] == "printed"
+    whole = [r for r in printer.receipts if r.cut]
+    assert [r.text.split("REPRINT")[-1].strip().splitlines()[0].strip() for r in whole] == ["CUT0", "CUT1", "CUT2"]
+    assert "REPRINT" in whole[0].text  # and any other job that was in its hands
+    torn = [r for r in printer.receipts if not r.cut]
+    assert len(torn) == 1 and "CUT0" in torn[0].text  # what was on paper when the power went
+
+
+def test_paper_out_on_a_star_printer_holds_the_job_and_it_ends_printed(shared_box: Box, tablet: Client,
+                                                                       make_printer) -> None:
+    printer = make_printer(language="star", model=MODELS["star-line"], speed_mm_s=40)
+    name = add(shared_box, printer)
+    wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", 20, "the printer to be learnt")
+    job = tablet.print(printer=name, document=ticket("ROLL", 20))
+    wait_for(lambda: printer.engine.dots_fed > 200, what="the receipt to be half printed")
+    printer.set_state(paper="out")
+    wait_for(lambda: (shown(tablet, name) or {}).get("problem") == "out of paper", 20, "the list to say so")
+    assert tablet.job(job["id"])["status"] == "printing" and printer.receipts == []
+    printer.set_state(paper="ok")
+    assert tablet.wait_job(job["id"], timeout=30)["status"] == "printed"
+    assert first_lines(printer) == ["ROLL"] and "REPRINT" not in printer.texts()[0]
+
+
+def test_a_named_language_wins_and_an_epson_job_prints_on_a_star_printer_as_a_picture(
+        shared_box: Box, tablet: Client, make_printer) -> None:
+    """The owner says "star-graphic"; a job an ESC/POS app sent (raw) prints all the same."""
+    printer = make_printer(language="star", model=MODELS["star-line"])
+    name = add(shared_box, printer, "--language", "star-graphic")
+    listed = wait_for(lambda: (p := shown(tablet, name))["confirmation"] == "paper" and p, 20, "the printer")
+    assert listed["language"] == "star-graphic" and listed["language_forced"]
+    import base64
+
+    raw = base64.b64encode(b"\x1b@Hello from an Epson app\n\x1dVB\x00").decode()
+    job = tablet.print(printer=name, raw=raw)
+    assert tablet.wait_job(job["id"], timeout=30)["status"] == "printed"
+    [receipt] = printer.wait_receipts(1)
+    assert receipt.cut and receipt.rows[-1].kind == "image"
+    subprocess.run(shared_box.argv("printers", "language", name, "auto"), check=True, capture_output=True,
+                   timeout=60)
+    wait_for(lambda: shown(tablet, name)["language"] == "star-line", 20, "the language learnt again")
