@@ -146,11 +146,11 @@ def test_every_message_of_the_page_is_translated() -> None:
 
     found |= set(read_models.REMEDIES) | set(read_models.REMEDIES.values()) | {read_models.UNREACHABLE}
     from appliance import settings as owner_settings
-    from appliance.printing import printers, reports
+    from appliance.printing import languages, printers, reports
 
     found |= {*owner.MESSAGES, *owner_settings.MESSAGES, *(s.label for s in owner_settings.DECLARED if s.label),
               search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
-              printers.UNLIKE_BACKUP,
+              printers.UNLIKE_BACKUP, *languages.NAMES.values(),
               origins.FORMAT, *receive.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
               wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD}
     for language in ("fr", "en"):
@@ -212,6 +212,9 @@ def test_adding_a_network_printer_and_printing_a_test_page(box: Box, page) -> No
         page.get_by_label("Nom", exact=True).fill("cuisine")
         page.get_by_role("button", name="Ajouter l'imprimante").click()
         page.get_by_role("button", name="Imprimer une page de test sur cuisine").click()
+        # The language it speaks, asked of the printer itself, in words.
+        page.locator(".cards").get_by_text("ESC/POS (Epson et compatibles)").wait_for(timeout=15_000)
+        assert "appris de l'imprimante" in page.locator(".cards").inner_text()
         receipt = printer.wait_receipts(1, timeout=20)[0]
         assert "Crème brûlée" in receipt.text and "cuisine" in receipt.text
         port = free_port()  # an app that prints to an IP address, through the box

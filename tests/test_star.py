@@ -200,3 +200,18 @@ def test_a_named_language_wins_and_an_epson_job_prints_on_a_star_printer_as_a_pi
     subprocess.run(shared_box.argv("printers", "language", name, "auto"), check=True, capture_output=True,
                    timeout=60)
     wait_for(lambda: shown(tablet, name)["language"] == "star-line", 20, "the language learnt again")
+
+
+def test_a_job_moved_from_an_epson_printer_to_a_star_backup_is_drawn_for_it(shared_box: Box, tablet: Client,
+                                                                            make_printer) -> None:
+    star_printer = make_printer(language="star", model=MODELS["star-graphic"])
+    backup = add(shared_box, star_printer)
+    wait_for(lambda: shown(tablet, backup)["language"] == "star-graphic", 20, "the backup to be learnt")
+    epson = make_printer()
+    epson.reachable = False  # switched off for good
+    name = add(shared_box, epson, "--backup", backup, "--failover-after", "5")
+    job = tablet.print(printer=name, document=ticket("MOVED"))
+    done = tablet.wait_job(job["id"], timeout=60)
+    assert done["status"] == "printed" and done["printer"] == backup and done["moved_from"] == name
+    [receipt] = star_printer.wait_receipts(1)
+    assert receipt.cut and [row.kind for row in receipt.rows] == ["image", "image"]  # "moved from", the ticket

@@ -34,7 +34,7 @@ FAILOVER_RANGE = (5.0, 3600.0)
 BOX_PORTS = (22, 53, 80, 443, 5353, 8008, 8043, 8080, 8443)  # the box's own services: never a printer's
 PORT_RANGE = f"use a port from 1 to 65535 other than the box's own ({', '.join(map(str, BOX_PORTS))})"
 PORT_TAKEN = "another printer is already exposed on this port"
-UNLIKE_BACKUP = ("the backup printer %(backup)s takes %(width)s mm paper or another printer language: its "
+UNLIKE_BACKUP = ("the backup printer %(backup)s takes %(width)s mm paper or another printer profile: its "
                  "receipts, made for this %(own)s mm printer, would come out garbled")
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext
 from appliance.discovery import search
 from appliance.errors import ServiceError
 from appliance.onboarding import receipts
-from appliance.printing import printers
+from appliance.printing import languages, printers
 from appliance.web import store
 from appliance.web.pages import bp, logged_in, said
 
@@ -22,7 +22,7 @@ BUILT_IN_ROLES = ("kitchen", "bar", "receipt")
 def printer_list():
     r = store()
     form = {"name": "", "uri": request.args.get("uri", ""), "width": "80", "roles": [], "other_roles": "",
-            "backup": "", "failover_after": "60"}
+            "backup": "", "failover_after": "60", "language": ""}
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = {**form, **{k: request.form.get(k, "").strip() for k in form if k != "roles"},
@@ -36,7 +36,7 @@ def printer_list():
         else:
             try:
                 printers.add(r, printers.validate(form["name"], form["uri"], roles, width, "default",
-                                                  form["backup"] or None, delay))
+                                                  form["backup"] or None, delay, language=form["language"] or None))
             except ServiceError as exc:
                 errors["form"] = said(exc)
             else:
@@ -52,7 +52,7 @@ def _printers_page(r: redis.Redis, form: dict | None, errors: dict[str, str], su
 
 
 def _printers_part(r: redis.Redis) -> dict:
-    return {"printers": printers.describe_all(r), "search": search.result(r)}
+    return {"printers": printers.describe_all(r), "search": search.result(r), "language_names": languages.NAMES}
 
 
 @bp.get("/ui/printers")
