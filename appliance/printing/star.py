@@ -47,6 +47,75 @@ def print_end_answer(token: int, counter: int) -> bytes:
     return print_end_request(token) + bytes((counter & 0xFF, NUL))
 
 
+# Whole-command lengths of Star's fixed ESC commands, by the byte after ESC.
+_ESC_FIXED = {ord("@"): 2, ord("E"): 2, ord("F"): 2, ord("4"): 2, ord("5"): 2, ord("0"): 2, ord("-"): 3,
+              ord("W"): 3, ord("h"): 3, ord("a"): 3, ord("d"): 3, ord("z"): 3, ord("i"): 4, 0x07: 4,
+              ACK: 3, 0x0C: 3, RS: 4}
+
+
+def length(buf: bytes | bytearray, i: int, raster: bool = False) -> int | None:
+    """How long the Star command (or text byte) at ``buf[i]`` is, or None while ``buf`` does
+    not hold all of it: what lets the fake printer and the virtual ports step over pictures and
+    barcodes. ``raster``: in raster mode, ``b``/``k`` start a dot row. Epson's GS and DLE
+    commands are measured as Epson's (a Star printer steps over them)."""
+    from appliance.printing import commands  # ESC/POS lengths: Epson's commands, stepped over
+
+    n, b = len(buf), buf[i]
+    if b in (GS, 0x10, 0x1C):
+        return commands.length(buf, i)
+    if raster and b in (ord("b"), ord("k")):
+        if i + 3 > n:
+            return None
+        size = 3 + (buf[i + 1] | buf[i + 2] << 8)
+        return size if i + size <= n else None
+    if b != ESC:
+        return 1
+    if i + 3 > n:
+        return None if i + 2 > n or buf[i + 1] not in _ESC_FIXED or _ESC_FIXED[buf[i + 1]] > 2 else 2
+    cmd = buf[i + 1]
+    if cmd == GS:
+        what = buf[i + 2]
+        if what == ETX:
+            size = 6
+        elif what in (ord("t"), ord("a")):
+            size = 4
+        elif what == ord("y"):
+            if i + 4 > n:
+                return None
+            kind = buf[i + 3]
+            if kind == ord("D"):
+                if i + 8 > n:
+                    return None
+                size = 8 + (buf[i + 6] | buf[i + 7] << 8)
+            else:
+                size = 6 if kind == ord("S") else 4
+        else:
+            size = 3
+        return size if i + size <= n else None
+    if cmd == ord("*"):
+        if buf[i + 2] != ord("r"):
+            return 3
+        if i + 4 > n:
+            return None
+        if buf[i + 3] in b"ABCR":
+            return 4
+        end = bytes(buf[i + 4:i + 20]).find(b"\x00")
+        return None if end < 0 and n - i < 20 else 4 if end < 0 else end + 5
+    if cmd == ord("#"):
+        end = bytes(buf[i:i + 256]).find(b"\n\x00")
+        return None if end < 0 and n - i < 256 else 2 if end < 0 else end + 2
+    if cmd == ord("b"):  # barcode: ESC b n1 n2 n3 n4 data RS
+        end = bytes(buf[i + 6:i + 300]).find(bytes((RS,)))
+        return None if end < 0 and n - i < 300 else 6 if end < 0 else end + 7
+    if cmd == ord("X"):  # 24-dot bit image: ESC X n1 n2, three bytes a column
+        if i + 4 > n:
+            return None
+        size = 4 + 3 * (buf[i + 2] | buf[i + 3] << 8)
+        return size if i + size <= n else None
+    size = _ESC_FIXED.get(cmd, 3)
+    return size if i + size <= n else None
+
+
 def asb_length(header: int) -> int:
     """The ASB's length in bytes, from its first byte."""
     return ((header >> 1) & 0x07) | ((header >> 2) & 0x08)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from appliance.printing import commands, star
+from appliance.printing import star
 from appliance.printing import status as printer_status
 from appliance.printing.emulated.engine import TEXT_ROW_DOTS, Receipt, Row
 
@@ -26,10 +26,6 @@ ESC, GS, RS, LF, ETB = 0x1B, 0x1D, 0x1E, 0x0A, 0x17
 CODE_PAGES = {1: "cp437", 4: "cp858", 5: "cp852", 6: "cp860", 7: "cp861", 8: "cp863", 9: "cp865",
               10: "cp866", 11: "cp855", 12: "cp857", 13: "cp862", 14: "cp864", 15: "cp737", 17: "cp869",
               32: "cp1252", 33: "cp1250", 34: "cp1251"}
-# Whole-command lengths of the fixed ESC commands (after ESC).
-_ESC_FIXED = {ord("@"): 2, ord("E"): 2, ord("F"): 2, ord("4"): 2, ord("5"): 2, ord("0"): 2, ord("-"): 3,
-              ord("W"): 3, ord("h"): 3, ord("a"): 3, ord("d"): 3, ord("z"): 3, ord("i"): 4, 0x07: 4,
-              0x06: 3, 0x0C: 3}
 REALTIME = re.compile(rb"\x1b\x06\x01")
 
 
@@ -73,6 +69,7 @@ class StarEngine:
         self._code_page = "cp437"
         self._raster: list[bytes] | None = None  # raster mode: the rows of the page so far
         self._eot_cuts = True
+        self._qr = ""
 
     # -- the stream ---------------------------------------------------------------------
 
@@ -158,22 +155,25 @@ class StarEngine:
     def _run(self, buf: bytearray) -> int:
         i, n = 0, len(buf)
         while i < n:
-            used = self._one(buf, i)
-            if used is None:
+            size = star.length(buf, i, raster=self._raster is not None)
+            if size is None:
                 return i
-            i += used
+            self._do(bytes(buf[i:i + size]))
+            i += size
         return i
 
-    def _one(self, buf: bytearray, i: int) -> int | None:
-        """Interpret the command at ``i``; its length, or None to wait for more bytes."""
-        b = buf[i]
+    def _do(self, cmd: bytes) -> None:
+        """What one whole command (or text byte) does to the receipt and the answers."""
+        b = cmd[0]
+        if b in (GS, 0x10, 0x1C):
+            return  # Epson's commands: not Star's, never printed
         if b == ESC:
-            return self._esc(buf, i)
-        if b == GS or b == 0x10:  # Epson's GS and DLE commands: not Star's; stepped over whole
-            return commands.length(buf, i)
-        if self._raster is not None:
-            return self._raster_data(buf, i)
-        if b == LF:
+            self._esc(cmd)
+        elif self._raster is not None:
+            if b in (ord("b"), ord("k")) and len(cmd) >= 3:
+                self._raster.append(cmd[3:])
+                self.dots_fed += 1
+        elif b == LF:
             self._end_line()
         elif b == ETB:
             self._end_line(force=False)
@@ -182,170 +182,92 @@ class StarEngine:
                 self._answers += self.asb()
         elif b >= 0x20:
             try:
-                self._line.append(bytes((b,)).decode(self._code_page))
+                self._line.append(cmd.decode(self._code_page))
             except UnicodeDecodeError:
                 self._line.append("?")
-        return 1
 
-    def _raster_data(self, buf: bytearray, i: int) -> int | None:
-        b = buf[i]
-        if b in (ord("b"), ord("k")):
-            if i + 3 > len(buf):
-                return None
-            size = buf[i + 1] | buf[i + 2] << 8
-            if i + 3 + size > len(buf):
-                return None
-            assert self._raster is not None
-            self._raster.append(bytes(buf[i + 3:i + 3 + size]))
-            self.dots_fed += 1
-            return 3 + size
-        return 1
-
-    def _esc(self, buf: bytearray, i: int) -> int | None:
-        if i + 2 > len(buf):
-            return None
-        cmd = buf[i + 1]
-        if cmd == GS:
-            return self._esc_gs(buf, i)
-        if cmd == RS:
-            if i + 4 > len(buf):
-                return None
-            what, n = buf[i + 2], buf[i + 3]
-            if what == ord("a"):
-                self.asb_on = bool(n & 1)
-            elif what == ord("E"):
+    def _esc(self, cmd: bytes) -> None:
+        code, arg = cmd[1], cmd[2] if len(cmd) > 2 else 0
+        if code == GS:
+            self._esc_gs(cmd)
+        elif code == RS:
+            if arg == ord("a"):
+                self.asb_on = bool(cmd[3] & 1)
+            elif arg == ord("E"):
                 self.etb = 0
-            return 4
-        if cmd == ord("*"):
-            return self._raster_command(buf, i)
-        if cmd == ord("#"):
-            end = buf.find(b"\n\x00", i)
-            if end < 0:
-                return None
-            if buf[i + 2] == ord("*"):
-                self._answers += b"\x1b#*," + self.printer_id + b"\n\x00"
-            return end + 2 - i
-        if cmd == ord("b"):  # barcode: ESC b n1 n2 n3 n4 data RS
-            end = buf.find(bytes((RS,)), i + 6)
-            if end < 0:
-                return None
-            data = bytes(buf[i + 6:end]).decode("latin-1")
+        elif code == ord("*"):
+            self._raster_command(cmd)
+        elif code == ord("#") and arg == ord("*"):
+            self._answers += b"\x1b#*," + self.printer_id + b"\n\x00"
+        elif code == ord("b") and len(cmd) > 7:
+            data = cmd[6:-1].decode("latin-1")
             self._mark(f"[barcode {data}]", Row("barcode", text=data), 80)
-            return end + 1 - i
-        if cmd == ord("X"):  # 24-dot bit image: ESC X n1 n2, 3 bytes a column
-            if i + 4 > len(buf):
-                return None
-            columns = buf[i + 2] | buf[i + 3] << 8
-            if i + 4 + 3 * columns > len(buf):
-                return None
-            self._mark(f"[image {columns}x24]", Row("image", image=self._band(bytes(buf[i + 4:i + 4 + 3 * columns]),
-                                                                              columns)), 24)
-            return 4 + 3 * columns
-        size = _ESC_FIXED.get(cmd, 3)
-        if i + size > len(buf):
-            return None
-        arg = buf[i + 2] if size > 2 else 0
-        if cmd == ord("@"):
+        elif code == ord("X") and len(cmd) >= 4:
+            columns = cmd[2] | cmd[3] << 8
+            self._mark(f"[image {columns}x24]", Row("image", image=self._band(cmd[4:], columns)), 24)
+        elif code == ord("@"):
             self._end_line(force=False)
             self._reset()
-        elif cmd == ord("E"):
-            self._style.bold = True
-        elif cmd == ord("F"):
-            self._style.bold = False
-        elif cmd == ord("4"):
-            self._style.invert = True
-        elif cmd == ord("5"):
-            self._style.invert = False
-        elif cmd == ord("i"):
-            self._style.height, self._style.width = min(arg, 5) + 1, min(buf[i + 3], 5) + 1
-        elif cmd == ord("W"):
+        elif code in (ord("E"), ord("F")):
+            self._style.bold = code == ord("E")
+        elif code in (ord("4"), ord("5")):
+            self._style.invert = code == ord("4")
+        elif code == ord("i"):
+            self._style.height, self._style.width = min(arg, 5) + 1, min(cmd[3], 5) + 1
+        elif code == ord("W"):
             self._style.width = min(arg, 5) + 1
-        elif cmd == ord("h"):
+        elif code == ord("h"):
             self._style.height = min(arg, 5) + 1
-        elif cmd == ord("a"):
+        elif code == ord("a"):
             self._end_line(force=False)
             self._lines.extend([""] * arg)
             self._rows.extend(Row("text") for _ in range(arg))
             self.dots_fed += TEXT_ROW_DOTS * arg
-        elif cmd == ord("d"):
+        elif code == ord("d"):
             self._cut()
-        elif cmd == 0x0C and self._raster is not None:  # ESC FF NUL / ESC FF EOT: end of the page
+        elif code == 0x0C and self._raster is not None:  # ESC FF NUL / ESC FF EOT: end of the page
             self._end_raster()
             self._cut(self._eot_cuts)
-        return size
 
-    def _esc_gs(self, buf: bytearray, i: int) -> int | None:
-        if i + 3 > len(buf):
-            return None
-        what = buf[i + 2]
-        if what == ord("t") or what == ord("a"):
-            if i + 4 > len(buf):
-                return None
-            if what == ord("t"):
-                self._code_page = CODE_PAGES.get(buf[i + 3], "cp437")
-            else:
-                self._style.align = buf[i + 3] % 48 if buf[i + 3] >= 48 else buf[i + 3]
-            return 4
-        if what == 0x03:  # ESC GS ETX s n1 n2
-            if i + 6 > len(buf):
-                return None
-            if buf[i + 3] == 1 and self.answers_print_end:
-                self._end_line(force=False)
-                self.print_end = (self.print_end + 1) % 256
-                self._answers += star.print_end_answer(buf[i + 4] | buf[i + 5] << 8, self.print_end)
-            return 6
-        if what == ord("y"):  # QR: ESC GS y S x n (6), ESC GS y D 1 m nL nH data, ESC GS y P (4)
-            if i + 4 > len(buf):
-                return None
-            if buf[i + 3] == ord("S"):
-                return 6 if i + 6 <= len(buf) else None
-            if buf[i + 3] == ord("D"):
-                if i + 8 > len(buf):
-                    return None
-                size = buf[i + 6] | buf[i + 7] << 8
-                if i + 8 + size > len(buf):
-                    return None
-                self._qr = bytes(buf[i + 8:i + 8 + size]).decode("utf-8", "replace")
-                return 8 + size
-            if buf[i + 3] == ord("P"):
-                data = getattr(self, "_qr", "")
-                self._mark(f"[qr {data}]", Row("qr", text=data), 200)
-            return 4
-        return 3
+    def _esc_gs(self, cmd: bytes) -> None:
+        what = cmd[2]
+        if what == ord("t"):
+            self._code_page = CODE_PAGES.get(cmd[3], "cp437")
+        elif what == ord("a"):
+            self._style.align = cmd[3] % 48 if cmd[3] >= 48 else cmd[3]
+        elif what == 0x03 and cmd[3] == 1 and self.answers_print_end:  # ESC GS ETX 1 n1 n2
+            self._end_line(force=False)
+            self.print_end = (self.print_end + 1) % 256
+            self._answers += star.print_end_answer(cmd[4] | cmd[5] << 8, self.print_end)
+        elif what == ord("y") and cmd[3] == ord("D"):  # QR data, then ESC GS y P prints it
+            self._qr = cmd[8:].decode("utf-8", "replace")
+        elif what == ord("y") and cmd[3] == ord("P"):
+            self._mark(f"[qr {self._qr}]", Row("qr", text=self._qr), 200)
 
-    def _raster_command(self, buf: bytearray, i: int) -> int | None:
-        """ESC * r A / B / C / R, and the settings ESC * r <letters> <decimal> NUL."""
-        if i + 4 > len(buf):
-            return None
-        if buf[i + 2] != ord("r"):
-            return 3
-        letter = buf[i + 3]
+    def _raster_command(self, cmd: bytes) -> None:
+        """ESC * r A / B / C / R, and the settings ESC * r <letter> <decimal> NUL."""
+        if len(cmd) < 4 or cmd[2] != ord("r"):
+            return
+        letter = cmd[3]
         if letter == ord("A"):
             self._end_line(force=False)
-            self._raster = []
-            self._eot_cuts = True
-            return 4
-        if letter == ord("B"):
+            self._raster, self._eot_cuts = [], True
+        elif letter == ord("B"):
             if self._raster:
                 self._end_raster()
                 if self._eot_cuts:
                     self._cut()
             self._raster = None
-            return 4
-        if letter in (ord("C"), ord("R")):
+        elif letter in (ord("C"), ord("R")):
             if self._raster is not None:
                 self._raster = []
-            return 4
-        end = buf.find(b"\x00", i + 4)
-        if end < 0:
-            return None if len(buf) - i < 16 else 4
-        value = bytes(buf[i + 4:end]).lstrip(b"lr")
-        if letter == ord("E"):
-            self._eot_cuts = value.strip() not in (b"1",)
-        elif letter == ord("Y") and value.isdigit() and self._raster is not None:
-            self._raster.extend([b""] * int(value))
-            self.dots_fed += int(value)
-        return end + 1 - i
+        else:
+            value = cmd[4:-1].lstrip(b"lr").strip()
+            if letter == ord("E"):
+                self._eot_cuts = value != b"1"
+            elif letter == ord("Y") and value.isdigit() and self._raster is not None:
+                self._raster.extend([b""] * int(value))
+                self.dots_fed += int(value)
 
     @staticmethod
     def _band(data: bytes, columns: int) -> Image.Image:
