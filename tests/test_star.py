@@ -4,18 +4,19 @@ order, once, through power cuts and empty rolls."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import uuid
 
 import pytest
 
-from appliance.printing import preview, star, star_render, translate
+from appliance.printing import preview, printers, star, star_render, translate
 from appliance.printing.document import Document
 from appliance.printing.emulated.engine import Engine
 from appliance.printing.emulated.star_engine import StarEngine
 from appliance.store import keys
 from appliance.tools.client import Client
-from tests.box import Box, ticket, wait_for
+from tests.box import Box, free_port, ticket, wait_for
 from tests.fakeprinter import FakePrinter
 
 MENU = Document.model_validate({"lines": [
@@ -215,3 +216,74 @@ def test_a_job_moved_from_an_epson_printer_to_a_star_backup_is_drawn_for_it(shar
     assert done["status"] == "printed" and done["printer"] == backup and done["moved_from"] == name
     [receipt] = star_printer.wait_receipts(1)
     assert receipt.cut and [row.kind for row in receipt.rows] == ["image", "image"]  # "moved from", the ticket
+
+
+# -- apps that speak Star, and apps that speak the other language, through the virtual ports ---------
+
+def expose(box: Box, tablet: Client, printer: FakePrinter, *extra: str) -> tuple[str, int]:
+    name = add(box, printer, *extra)
+    wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", 20, "the printer to be learnt")
+    port = free_port()
+    printers.expose(box.redis, name, port)
+    wait_for(lambda: box.redis.hget(keys.virtual_port_states(), name) == b"listening", 10, "the port to open")
+    return name, port
+
+
+def read_answers(sock: socket.socket, reader: star.AnswerReader, kind: str, timeout: float = 15.0) -> list:
+    sock.settimeout(timeout)
+    found: list = []
+    while not any(a.kind == kind for a in found):
+        data = sock.recv(4096)
+        assert data, "the box closed the connection"
+        found += reader.feed(data)
+    return found
+
+
+def test_a_star_app_prints_through_a_virtual_port_and_hears_star_s_answers(shared_box: Box, tablet: Client,
+                                                                          make_printer) -> None:
+    printer = make_printer(language="star", model=MODELS["starprnt"], speed_mm_s=60)
+    _, port = expose(shared_box, tablet, printer)
+    receipt = star_render.render(Document.model_validate(ticket("STAR-APP", 12)), "starprnt")
+    reader = star.AnswerReader()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(star.STATUS_REQUEST)
+        [status] = [a for a in read_answers(sock, reader, "asb") if a.kind == "asb"]
+        assert status.asb.ready and status.asb.etb == 0
+        sock.sendall(b"\x1b#*\n\x00")
+        assert any(a.text == MODELS["starprnt"].decode() for a in read_answers(sock, reader, "model"))
+        sock.sendall(receipt + star.ETB_REQUEST + star.print_end_request(4242))
+        [end] = [a for a in read_answers(sock, reader, "print_end") if a.kind == "print_end"]
+        assert end.token == 4242 and len(printer.receipts) == 1  # answered once on paper, not before
+        sock.sendall(star.STATUS_REQUEST)
+        assert [a for a in read_answers(sock, reader, "asb") if a.kind == "asb"][-1].asb.etb == 1
+    assert first_lines(printer) == ["STAR-APP"]
+
+
+def test_an_escpos_app_prints_on_a_star_graphic_printer_and_a_star_app_on_an_epson(
+        shared_box: Box, tablet: Client, make_printer) -> None:
+    from escpos.printer import Network
+
+    graphic = make_printer(language="star", model=MODELS["star-graphic"])
+    _, graphic_port = expose(shared_box, tablet, graphic)
+    app = Network("127.0.0.1", port=graphic_port, timeout=5)
+    app.text("Zapiekanka 14 zł\n")
+    app.cut()
+    app.close()
+    [receipt] = graphic.wait_receipts(1, timeout=30)
+    assert receipt.cut and receipt.rows[-1].kind == "image" and receipt.rows[-1].image.getbbox()
+    epson = make_printer()
+    _, epson_port = expose(shared_box, tablet, epson)
+    with socket.create_connection(("127.0.0.1", epson_port), timeout=10) as sock:
+        sock.sendall(star_render.render(Document.model_validate(ticket("FROM-A-STAR-APP")), "star-line"))
+    [printed] = epson.wait_receipts(1, timeout=30)
+    assert printed.cut and printed.rows[0].kind == "image"  # drawn from the Star bytes, sent as GS v 0
+
+
+def test_an_app_s_language_is_told_by_its_first_telling_command_never_by_a_parameter() -> None:
+    from appliance.printing.virtual_ports import Sniffer
+
+    assert Sniffer.tell(b"\x1b@Hello\n\x1dVB\x00") == "escpos"
+    assert Sniffer.tell(b"\x1b@\x1b\x1dt\x05Hello") == "star"
+    assert Sniffer.tell(b"\x1b@\x1b*rA") == "star"
+    assert Sniffer.tell(b"\x1b@\x1b!\x17Hello") is None  # 0x17 as ESC !'s parameter tells nothing
+    assert Sniffer.tell(b"Hello\n") is None  # the exposed printer's family is taken then

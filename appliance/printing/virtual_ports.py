@@ -2,7 +2,13 @@
 so a POS app configured with the box's address prints to it exactly as to the printer, and
 gets the box's durability without knowing it.
 
-What arrives is cut into jobs and questions (``Splitter``, pure):
+The app may speak ESC/POS or Star's languages, whatever the printer speaks: its first telling
+command says which (``Sniffer``), its bytes are queued in their language, and a printer of the
+other prints them as a picture of the receipt (``translate.py``). A Star app is served by
+``star_splitter.StarSplitter``: its receipts end at Star's cut or a raster page's end, ``ESC ACK
+SOH`` gets the ASB at once, ``ETB`` steps the connection's ETB counter and ``ESC GS ETX 1 n1 n2``
+is answered only once the jobs before them are on paper, ``ESC # *`` gets the real model.
+For ESC/POS, what arrives is cut into jobs and questions (``Splitter``, pure):
 
 - a job ends at a cut (GS V, ESC i, ESC m) when the app keeps its connection, or when the
   app closes the connection; each job is queued as a ``raw`` job for the real printer with
@@ -40,16 +46,17 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
 
 import redis
 
 from appliance import settings
 from appliance.errors import OutcomeUnknown, ServiceError
-from appliance.printing import commands, jobs, printers
+from appliance.printing import commands, jobs, languages, printers, star
 from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, DOTS_PER_MM, ESC, GS, LINE_MM
+from appliance.printing.pieces import Piece
 from appliance.printing.request import MAX_RAW_BYTES
+from appliance.printing.star_splitter import StarSplitter
 from appliance.store import keys
 
 log = logging.getLogger(__name__)
@@ -64,19 +71,6 @@ PER_ADDRESS = 8  # connections one device may hold open on the virtual ports
 MAX_CONNECTIONS = 64
 CLEARED = b"\x37\x25\x00"  # DLE DC4 fn 8's answer
 _PRINTS = {GS: b"vV8k(*", ESC: b"*dJim"}  # commands that put something on paper
-
-Kind = Literal["job", "realtime", "info", "asb", "in_order", "clear", "overflow"]
-
-
-@dataclass(frozen=True)
-class Piece:
-    """What the app said: a job's bytes, or a question (``n`` its argument, ``data`` the
-    command for in-order questions)."""
-
-    kind: Kind
-    data: bytes = b""
-    n: int = 0
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -206,6 +200,73 @@ class Splitter:
         return pieces
 
 
+class Sniffer:
+    """Which language an app speaks, told by its first telling command (Star's ``ESC GS``,
+    ``ESC RS``, ``ESC ACK SOH``, ``ESC * r``, ``ESC # *``, ``ETB``; Epson's GS, DLE, FS), then
+    the matching splitter; until it is told, the exposed printer's family is assumed. So an
+    ESC/POS app prints on a Star printer's port, and a Star app on an Epson's."""
+
+    TELLS = 64  # bytes looked at before the printer's own family is taken
+
+    def __init__(self, default: str, bounds: Limits) -> None:
+        self.default, self.bounds = default, bounds
+        self.family: str | None = None
+        self.splitter: Splitter | StarSplitter | None = None
+        self._pending = bytearray()
+
+    @property
+    def ended(self) -> bool:
+        return self.splitter is not None and self.splitter.ended
+
+    @staticmethod
+    def tell(data: bytes | bytearray) -> str | None:
+        """The family of the first telling command, read command by command (a parameter or a
+        picture's bytes never tell), or None while nothing told yet."""
+        i = 0
+        while i < len(data):
+            b = data[i]
+            if b in (GS, DLE, commands.FS):
+                return "escpos"
+            if b == star.ETB:
+                return "star"
+            if b == ESC:
+                if i + 2 >= len(data):
+                    return None
+                if data[i + 1] in (star.GS, star.RS, star.ACK, ord("#")) or data[i + 1:i + 3] == b"*r":
+                    return "star"
+                size = commands.length(data, i)
+                if size is None:
+                    return None
+                i += size
+                continue
+            i += 1
+        return None
+
+    def _choose(self, family: str) -> None:
+        self.family = family
+        self.splitter = StarSplitter(self.bounds) if family == "star" else Splitter(self.bounds)
+
+    def feed(self, data: bytes) -> list[Piece]:
+        if self.splitter is not None:
+            return self.splitter.feed(data)
+        self._pending += data
+        told = self.tell(self._pending)
+        if told is None and len(self._pending) < self.TELLS:
+            return []
+        self._choose(told or self.default)
+        data, self._pending = bytes(self._pending), bytearray()
+        assert self.splitter is not None
+        return self.splitter.feed(data)
+
+    def close(self, whole: bool) -> list[Piece]:
+        if self.splitter is None:
+            self._choose(self.default)
+            data, self._pending = bytes(self._pending), bytearray()
+            pieces = self.splitter.feed(data) if data else []
+            return pieces + self.splitter.close(whole)
+        return self.splitter.close(whole)
+
+
 # -- answers from the real printer's last known state -----------------------------------------
 
 def known_status(r: redis.Redis, name: str) -> printer_status.PrinterStatus:
@@ -248,7 +309,10 @@ class Connection:
 
     def __init__(self, r: redis.Redis, printer: str, sock: socket.socket) -> None:
         self.r, self.printer, self.sock = r, printer, sock
-        self.splitter = Splitter(limits(r))
+        self.language = printers.get(r, printer).language
+        self.splitter = Sniffer(languages.family(self.language), limits(r))
+        self.etb = 0  # Star: this connection's ETB counter, one step per ETB once on paper
+        self.print_end = 0  # Star: its print-end counter (ESC GS ETX)
         self.sent: list[str] = []  # the jobs this connection queued
         self.waiting: list[_Waiting] = []  # in-order questions, answered once their jobs are on paper
         self.asb_on = False
@@ -291,9 +355,22 @@ class Connection:
             with contextlib.suppress(OSError):
                 self.sock.close()
 
+    @property
+    def star(self) -> bool:
+        return self.splitter.family == "star"
+
     def _handle(self, piece: Piece) -> None:
         if piece.kind == "job":
             self.sent.append(self._queue(piece.data))
+        elif self.star and piece.kind in ("realtime", "info", "clear"):
+            if piece.kind == "realtime":
+                self._send(self._star_asb())
+            elif piece.kind == "info":
+                shown = printers.state(self.r, self.printer)
+                self._send(b"\x1b#*," + (shown.model or f"virtual {self.printer}").encode("ascii", "replace")
+                           + b"\n\x00")
+            else:
+                self.etb = 0
         elif piece.kind == "realtime":
             self._send(bytes([printer_status.realtime_answer(known_status(self.r, self.printer), piece.n)]))
         elif piece.kind == "info":
@@ -314,13 +391,26 @@ class Connection:
         job_id = str(uuid.uuid4())
         while True:
             try:
-                return jobs.submit_raw(self.r, self.printer, payload, f"port:{self.printer}", job_id)
+                return jobs.submit_raw(self.r, self.printer, payload, f"port:{self.printer}", job_id,
+                                       language=self._written_in())
             except (redis.RedisError, OutcomeUnknown) as exc:  # the same id again: never twice
                 log.warning("virtual printer %s: job not queued yet (%s); trying again", self.printer, exc)
                 time.sleep(1)
             except ServiceError as exc:  # the printer was removed while the app printed
                 log.error("virtual printer %s: a job was refused: %s", self.printer, exc)
                 return job_id
+
+    def _written_in(self) -> str:
+        """The language of the app's bytes: ESC/POS, or Star's (Line Mode and StarPRNT are one
+        family; raster is in it too)."""
+        if not self.star:
+            return languages.ESCPOS
+        return self.language if self.language in ("star-line", "starprnt") else "starprnt"
+
+    def _star_asb(self) -> bytes:
+        state = known_status(self.r, self.printer)
+        return star.asb(online=state.online, paper=state.paper, cover_open=state.cover_open, error=state.error,
+                        etb=self.etb)
 
     def _answer_ready(self) -> bool:
         """Answer the in-order questions whose jobs are all ended; True while some wait."""
@@ -331,7 +421,15 @@ class Connection:
         while self.waiting and all(jobs.status_of(self.r, j) in (*jobs.FINAL, None)
                                    for j in self.waiting[0].job_ids):
             command = self.waiting.pop(0).command
-            if command[1] == ord("r"):
+            if command == star.ETB_REQUEST:
+                self.etb = (self.etb + 1) % 32
+                if self.asb_on:
+                    self._send(self._star_asb())
+                    self.last_asb = self._star_asb()
+            elif command[:3] == b"\x1b\x1d\x03":
+                self.print_end = (self.print_end + 1) % 256
+                self._send(star.print_end_answer(command[4] | command[5] << 8, self.print_end))
+            elif command[1] == ord("r"):
                 self._send(bytes([printer_status.paper_status_byte(known_status(self.r, self.printer))]))
             else:
                 self._send(printer_status.process_id_response(command[-4:]))
@@ -339,7 +437,7 @@ class Connection:
 
     def _status_changes(self) -> None:
         if self.asb_on:
-            now = asb(known_status(self.r, self.printer))
+            now = self._star_asb() if self.star else asb(known_status(self.r, self.printer))
             if now != self.last_asb:
                 self._send(now)
                 self.last_asb = now
