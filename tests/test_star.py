@@ -4,6 +4,7 @@ order, once, through power cuts and empty rolls."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import uuid
@@ -16,7 +17,7 @@ from appliance.printing.emulated.engine import Engine
 from appliance.printing.emulated.star_engine import StarEngine
 from appliance.store import keys
 from appliance.tools.client import Client
-from tests.box import Box, free_port, ticket, wait_for
+from tests.box import ROOT, Box, free_port, ticket, wait_for
 from tests.fakeprinter import FakePrinter
 
 MENU = Document.model_validate({"lines": [
@@ -287,3 +288,27 @@ def test_an_app_s_language_is_told_by_its_first_telling_command_never_by_a_param
     assert Sniffer.tell(b"\x1b@\x1b*rA") == "star"
     assert Sniffer.tell(b"\x1b@\x1b!\x17Hello") is None  # 0x17 as ESC !'s parameter tells nothing
     assert Sniffer.tell(b"Hello\n") is None  # the exposed printer's family is taken then
+
+
+NODE_CLIENTS = ROOT / "tests" / "node" / "star_clients.cjs"
+NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not (NODE_MODULES / "node-thermal-printer").exists(),
+                    reason="needs Node and the Star clients (npm ci --prefix tests/node; .ci/run does it)")
+@pytest.mark.parametrize("client, language", [("encoder", "star-line"), ("encoder", "star-prnt"),
+                                              ("thermal", "star")])
+def test_star_clients_no_one_here_wrote_print_through_a_virtual_port(shared_box: Box, tablet: Client, make_printer,
+                                                                     client: str, language: str) -> None:
+    """@point-of-sale/receipt-printer-encoder (star-line, star-prnt) and node-thermal-printer
+    (star), sending to the box's port as to a Star printer."""
+    printer = make_printer(language="star", model=MODELS["star-line" if language != "star-prnt" else "starprnt"])
+    _, port = expose(shared_box, tablet, printer)
+    label = f"{client}-{language}".upper()
+    run = subprocess.run(["node", str(NODE_CLIENTS), client, language, "127.0.0.1", str(port), label],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    [receipt] = printer.wait_receipts(1, timeout=30)
+    assert receipt.cut and label in receipt.text
+    if client == "encoder":  # Star's code pages, chosen by the app (CP852 for Polish)
+        assert "Żurek" in receipt.text
