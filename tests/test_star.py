@@ -4,6 +4,7 @@ order, once, through power cuts and empty rolls."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -312,3 +313,39 @@ def test_star_clients_no_one_here_wrote_print_through_a_virtual_port(shared_box:
     assert receipt.cut and label in receipt.text
     if client == "encoder":  # Star's code pages, chosen by the app (CP852 for Polish)
         assert "Żurek" in receipt.text
+
+
+# -- CloudPRNT: printers that call the box -------------------------------------------------------
+
+def test_a_cloudprnt_printer_asks_to_join_is_accepted_and_a_job_is_printed_only_once_it_says_so(
+        shared_box: Box, tablet: Client) -> None:
+    from tests.cloudprnt_printer import CloudPrinter
+
+    mac = "00:11:62:1a:2b:3c"
+    printer = CloudPrinter(shared_box.url, mac).start()
+    try:
+        def listed() -> str:
+            return subprocess.run(shared_box.argv("printers", "callers"), capture_output=True, text=True,
+                                  timeout=60).stdout
+
+        wait_for(lambda: mac in listed() and "asking to join" in listed(), 20, "the printer to ask to join")
+        assert printer.answers[-1] == {"jobReady": False}
+        subprocess.run(shared_box.argv("printers", "accept", mac, "--name", "cloud", "--roles", "terrasse"),
+                       check=True, capture_output=True, timeout=60)
+        wait_for(lambda: shared_box.redis.exists(keys.printer_worker("cloud")), 10, "its worker")
+        shown_now = wait_for(lambda: (p := shown(tablet, "cloud")) and p["ready"] and p, 20, "it to be ready")
+        assert shown_now["language"] == "starprnt" and shown_now["confirmation"] == "paper"
+        printer.fetch_twice = True  # a fetch has no side effect: the same job, still not printed
+        printer.code = "520 Download timeout"  # the first time, it could not print it
+        job = tablet.print(role="terrasse", document=ticket("CLOUD"))
+        wait_for(lambda: "520" in (tablet.job(job["id"])["last_error"] or ""), 20, "the printer's refusal")
+        assert tablet.job(job["id"])["status"] == "printing" and printer.receipts == []
+        printer.code = "200 OK"
+        assert tablet.wait_job(job["id"], timeout=30)["status"] == "printed"
+        assert first_lines(printer) == ["CLOUD"] and printer.fetches >= 4
+        printer.paper = "out"
+        wait_for(lambda: shown(tablet, "cloud")["problem"] == "out of paper", 20, "its status from its poll")
+    finally:
+        printer.stop()
+        with contextlib.suppress(Exception):
+            printers.remove(shared_box.redis, "cloud")

@@ -315,6 +315,17 @@ def begin_attempt(r: redis.Redis, job_id: str, worker_key: str | None = None) ->
                                               args=[time.time(), started, job_id, JobStatus.PRINTING, *FINAL], client=r)
     if not found:
         return None
+    return _attempt(job_id, found)
+
+
+def offered(r: redis.Redis, job_id: str) -> Attempt | None:
+    """What a job sends, read without starting an attempt (a CloudPRNT printer's fetch, which
+    may come twice)."""
+    found = r.hmget(keys.job(job_id), "payload", "copies", "drawer", "reprint", "moved_from", "language")
+    return _attempt(job_id, found) if found[0] is not None else None
+
+
+def _attempt(job_id: str, found: list) -> Attempt:
     payload, copies, drawer, reprint, moved_from, language = found
     return Attempt(job_id, payload, int(copies), drawer == b"1", reprint == b"1",
                    moved_from.decode() if moved_from else None, language.decode() if language else "escpos")

@@ -31,6 +31,7 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from appliance.printing import jobs, printers
+from appliance.printing.cloudprnt import SCHEME, CloudprntDriver
 from appliance.printing.driver import PrinterDriver, Stopping
 from appliance.store import keys
 
@@ -109,7 +110,7 @@ class PrinterWorker(SimpleWorker):
 
     heartbeat_every = 30.0
 
-    def __init__(self, driver: PrinterDriver) -> None:
+    def __init__(self, driver: PrinterDriver | CloudprntDriver) -> None:
         name = driver.config.name
         # A name of its own at every start: the previous worker's key may outlive it (kill -9,
         # Redis restarted) and rq refuses a name that looks alive.
@@ -174,7 +175,7 @@ class PrinterWorker(SimpleWorker):
         self._stop_requested = True
 
 
-def _background(driver: PrinterDriver, worker: PrinterWorker, worker_key: str) -> None:
+def _background(driver: PrinterDriver | CloudprntDriver, worker: PrinterWorker, worker_key: str) -> None:
     """Heartbeats (ours for /healthz, rq's for `rq info`, kept while a job waits for paper)
     and idle status polls, on a thread beside the worker's."""
     last_poll = 0.0
@@ -192,11 +193,13 @@ def _background(driver: PrinterDriver, worker: PrinterWorker, worker_key: str) -
 
 
 def run(r: redis.Redis, name: str, started: Callable[[PrinterWorker], None] = lambda worker: None,
-        driver: PrinterDriver | None = None) -> None:
+        driver: PrinterDriver | CloudprntDriver | None = None) -> None:
     """Serve one printer until asked to stop, or until Redis goes away (the pool restarts it).
     ``r`` is this printer's own client, with a socket timeout above rq's dequeue block.
     ``driver``: one made by the caller (a link through a stand-in socket, in tests)."""
-    driver = driver or PrinterDriver(r, printers.get(r, name))
+    config = printers.get(r, name)
+    if driver is None:
+        driver = CloudprntDriver(r, config) if config.uri.startswith(SCHEME) else PrinterDriver(r, config)
     worker = PrinterWorker(driver)
     recover(r, name)
     started(worker)

@@ -105,6 +105,24 @@ def printer_search_requests() -> str:
     return f"{PREFIX}:printers:search:requests"
 
 
+def cloudprnt_offer(printer: str) -> str:
+    """String: the id of the job offered to a CloudPRNT printer (its next poll says
+    ``jobReady``, its GET fetches it), written by its worker, cleared once it is confirmed."""
+    return f"{PREFIX}:cloudprnt:{printer}:offer"
+
+
+def cloudprnt_results(printer: str) -> str:
+    """List: "job_id code" for each DELETE the printer sent (code 200: printed), pushed by the
+    web process, taken by the printer's worker."""
+    return f"{PREFIX}:cloudprnt:{printer}:results"
+
+
+def cloudprnt_callers() -> str:
+    """Hash: MAC -> JSON (status code, ASB, when, from where) of every CloudPRNT printer that
+    polled the box, added or not yet: "new printers asking to join" on the page and the CLI."""
+    return f"{PREFIX}:cloudprnt:callers"
+
+
 def virtual_port_states() -> str:
     """Hash: printer name -> what its virtual network port is doing ("listening", or why it
     cannot open), written by the background process for the setup page and the CLI."""
