@@ -349,3 +349,33 @@ def test_a_cloudprnt_printer_asks_to_join_is_accepted_and_a_job_is_printed_only_
         printer.stop()
         with contextlib.suppress(Exception):
             printers.remove(shared_box.redis, "cloud")
+
+
+# -- WebPRNT: web apps built on Star's JavaScript SDK -------------------------------------------
+
+def test_a_webprnt_request_prints_and_is_answered_once_on_paper_with_the_asb(box: Box, make_printer) -> None:
+    import requests
+    from xml.sax.saxutils import escape
+
+    from appliance import settings
+
+    printer = make_printer(language="star", model=MODELS["starprnt"], speed_mm_s=100)
+    box.add_printer("caisse", printer.uri, ("receipt",))
+    settings.put(box.redis, apps_reach_all=True)  # apps with no token may reach every printer
+    wait_for(lambda: printers.state(box.redis, "caisse").confirmation == "paper", 20, "the printer to be learnt")
+    request = ('<root><alignment position="center"/><text emphasis="true">Chez Zofia\n</text>'
+               '<alignment position="left"/><text>Żurek 12,00 zł\n</text><cutpaper feed="true" type="partial"/></root>')
+    message = ('<StarWebPrint xmlns="http://www.star-m.jp" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
+               f"<Request>{escape(request)}</Request></StarWebPrint>")
+    web = requests.Session()
+    web.trust_env = False
+    answer = web.post(f"{box.url}/StarWebPRNT/SendMessage", data=message.encode(), timeout=60,
+                      headers={"Content-Type": "text/xml; charset=UTF-8", "Origin": "https://pos.example"})
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "https://pos.example"
+    inner = answer.text.split("<Response>")[1].split("</Response>")[0].replace("&lt;", "<").replace("&gt;", ">")
+    assert "<success>true</success>" in inner and "<code>SUCCESS</code>" in inner
+    status = inner.split("<status>")[1].split("</status>")[0]
+    assert star.parse_asb(bytes.fromhex(status)).ready
+    assert len(printer.receipts) == 1 and "Żurek 12,00 zł" in printer.receipts[0].text  # on paper before the answer
+    bad = web.post(f"{box.url}/StarWebPRNT/SendMessage", data=b"<StarWebPrint><Request>&lt;root&gt;", timeout=30)
+    assert bad.status_code == 400 and "SchemaError" in bad.text

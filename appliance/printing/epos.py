@@ -64,20 +64,20 @@ def _flag(element: Element, name: str) -> bool | None:
     return None if value is None else value == "true"
 
 
-def _int(element: Element, name: str, low: int, high: int) -> int | None:
+def number(element: Element, name: str, low: int, high: int) -> int | None:
     value = element.get(name)
     if value is None:
         return None
     try:
         number = int(value)
     except ValueError:
-        raise SchemaError(f"<{_tag(element)} {name}={value!r}>: a number, please") from None
+        raise SchemaError(f"<{tag(element)} {name}={value!r}>: a number, please") from None
     if not low <= number <= high:
-        raise SchemaError(f"<{_tag(element)} {name}={value}>: from {low} to {high}")
+        raise SchemaError(f"<{tag(element)} {name}={value}>: from {low} to {high}")
     return number
 
 
-def _tag(element: Element) -> str:
+def tag(element: Element) -> str:
     return element.tag.rpartition("}")[2]
 
 
@@ -118,8 +118,8 @@ class _Sheet:
 
 
 def _element(p, element: Element, sheet: _Sheet) -> None:
-    tag, content, paper = _tag(element), element.text or "", sheet.paper
-    if tag == "text":
+    name, content, paper = tag(element), element.text or "", sheet.paper
+    if name == "text":
         style: dict = {}
         if (align := element.get("align")) in _ALIGN:
             style["align"] = _ALIGN[align]
@@ -128,7 +128,7 @@ def _element(p, element: Element, sheet: _Sheet) -> None:
                 style[key] = value
         if (underline := _flag(element, "ul")) is not None:
             style["underline"] = int(underline)
-        width, height = _int(element, "width", 1, 8), _int(element, "height", 1, 8)
+        width, height = number(element, "width", 1, 8), number(element, "height", 1, 8)
         if width or height:
             style.update(width=width or 1, height=height or 1, custom_size=True)
         for attribute, key in (("dw", "double_width"), ("dh", "double_height")):
@@ -138,27 +138,27 @@ def _element(p, element: Element, sheet: _Sheet) -> None:
             style["font"] = element.get("font")[-1]
         if style:
             p.set(**style)
-        if (spacing := _int(element, "linespc", 0, 255)) is not None:
+        if (spacing := number(element, "linespc", 0, 255)) is not None:
             p._raw(b"\x1b3" + bytes([spacing]))
-        if (x := _int(element, "x", 0, 65535)) is not None:
+        if (x := number(element, "x", 0, 65535)) is not None:
             p._raw(b"\x1b$" + bytes([x & 0xFF, x >> 8]))
         render.write_text(p, content)
-    elif tag == "feed":
-        if (dots := _int(element, "unit", 0, 255)) is not None:
-            sheet.take(dots / commands.DOTS_PER_MM, tag)
+    elif name == "feed":
+        if (dots := number(element, "unit", 0, 255)) is not None:
+            sheet.take(dots / commands.DOTS_PER_MM, name)
             p._raw(b"\x1bJ" + bytes([dots]))
-        elif (lines := _int(element, "line", 0, 255)) is not None:
-            sheet.take(lines * commands.LINE_MM, tag)
+        elif (lines := number(element, "line", 0, 255)) is not None:
+            sheet.take(lines * commands.LINE_MM, name)
             p._raw(b"\x1bd" + bytes([lines]))
         else:
             p._raw(b"\n")
-    elif tag == "cut":
+    elif name == "cut":
         p._raw(b"\x1dV\x01" if element.get("type") == "no_feed" else b"\x1dV\x42\x00")
-    elif tag == "image":
-        width, height = _int(element, "width", 1, MAX_IMAGE_SIDE), _int(element, "height", 1, 65535)
+    elif name == "image":
+        width, height = number(element, "width", 1, MAX_IMAGE_SIDE), number(element, "height", 1, 65535)
         if width is None or height is None:
             raise SchemaError("<image> needs width and height")
-        sheet.take(height / commands.DOTS_PER_MM, tag)
+        sheet.take(height / commands.DOTS_PER_MM, name)
         try:
             data = base64.b64decode("".join(content.split()), validate=True)
         except (binascii.Error, ValueError):
@@ -166,55 +166,62 @@ def _element(p, element: Element, sheet: _Sheet) -> None:
         if element.get("align") in _ALIGN:
             p.set(align=_ALIGN[element.get("align")])
         p._raw(raster(data, width, height))
-    elif tag == "barcode":
+    elif name == "barcode":
         kind = _BARCODES.get(element.get("type", ""))
         if kind is None:
             raise SchemaError(f"<barcode type={element.get('type')!r}>: use one of {', '.join(_BARCODES)}")
         data = content if kind != "CODE128" or content.startswith("{") else "{B" + content
         p.set(align=_ALIGN.get(element.get("align", ""), "left"))
         hri = element.get("hri", "none")
-        p._hw_barcode(data, kind, height=_int(element, "height", 1, 255) or 64,
-                      width=_int(element, "width", 2, 6) or 3,
+        p._hw_barcode(data, kind, height=number(element, "height", 1, 255) or 64,
+                      width=number(element, "width", 2, 6) or 3,
                       pos={"above": "ABOVE", "below": "BELOW", "both": "BOTH"}.get(hri, "OFF"), font="A",
                       align_ct=False, function_type="B", check=False)
-    elif tag == "symbol":
+    elif name == "symbol":
         p.set(align=_ALIGN.get(element.get("align", ""), "left"))
         if element.get("type", "qrcode_model_2").startswith("qrcode"):
             p.qr(content, ec=_QR_LEVELS.get(element.get("level", "default"), 1),
-                 size=_int(element, "width", 1, 16) or 3, native=True)
+                 size=number(element, "width", 1, 16) or 3, native=True)
         else:
             render.write_text(p, content + "\n")
-    elif tag == "hline":
+    elif name == "hline":
         render.write_text(p, "-" * paper.columns + "\n")
-    elif tag == "logo":
-        keys = (_int(element, "key1", 32, 126), _int(element, "key2", 32, 126))
+    elif name == "logo":
+        keys = (number(element, "key1", 32, 126), number(element, "key2", 32, 126))
         if None in keys:
             raise SchemaError("<logo> needs key1 and key2")
         p._raw(b"\x1d(L\x06\x00\x30\x45" + bytes(keys) + b"\x01\x01")
-    elif tag == "pulse":
+    elif name == "pulse":
         pin = 1 if element.get("drawer") == "drawer_2" else 0
         on = _PULSE.get(element.get("time", "pulse_100"), 1) * 50  # in 2 ms units
         p._raw(b"\x1bp" + bytes([pin, on, on]))
-    elif tag == "command":
+    elif name == "command":
         try:
             p._raw(bytes.fromhex(content))
         except ValueError:
             raise SchemaError("<command>: its content is not hexadecimal") from None
-    elif tag == "page":
+    elif name == "page":
         for child in element:
             _element(p, child, sheet)
 
 
-def parse(body: bytes) -> Element:
-    """The <epos-print> element of a SOAP envelope (or a bare one)."""
+def parse_bounded(body: bytes) -> Element:
+    """An XML document from a stranger: no entities, no DTD (defusedxml), bounded in depth and
+    in elements (ePOS-Print's and WebPRNT's)."""
     try:
         root = ElementTree.fromstring(body)
     except (ElementTree.ParseError, DefusedXmlException) as exc:
-        raise SchemaError(f"not an ePOS-Print XML document: {exc}") from None
+        raise SchemaError(f"not an XML document the box reads: {exc}") from None
     _bounded(root)
-    found = root if _tag(root) == "epos-print" else root.find(f".//{{{NS}}}epos-print")
+    return root
+
+
+def parse(body: bytes) -> Element:
+    """The <epos-print> element of a SOAP envelope (or a bare one)."""
+    root = parse_bounded(body)
+    found = root if tag(root) == "epos-print" else root.find(f".//{{{NS}}}epos-print")
     if found is None:
-        found = next((e for e in root.iter() if _tag(e) == "epos-print"), None)
+        found = next((e for e in root.iter() if tag(e) == "epos-print"), None)
     if found is None:
         raise SchemaError("no <epos-print> element in the document")
     return found

@@ -49,18 +49,16 @@ _BARCODES = {"UPC-A": 1, "EAN8": 2, "EAN13": 3, "CODE39": 4, "ITF": 5, "CODE128"
 
 # -- text: Line Mode and StarPRNT --------------------------------------------------------------
 
-class _Text:
-    """One receipt's bytes, remembering the code page in force so a switch is sent only
-    when a character needs another one."""
+class TextWriter:
+    """Text into Star bytes (``out``), remembering the code page in force so a switch is sent
+    only when a character needs another one. Text is text: control characters become marks
+    (``render.printable``)."""
 
-    def __init__(self) -> None:
-        self.out = bytearray(INIT)
+    def __init__(self, out: bytearray) -> None:
+        self.out = out
         self.page: str | None = None
 
-    def raw(self, data: bytes) -> None:
-        self.out += data
-
-    def text(self, value: str) -> None:
+    def write(self, value: str) -> None:
         for char in printable(value):
             if char.isascii():
                 if self.page is None:
@@ -82,6 +80,19 @@ class _Text:
     def _select(self, page: str) -> None:
         self.out += bytes((ESC, GS, ord("t"), CODE_PAGES[page]))
         self.page = page
+
+
+class _Text(TextWriter):
+    """One receipt's bytes, from its reset."""
+
+    def __init__(self) -> None:
+        super().__init__(bytearray(INIT))
+
+    def raw(self, data: bytes) -> None:
+        self.out += data
+
+    def text(self, value: str) -> None:
+        self.write(value)
 
     def style(self, *, align: str = "left", bold: bool = False, underline: bool = False, size: str = "normal",
               invert: bool = False) -> None:

@@ -1,9 +1,9 @@
 """Browsers' cross-origin rules (CORS), and Chrome's Private Network Access preflight.
 
 Two policies:
-- ePOS-Print (``/cgi-bin/epos/``) answers any origin, as Epson's printers do: web POS apps
-  post to it from their own origin and read the answer, and printing is what a printer on
-  the LAN offers anyone anyway.
+- ePOS-Print (``/cgi-bin/epos/``) and WebPRNT (``/StarWebPRNT/``) answer any origin, as
+  Epson's and Star's printers do: web POS apps post to them from their own origin and read
+  the answer, and printing is what a printer on the LAN offers anyone anyway.
 - The API answers only the origins the owner listed (setup page, ``appliance settings
   origins``). Its tokens travel in a header, never a cookie, so no credentials are allowed.
 
@@ -18,7 +18,7 @@ from flask import Flask, current_app, request
 from appliance.access import origins
 from appliance.web import store
 
-EPOS = "/cgi-bin/epos/"
+EPOS = ("/cgi-bin/epos/", "/StarWebPRNT/")  # printers' own web endpoints: any origin, as on the printers
 METHODS = "GET, POST, DELETE, OPTIONS"
 HEADERS = "Authorization, Content-Type, Last-Event-ID, X-Comptoir-App-Version"
 EPOS_HEADERS = "Content-Type, SOAPAction, If-Modified-Since"
