@@ -354,8 +354,9 @@ def test_a_cloudprnt_printer_asks_to_join_is_accepted_and_a_job_is_printed_only_
 # -- WebPRNT: web apps built on Star's JavaScript SDK -------------------------------------------
 
 def test_a_webprnt_request_prints_and_is_answered_once_on_paper_with_the_asb(box: Box, make_printer) -> None:
-    import requests
     from xml.sax.saxutils import escape
+
+    import requests
 
     from appliance import settings
 
