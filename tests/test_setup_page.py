@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from appliance.access import origins, owner
+from appliance.printing import printers
 from appliance.store import keys
 from appliance.system import wifi
 from appliance.system.update import receive
@@ -463,3 +464,19 @@ def test_the_network_page_says_where_wifi_is_managed(box: Box, page) -> None:
     page.get_by_role("link", name="Réseau").click()
     assert page.get_by_role("heading", name="Réseau").is_visible()
     assert page.get_by_role("heading", name="Maintenant").is_visible()  # NetworkManager's view, or why there is none
+
+
+def test_the_owner_accepts_a_cloudprnt_printer_on_the_printers_page(box: Box, page) -> None:
+    from tests.cloudprnt_printer import CloudPrinter
+
+    caller = CloudPrinter(box.url, "00:11:62:aa:bb:01").start()
+    try:
+        logged_in(page, box)
+        page.get_by_role("link", name="Imprimantes", exact=True).click()
+        page.get_by_text("Imprimante Star CloudPRNT 00:11:62:aa:bb:01").wait_for(timeout=20_000)
+        page.locator("#callers").get_by_label("Nom", exact=True).fill("terrasse")
+        page.get_by_role("button", name="Accepter cette imprimante").click()
+        page.get_by_text("cloudprnt://00:11:62:aa:bb:01").wait_for(timeout=20_000)
+        assert printers.get(box.redis, "terrasse").language == "starprnt"
+    finally:
+        caller.stop()

@@ -380,3 +380,4 @@ def test_a_webprnt_request_prints_and_is_answered_once_on_paper_with_the_asb(box
     assert len(printer.receipts) == 1 and "Żurek 12,00 zł" in printer.receipts[0].text  # on paper before the answer
     bad = web.post(f"{box.url}/StarWebPRNT/SendMessage", data=b"<StarWebPrint><Request>&lt;root&gt;", timeout=30)
     assert bad.status_code == 400 and "SchemaError" in bad.text
+

@@ -4,6 +4,9 @@
   const regions = document.querySelectorAll("[data-live]");
   if (!regions.length) return;
   async function refresh(region) {
+    // Someone is typing into a form of the region (accepting a printer): leave it be.
+    const active = document.activeElement;
+    if (active && region.contains(active) && active.matches("input, select, textarea")) return;
     try {
       const response = await fetch(region.dataset.live, { credentials: "same-origin" });
       if (response.ok) region.innerHTML = await response.text();

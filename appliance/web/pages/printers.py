@@ -10,7 +10,7 @@ from flask_babel import gettext
 from appliance.discovery import search
 from appliance.errors import ServiceError
 from appliance.onboarding import receipts
-from appliance.printing import languages, printers
+from appliance.printing import cloudprnt, languages, printers
 from appliance.web import store
 from appliance.web.pages import bp, logged_in, said
 
@@ -46,13 +46,14 @@ def printer_list():
 
 def _printers_page(r: redis.Redis, form: dict | None, errors: dict[str, str], subnet: str = "",
                    exposing: dict | None = None):
-    return render_template("printers.html", form=form, errors=errors, built_in=BUILT_IN_ROLES, subnet=subnet,
+    return render_template("printers.html", form=form, errors=errors, subnet=subnet,
                            exposing=exposing or {"printer": "", "port": "9100"},
                            **_printers_part(r)), 422 if errors else 200
 
 
 def _printers_part(r: redis.Redis) -> dict:
-    return {"printers": printers.describe_all(r), "search": search.result(r), "language_names": languages.NAMES}
+    return {"printers": printers.describe_all(r), "search": search.result(r), "language_names": languages.NAMES,
+            "callers": [c for c in cloudprnt.callers(r) if not c["printer"]], "built_in": BUILT_IN_ROLES}
 
 
 @bp.get("/ui/printers")
@@ -89,6 +90,20 @@ def expose_printer():
         printers.expose(r, exposing["printer"], port)
     except ServiceError as exc:
         return _printers_page(r, None, {"port": said(exc)}, exposing=exposing)
+    return redirect(url_for("ui.printer_list"))
+
+
+@bp.post("/printers/accept")
+@logged_in
+def accept_printer():
+    """A CloudPRNT printer that called the box becomes one of its printers."""
+    r = store()
+    form = {k: request.form.get(k, "").strip() for k in ("mac", "name", "role")}
+    try:
+        printers.add(r, printers.validate(form["name"], cloudprnt.uri(form["mac"]),
+                                          [form["role"]] if form["role"] else [], language="starprnt"))
+    except ServiceError as exc:
+        return _printers_page(r, None, {"accept": said(exc), "accept_mac": form["mac"]})
     return redirect(url_for("ui.printer_list"))
 
 
