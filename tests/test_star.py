@@ -151,9 +151,10 @@ def test_a_star_printer_without_the_print_end_counter_confirms_by_its_etb_counte
     assert first_lines(printer) == ["E0", "E1", "E2"] and printer.engine.etb >= 3
 
 
+@pytest.mark.parametrize("language", ["star-line", "starprnt", "star-graphic"])
 def test_a_power_cut_on_a_star_printer_prints_the_receipt_again_marked(shared_box: Box, tablet: Client,
-                                                                       make_printer) -> None:
-    printer = make_printer(language="star", model=MODELS["starprnt"], speed_mm_s=40)
+                                                                       make_printer, language: str) -> None:
+    printer = make_printer(language="star", model=MODELS[language], speed_mm_s=40)
     name = add(shared_box, printer)
     wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", 20, "the printer to be learnt")
     ids = [tablet.print(printer=name, document=ticket(f"CUT{i}", 20))["id"] for i in range(3)]
@@ -165,25 +166,36 @@ def test_a_power_cut_on_a_star_printer_prints_the_receipt_again_marked(shared_bo
     for job_id in ids:
         assert tablet.wait_job(job_id, timeout=60)["status"] == "printed"
     whole = [r for r in printer.receipts if r.cut]
-    assert [r.text.split("REPRINT")[-1].strip().splitlines()[0].strip() for r in whole] == ["CUT0", "CUT1", "CUT2"]
-    assert "REPRINT" in whole[0].text  # and any other job that was in its hands
     torn = [r for r in printer.receipts if not r.cut]
-    assert len(torn) == 1 and "CUT0" in torn[0].text  # what was on paper when the power went
+    assert len(whole) == 3 and len(torn) == 1  # what was on paper when the power went, then all three whole
+    if language == "star-graphic":  # pictures only: the REPRINT banner is a picture above the ticket's
+        assert [row.kind for row in whole[0].rows] == ["image", "image"]
+        return
+    assert [r.text.split("REPRINT")[-1].strip().splitlines()[0].strip() for r in whole] == ["CUT0", "CUT1", "CUT2"]
+    assert "REPRINT" in whole[0].text and "CUT0" in torn[0].text  # and any other job that was in its hands
 
 
+@pytest.mark.parametrize("language", ["star-line", "starprnt", "star-graphic"])
 def test_paper_out_on_a_star_printer_holds_the_job_and_it_ends_printed(shared_box: Box, tablet: Client,
-                                                                       make_printer) -> None:
-    printer = make_printer(language="star", model=MODELS["star-line"], speed_mm_s=40)
+                                                                       make_printer, language: str) -> None:
+    printer = make_printer(language="star", model=MODELS[language], speed_mm_s=40)
     name = add(shared_box, printer)
     wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", 20, "the printer to be learnt")
     job = tablet.print(printer=name, document=ticket("ROLL", 20))
     wait_for(lambda: printer.engine.dots_fed > 200, what="the receipt to be half printed")
     printer.set_state(paper="out")
-    wait_for(lambda: (shown(tablet, name) or {}).get("problem") == "out of paper", 20, "the list to say so")
+    if language == "star-graphic":  # a picture fills the printer's buffer: it reads no question till it prints
+        wait_for(lambda: "stopped taking data" in (tablet.job(job["id"])["last_error"] or ""), 30, "the job to say why")
+    else:
+        wait_for(lambda: (shown(tablet, name) or {}).get("problem") == "out of paper", 20, "the list to say so")
     assert tablet.job(job["id"])["status"] == "printing" and printer.receipts == []
     printer.set_state(paper="ok")
     assert tablet.wait_job(job["id"], timeout=30)["status"] == "printed"
-    assert first_lines(printer) == ["ROLL"] and "REPRINT" not in printer.texts()[0]
+    [receipt] = printer.receipts  # one receipt, finished where it stopped, never printed again
+    if language == "star-graphic":
+        assert receipt.cut and [row.kind for row in receipt.rows] == ["image"]
+    else:
+        assert first_lines(printer) == ["ROLL"] and "REPRINT" not in receipt.text
 
 
 def test_a_named_language_wins_and_an_epson_job_prints_on_a_star_printer_as_a_picture(
