@@ -9,6 +9,8 @@ network printers on loopback, and prints:
 - resident memory of all the box's processes (RSS and PSS), idle and during the burst;
 - CPU time per job during the burst: user + system of every process of the box, Redis
   included (CUPS: cupsd and its children), divided by the jobs;
+- Star printers (StarPRNT text, and Star Graphic: the box draws the receipt and sends it as
+  raster), one job at a time: p50 / p99 and CPU per job beside an Epson printer's;
 - a virtual network printer (port 9100 style): connect, send a receipt's bytes, close -> its
   cut at the printer, through the box (durably queued, confirmed on paper) and the same bytes
   sent straight to a fake printer, one job at a time;
@@ -99,6 +101,27 @@ def sequential(box: Box, printer: FakePrinter, name: str, count: int) -> list[fl
             printer.cond.wait_for(lambda d=done: len(printer.cut_times) > d, 10)
         latencies.append((printer.cut_times[done] - start) * 1000)
     return latencies
+
+
+def per_language(box: Box, count: int) -> dict:
+    """One job at a time on an Epson, a StarPRNT and a Star Graphic printer: latency to the cut
+    and CPU per job of every process of the box (a Star job must cost no more than an Epson one)."""
+    found = {}
+    models = {"escpos": None, "starprnt": b"mC-Print3 Ver1.0", "star-graphic": b"TSP143IIIW Ver1.0"}
+    for language, model in models.items():
+        fake = FakePrinter(language="star", model=model) if model else FakePrinter()
+        name = f"lang-{language}"
+        try:
+            box.add_printer(name, fake.uri)
+            wait_for(lambda n=name: printers.state(box.redis, n).confirmation == "paper", 20, f"{name} to be learnt")
+            cpu_before = cpu_seconds(box.pids())
+            lat = sequential(box, fake, name, count)
+            cpu = cpu_seconds(box.pids()) - cpu_before
+            found[language] = {"p50": percentile(lat, 50), "p99": percentile(lat, 99),
+                               "cpu_ms_per_job": cpu * 1000 / (count + 20)}  # the warm-up jobs count too
+        finally:
+            fake.stop()
+    return found
 
 
 def through_port(port: int, payload: bytes, printer: FakePrinter, count: int) -> list[float]:
@@ -229,6 +252,7 @@ def main() -> None:
             results["latency_ms"] = {"p50": percentile(lat, 50), "p99": percentile(lat, 99),
                                      "count": len(lat)}
             results["virtual_port"] = virtual_port(box, fakes[0], "bench0", args.sequential)
+            results["languages"] = per_language(box, min(args.sequential, 200))
             results["burst"] = burst(box, names, args.jobs)
             results["rush"] = rush(box, args.rush)
         finally:
@@ -255,6 +279,9 @@ def report(r: dict) -> None:
     print(f"virtual port 9100 (ms, connect -> cut): through the box p50 {v['p50']:.2f} / p99 {v['p99']:.2f}; "
           f"straight to the printer p50 {v['straight_p50']:.2f} / p99 {v['straight_p99']:.2f} "
           f"(detour {v['p50'] - v['straight_p50']:.2f} ms at p50)")
+    for language, figures in r.get("languages", {}).items():
+        print(f"one job at a time, {language:13} p50 {figures['p50']:.2f} / p99 {figures['p99']:.2f} ms, "
+              f"CPU {figures['cpu_ms_per_job']:.2f} ms a job")
     print(f"{'burst jobs/s (20 clients, 4 prn)':34}{b['jobs_per_s']:>12.0f}{cups_rate:>12.0f}")
     print(f"  accepted/s during the burst: {b['accept_per_s']:.0f}")
     cups_cpu = (c or {}).get("cpu_ms_per_job", float("nan"))
