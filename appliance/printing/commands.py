@@ -95,3 +95,14 @@ def _gs(buf: bytes | bytearray, i: int, cmd: int, n: int) -> int | None:
 def is_cut(buf: bytes | bytearray, i: int) -> bool:
     """GS V, or the older ESC i / ESC m."""
     return (buf[i] == GS and buf[i + 1] == ord("V")) or (buf[i] == ESC and buf[i + 1] in (ord("i"), ord("m")))
+
+
+def raster_bands(data: bytes, row: int, height: int, band: int) -> bytes:
+    """A picture (``height`` rows of ``row`` bytes, one bit a dot, black set) as GS v 0 bands
+    of ``band`` rows: a printer's receive buffer is small, and one huge command stalls it."""
+    out = bytearray()
+    for top in range(0, height, band):
+        rows = min(band, height - top)
+        out += b"\x1dv0\x00" + bytes((row & 0xFF, row >> 8, rows & 0xFF, rows >> 8))
+        out += data[top * row:(top + rows) * row]
+    return bytes(out)

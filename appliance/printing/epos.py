@@ -97,11 +97,7 @@ def raster(data: bytes, width: int, height: int) -> bytes:
             rows.append((value << (row * 8 - width)).to_bytes(row, "big"))
     else:
         raise SchemaError(f"<image> holds {len(data)} bytes: too few for {width} x {height} dots")
-    out = b""
-    for top in range(0, height, BAND):
-        band = rows[top:top + BAND]
-        out += b"\x1dv0\x00" + bytes((row & 0xFF, row >> 8, len(band) & 0xFF, len(band) >> 8)) + b"".join(band)
-    return out
+    return commands.raster_bands(b"".join(rows), row, height, BAND)
 
 
 @dataclass

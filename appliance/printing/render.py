@@ -137,14 +137,19 @@ def fit_columns(columns: list[str], width: int) -> list[str]:
     return lines
 
 
-def _image(p: Dummy, data: bytes, paper: Paper, align: str) -> None:
-    with Image.open(io.BytesIO(data)) as source:
-        img = source.convert("RGBA")
-    # Transparent logos print on white paper, not on black.
+def flatten(picture: Image.Image, dots: int) -> Image.Image:
+    """A logo as paper shows it: transparent parts white (not black), no wider than ``dots``."""
+    img = picture.convert("RGBA")
     flat = Image.new("RGB", img.size, "white")
     flat.paste(img, mask=img.getchannel("A"))
-    if flat.width > paper.dots:
-        flat = flat.resize((paper.dots, max(1, round(flat.height * paper.dots / flat.width))))
+    if flat.width > dots:
+        flat = flat.resize((dots, max(1, round(flat.height * dots / flat.width))))
+    return flat
+
+
+def _image(p: Dummy, data: bytes, paper: Paper, align: str) -> None:
+    with Image.open(io.BytesIO(data)) as source:
+        flat = flatten(source, paper.dots)
     _set(p, align=align)
     p.image(flat, impl="bitImageRaster", center=False)
 

@@ -106,7 +106,7 @@ class _Text(TextWriter):
 
 def _bands(picture: Image.Image, paper: Paper, align: str) -> bytes:
     """A picture as ESC X bands of 24 dots, placed on the paper's width by its alignment."""
-    picture = _fit(picture, paper.dots)
+    picture = escpos.flatten(picture, paper.dots).convert("1")
     canvas = Image.new("1", (paper.dots, -(-picture.height // 24) * 24), 1)
     x = {"left": 0, "center": (paper.dots - picture.width) // 2, "right": paper.dots - picture.width}[align]
     canvas.paste(picture, (x, 0))
@@ -123,15 +123,6 @@ def _bands(picture: Image.Image, paper: Paper, align: str) -> bytes:
                 band.append(byte)
         out += bytes((ESC, ord("X"), canvas.width & 0xFF, canvas.width >> 8)) + band + b"\n"
     return bytes(out + b"\x1bz\x01")  # back to 4 mm lines
-
-
-def _fit(picture: Image.Image, dots: int) -> Image.Image:
-    flat = picture.convert("RGBA")
-    white = Image.new("RGB", flat.size, "white")
-    white.paste(flat, mask=flat.getchannel("A"))
-    if white.width > dots:
-        white = white.resize((dots, max(1, round(white.height * dots / white.width))))
-    return white.convert("1")
 
 
 def text_commands(doc: Document, width_mm: int = 80) -> bytes:

@@ -12,9 +12,7 @@ changes. Pure: no I/O.
 
 from __future__ import annotations
 
-import io
-
-from appliance.printing import languages, preview, star_render
+from appliance.printing import commands, languages, preview, star_render
 from appliance.printing.emulated.engine import Receipt
 from appliance.printing.emulated.star_engine import StarEngine
 from appliance.printing.render import Paper
@@ -41,17 +39,8 @@ def receipts(payload: bytes, source: str, width_mm: int) -> list[Receipt]:
 def _escpos_raster(picture, cut: bool) -> bytes:
     """A picture as ESC/POS: GS v 0, then the cut (GS V 66 0: feed to the cutter, cut)."""
     picture = picture.convert("1")
-    stride = -(-picture.width // 8)
-    data = picture.tobytes("raw", "1;I")
-    out = io.BytesIO()
-    out.write(b"\x1b@")
-    for top in range(0, picture.height, 1024):  # bands: a printer's buffer is small
-        rows = min(1024, picture.height - top)
-        out.write(b"\x1dv0\x00" + bytes((stride & 0xFF, stride >> 8, rows & 0xFF, rows >> 8)))
-        out.write(data[top * stride:(top + rows) * stride])
-    if cut:
-        out.write(b"\x1dVB\x00")
-    return out.getvalue()
+    bands = commands.raster_bands(picture.tobytes("raw", "1;I"), -(-picture.width // 8), picture.height, 256)
+    return b"\x1b@" + bands + (b"\x1dVB\x00" if cut else b"")
 
 
 def translate(payload: bytes, source: str, target: str, width_mm: int = 80) -> bytes:
