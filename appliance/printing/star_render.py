@@ -35,7 +35,7 @@ from appliance.printing.document import (
 from appliance.printing.emulated.engine import Engine, Receipt, Row
 from appliance.printing.render import Paper, RenderError, fit_columns, printable
 
-ESC, GS, BEL = 0x1B, 0x1D, 0x07
+ESC, GS = 0x1B, 0x1D
 INIT = b"\x1b@"
 CUT = b"\x1bd\x03"  # ESC d 3: feed to the cutter, partial cut
 DRAWER_KICK = b"\x1b\x07\x14\x14\x07"  # ESC BEL: 200 ms on, 200 ms off; BEL: drive drawer 1
