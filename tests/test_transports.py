@@ -132,3 +132,17 @@ def test_a_usb_printer_that_is_not_plugged_in_is_an_error_not_a_crash() -> None:
     with pytest.raises(TransportError, match=r"not found|needs pyusb|not usable"):
         link.open()
     assert not link.is_open
+
+
+def test_a_star_bluetooth_printer_is_learnt_over_rfcomm_and_prints_confirmed(redis_only, tmp_path: Path) -> None:
+    """A Star printer's serial profile, as an Epson's: its language learnt over the link."""
+    star_printer = FakePrinter(unix_path=str(tmp_path / "rfcomm-star"), language="star", model=b"SM-L200 Ver1.0")
+    try:
+        with bluetooth_worker(redis_only, "bt3", "00:11:22:33:44:77", star_printer):
+            wait_for(lambda: printers.get(redis_only, "bt3").language == "starprnt", 30, "its language learnt")
+            job = jobs.submit(redis_only, JobRequest.model_validate({"printer": "bt3", "document": {
+                "lines": [{"text": "Żurek przez Bluetooth"}]}})).job
+            wait_for(lambda: jobs.get(redis_only, job["id"])["status"] == "printed", 60, "the job to print")
+        assert "Żurek przez Bluetooth" in star_printer.wait_receipts(1)[0].text
+    finally:
+        star_printer.stop()
