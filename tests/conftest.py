@@ -13,6 +13,12 @@ from tests.box import Box
 from tests.fakeprinter import FakePrinter
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The card image's boots run last, with the machine to themselves: its build (``.ci/run``
+    starts it in the background) has then had the whole host suite's time."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_image.py"))
+
+
 @pytest.fixture
 def box(tmp_path: Path) -> Iterator[Box]:
     """A running box of its own, no printer configured."""
