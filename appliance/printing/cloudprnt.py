@@ -27,15 +27,18 @@ import io
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import unquote
 
 import redis
+from PIL import Image
 
 from appliance.errors import Invalid
 from appliance.printing import dialects, jobs, preview, printers, star, translate
 from appliance.printing import status as printer_status
+from appliance.printing.driver import Stopping
 from appliance.printing.render import Paper
 from appliance.store import keys
 
@@ -149,9 +152,7 @@ def job_body(r: redis.Redis, printer_mac: str, media_type: str) -> tuple[bytes, 
     return _png(pictures), PNG
 
 
-def _png(pictures: list) -> bytes:
-    from PIL import Image
-
+def _png(pictures: list[Image.Image]) -> bytes:
     height = sum(p.height for p in pictures) or 1
     sheet = Image.new("1", (max((p.width for p in pictures), default=1), height), 1)
     y = 0
@@ -185,15 +186,11 @@ class CloudprntDriver:
     is offered in turn and is printed once the printer says so."""
 
     def __init__(self, r: redis.Redis, config: printers.PrinterConfig) -> None:
-        import threading
-
         self.r, self.config = r, config
         self.stop = threading.Event()
         self.worker_key: str | None = None
 
     def print(self, job_id: str, queued: Callable[[], bool]) -> None:
-        from appliance.printing.driver import Stopping
-
         attempt = jobs.begin_attempt(self.r, job_id, self.worker_key)
         if attempt is None:
             return
