@@ -11,6 +11,7 @@ import time
 
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
 
+from appliance import config
 from appliance.discovery import mdns, probe
 from tests.fakeprinter import FakePrinter
 
@@ -23,7 +24,8 @@ def box(address: str, printer_port: int, api_port: int = 8080) -> None:
                             port=printer_port, addresses=[socket.inet_aton(address)],
                             properties={"ty": "EPSON TM-T20II"}, server="kitchen-printer.local.")
     zc.register_service(announced, allow_name_change=True)  # a second box in the test: "Kitchen printer (2)"
-    announcer = mdns.Announcer(api_port, lambda: mdns.box_txt("Chez Marie", True), threading.Event())
+    announcer = mdns.Announcer(api_port, lambda: mdns.box_txt("Chez Marie", True), threading.Event(),
+                               config.load().mdns_interfaces)  # APPLIANCE_MDNS_INTERFACES: the test's veth
     thread = threading.Thread(target=announcer.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
