@@ -210,8 +210,8 @@ class PrinterDriver:
         """Which family the printer is of, asked before anything else once its link opens to
         learn: Star's real-time status question (an Epson ignores it), then its model, which
         says its Star language. Unless the owner named the language; the answer is kept."""
-        if self.config.language_forced or not self.link.answers_status:
-            return
+        if self.config.language_forced or self.config.emulated or not self.link.answers_status:
+            return  # named, the box's own (ESC/POS), or a link that answers nothing
         reader = dialects.STAR.reader()
         seen: list[dialects.Reading] = []
         self.link.write(star.STATUS_REQUEST, on_input=lambda data: seen.extend(reader.feed(data)))

@@ -207,7 +207,8 @@ class Engine:
                 if used is None:
                     return i
                 self._command(buf, i, used)
-                if b == GS and (buf[i + 1] in (ord("r"), ord("I")) or bytes(buf[i + 1:i + 3]) == b"(H"):
+                question = b == GS and (buf[i + 1] in (ord("r"), ord("I")) or bytes(buf[i + 1:i + 3]) == b"(H")
+                if question or (b == ESC and buf[i + 1] == 0x06):  # Star's status question is one too
                     self._not_paper(i, used)
                 i += used
             elif b < 0x20:
