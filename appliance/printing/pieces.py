@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Protocol
 
 Kind = Literal["job", "realtime", "info", "asb", "in_order", "clear", "overflow"]
 
@@ -17,3 +17,53 @@ class Piece:
     kind: Kind
     data: bytes = b""
     n: int = 0
+
+
+class Bounds(Protocol):
+    """The most one receipt from an app may be (``virtual_ports.Limits``)."""
+
+    max_bytes: int
+    max_mm: float
+
+
+@dataclass
+class Cutter:
+    """What both languages' splitters share: the receipt gathered so far, and how it ends
+    (whole, cut short by a lost link, or past the bounds). Each splitter says its marks and
+    its cut in its own language."""
+
+    INCOMPLETE: ClassVar[bytes]
+    TOO_LONG: ClassVar[bytes]
+    CUT: ClassVar[bytes]
+
+    limits: Bounds
+    ended: bool = False
+    _buffer: bytearray = field(default_factory=bytearray)
+    _job: bytearray = field(default_factory=bytearray)
+    _prints: bool = False
+    _mm: float = 0.0
+
+    def _overflow(self) -> list[Piece]:
+        """The receipt so far, ended under its banner; nothing more is read."""
+        job = bytes(self._job) if self._prints else b""
+        self._job.clear()
+        self._buffer.clear()
+        self._prints, self.ended = False, True
+        return [Piece("job", job + self.TOO_LONG + self.CUT), Piece("overflow")]
+
+    def _end(self) -> list[Piece]:
+        """The job so far, if it prints anything (setup alone waits for its receipt)."""
+        if not self._prints:
+            return []
+        job = bytes(self._job)
+        self._job.clear()
+        self._prints, self._mm = False, 0.0
+        return [Piece("job", job)]
+
+    def close(self, whole: bool) -> list[Piece]:
+        """The connection ended: what was not yet a job becomes one, marked when the link
+        was lost rather than closed."""
+        pieces = self._end()
+        if pieces and not whole:
+            return [Piece("job", self.INCOMPLETE + pieces[0].data + self.CUT)]
+        return pieces

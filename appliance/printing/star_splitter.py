@@ -13,12 +13,12 @@ as the stream goes (text lines, feeds, dot rows, bit images).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import ClassVar
 
 from appliance.printing import star
 from appliance.printing.commands import DOTS_PER_MM, LINE_MM
-from appliance.printing.pieces import Piece
+from appliance.printing.pieces import Cutter, Piece
 
 ESC, LF, ETB = 0x1B, 0x0A, 0x17
 _BANNER = b"\x1b*rB\x1b@\x1bE\x1bi\x01\x01*** INCOMPLET / INCOMPLETE ***\x1bi\x00\x00\x1bF\n"
@@ -27,21 +27,14 @@ TOO_LONG = b"\n" + _BANNER + b"(too long / trop long)\n"
 CUT = b"\x1bd\x03"
 
 
-class Bounds(Protocol):
-    max_bytes: int
-    max_mm: float
-
-
 @dataclass
-class StarSplitter:
+class StarSplitter(Cutter):
     """As ``virtual_ports.Splitter``, for Star's languages; yields the same ``Piece``s."""
 
-    limits: Bounds  # virtual_ports.Limits
-    ended: bool = False
-    _buffer: bytearray = field(default_factory=bytearray)
-    _job: bytearray = field(default_factory=bytearray)
-    _prints: bool = False
-    _mm: float = 0.0
+    INCOMPLETE: ClassVar[bytes] = INCOMPLETE
+    TOO_LONG: ClassVar[bytes] = TOO_LONG
+    CUT: ClassVar[bytes] = CUT
+
     _raster: bool = False
     _rows: int = 0  # dot rows of the raster page so far
 
@@ -63,13 +56,6 @@ class StarSplitter:
                 return pieces + self._overflow()
         del buf[:i]
         return pieces
-
-    def _overflow(self) -> list[Piece]:
-        job = bytes(self._job) if self._prints else b""
-        self._job.clear()
-        self._buffer.clear()
-        self._prints, self.ended = False, True
-        return [Piece("job", job + TOO_LONG + CUT), Piece("overflow")]
 
     def _command(self, cmd: bytes) -> list[Piece]:
         b = cmd[0]
@@ -106,7 +92,7 @@ class StarSplitter:
                 self._raster = False
                 if self._rows:
                     return self._end()
-        elif (code == 0x0C and self._raster and self._rows) or code == ord("d"):  # ESC FF: the page ends
+        elif (code == 0x0C and self._raster and self._rows) or code == ord("d"):  # a page's end (ESC FF), a cut
             return self._end()
         elif code == ord("a") and len(cmd) >= 3:
             self._mm += cmd[2] * LINE_MM
@@ -116,15 +102,5 @@ class StarSplitter:
         return []
 
     def _end(self) -> list[Piece]:
-        if not self._prints:
-            return []
-        job = bytes(self._job)
-        self._job.clear()
-        self._prints, self._mm, self._rows = False, 0.0, 0
-        return [Piece("job", job)]
-
-    def close(self, whole: bool) -> list[Piece]:
-        pieces = self._end()
-        if pieces and not whole:
-            return [Piece("job", INCOMPLETE + pieces[0].data + CUT)]
-        return pieces
+        self._rows = 0
+        return super()._end()

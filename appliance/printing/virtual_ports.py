@@ -46,6 +46,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import redis
 
@@ -54,7 +55,7 @@ from appliance.errors import OutcomeUnknown, ServiceError
 from appliance.printing import commands, jobs, languages, printers, star
 from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, DOTS_PER_MM, ESC, GS, LINE_MM
-from appliance.printing.pieces import Piece
+from appliance.printing.pieces import Cutter, Piece
 from appliance.printing.request import MAX_RAW_BYTES
 from appliance.printing.star_splitter import StarSplitter
 from appliance.store import keys
@@ -87,17 +88,17 @@ def limits(r: redis.Redis) -> Limits:
 
 
 @dataclass
-class Splitter:
+class Splitter(Cutter):
     """Cuts a connection's byte stream into jobs and questions as it arrives. Setup commands
     sent before a receipt (ESC @, code pages) stay with the receipt they prepare. A receipt
     past ``limits`` ends the connection (``ended``): its start prints, marked TOO LONG."""
 
+    # The marks of a receipt cut short, and the cut that ends it, in the app's language.
+    INCOMPLETE: ClassVar[bytes] = INCOMPLETE
+    TOO_LONG: ClassVar[bytes] = TOO_LONG
+    CUT: ClassVar[bytes] = CUT
+
     limits: Limits = field(default_factory=Limits)
-    ended: bool = False
-    _buffer: bytearray = field(default_factory=bytearray)
-    _job: bytearray = field(default_factory=bytearray)
-    _prints: bool = False
-    _mm: float = 0.0
 
     def feed(self, data: bytes) -> list[Piece]:
         if self.ended:
@@ -138,14 +139,6 @@ class Splitter:
             return row > MAX_RASTER_ROW or self._mm + rows / DOTS_PER_MM > self.limits.max_mm
         return False
 
-    def _overflow(self) -> list[Piece]:
-        """The receipt so far, ended under its banner; nothing more is read."""
-        job = bytes(self._job) if self._prints else b""
-        self._job.clear()
-        self._buffer.clear()
-        self._prints, self.ended = False, True
-        return [Piece("job", job + TOO_LONG + CUT), Piece("overflow")]
-
     def _paper(self, cmd: bytes) -> float:
         """Millimetres of paper a command feeds or draws (text lines are counted as read)."""
         lead, code = cmd[0], cmd[1]
@@ -182,22 +175,6 @@ class Splitter:
         self._prints = self._prints or code in _PRINTS.get(lead, b"")
         return self._end() if commands.is_cut(cmd, 0) else []
 
-    def _end(self) -> list[Piece]:
-        """The job so far, if it prints anything (setup alone waits for its receipt)."""
-        if not self._prints:
-            return []
-        job = bytes(self._job)
-        self._job.clear()
-        self._prints, self._mm = False, 0.0
-        return [Piece("job", job)]
-
-    def close(self, whole: bool) -> list[Piece]:
-        """The connection ended: what was not yet a job becomes one, marked when the link
-        was lost rather than closed."""
-        pieces = self._end()
-        if pieces and not whole:
-            return [Piece("job", INCOMPLETE + pieces[0].data + CUT)]
-        return pieces
 
 
 class Sniffer:
