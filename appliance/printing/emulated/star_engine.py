@@ -76,9 +76,7 @@ class StarEngine:
     def feed(self, data: bytes) -> None:
         self.received += len(data)
         self._pending += data
-        consumed = self._run(self._pending)
-        self._raw += self._pending[:consumed]
-        del self._pending[:consumed]
+        del self._pending[:self._run(self._pending)]
 
     def take_answers(self) -> bytes:
         answers = bytes(self._answers)
@@ -158,7 +156,9 @@ class StarEngine:
             size = star.length(buf, i, raster=self._raster is not None)
             if size is None:
                 return i
-            self._do(bytes(buf[i:i + size]))
+            cmd = bytes(buf[i:i + size])
+            self._raw += cmd  # before it runs: a cut ends the receipt with its own bytes, the cut's included
+            self._do(cmd)
             i += size
         return i
 
