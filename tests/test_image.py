@@ -150,11 +150,68 @@ def disk(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+USB_PRINTER_UNIT = """[Unit]
+Description=A USB receipt printer on the dummy USB controller (the image test's; never shipped)
+Before=comptoir-background.service comptoir-workers.service
+
+[Service]
+ExecStart=/opt/comptoir/venv/bin/python /etc/comptoir-test/usb_printer.py
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def plant_usb_printer(disk: Path, work: Path) -> None:
+    """tests/usb_printer.py and its unit, enabled, put on the card's root before its first
+    boot: a USB printer plugged into the box from the start."""
+    root = partitions(disk)[1]
+    fs = extract(disk, root, work / "root-with-usb.ext4")
+    unit = work / "comptoir-test-usb-printer.service"
+    unit.write_text(USB_PRINTER_UNIT)
+    model = ROOT / "tests" / "usb_printer.py"
+    for request in ("mkdir /etc/comptoir-test", f"write {model} /etc/comptoir-test/usb_printer.py",
+                    f"write {unit} /etc/systemd/system/{unit.name}",
+                    f"symlink /etc/systemd/system/multi-user.target.wants/{unit.name} /etc/systemd/system/{unit.name}"):
+        done = subprocess.run(["debugfs", "-w", "-R", request, str(fs)], capture_output=True, text=True)
+        assert done.returncode == 0 and "rror" not in done.stderr, (request, done.stderr)
+    write_back(disk, root, fs)
+
+
+class UsbPrinter:
+    """The USB printer inside the booted card (tests/usb_printer.py), through its forwarded port."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def state(self) -> dict | None:
+        try:
+            return requests.get(self.url, timeout=10).json()
+        except requests.RequestException:
+            return None
+
+    def receipts(self) -> list[str]:
+        return (self.state() or {}).get("receipts", [])
+
+    def cable(self, plugged: bool) -> None:
+        assert requests.post(f"{self.url}/{'plug' if plugged else 'unplug'}", timeout=30).json()["plugged"] is plugged
+
+    def journal(self) -> str:
+        try:
+            return requests.get(f"{self.url}/journal", timeout=30).json()
+        except requests.RequestException as exc:
+            return f"no journal: {exc}"
+
+
 class Machine:
-    """One boot of the card under qemu-system-aarch64, its HTTP port forwarded to loopback."""
+    """One boot of the card under qemu-system-aarch64, its HTTP port forwarded to loopback (and
+    the USB printer's control port, when the card has one)."""
 
     def __init__(self, disk: Path, kernel: Path, initrd: Path, work: Path, name: str, append: str = "") -> None:
         self.port = free_port()
+        usb_port = free_port()
+        self.usb = UsbPrinter(f"http://127.0.0.1:{usb_port}")
         self.console = work / f"{name}-console.log"
         self.monitor = work / f"{name}-monitor.sock"
         self.url = f"http://127.0.0.1:{self.port}"
@@ -163,7 +220,8 @@ class Machine:
             "-kernel", str(kernel), "-initrd", str(initrd),
             "-append", f"root=LABEL=comptoir-root ro rootwait console=ttyAMA0 systemd.show_status=auto {WIFI} {append}",
             "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
-            "-netdev", f"user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:80",  # nothing leaves
+            "-netdev", f"user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:80,"  # nothing leaves
+                       f"hostfwd=tcp:127.0.0.1:{usb_port}-:9999",
             # romfile= : no network boot ROM (the kernel is loaded directly), so qemu needs no
             # ipxe-qemu, which a --no-install-recommends install leaves out.
             "-device", "virtio-net-pci,netdev=lan,mac=52:54:00:12:3f:a2,romfile=",
@@ -262,12 +320,19 @@ def test_the_card_is_laid_out_as_a_raspberry_pi_card(disk: Path, tmp_path: Path)
 @pytest.mark.timeout(BOOTS_TIMEOUT)
 def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_files: tuple[Path, Path],
                                                                built: Path, tmp_path: Path) -> None:
+    plant_usb_printer(disk, tmp_path)  # an Epson TM-T20II on the box's USB port, from the start
     first = Machine(disk, *boot_files, tmp_path, "first")
+    usb = first.usb
     try:
         health = first.wait_healthy(BOOT_TIMEOUT, "the first boot's /healthz")
         host = health["host"]
         assert re.fullmatch(r"comptoir-[0-9a-f]{4}", host) and host.endswith("3fa2")  # from the MAC address
         code = wait_for(lambda: re.search(r"setup code: (\S+)", first.log()), 120, "the setup code on the console")[1]
+        # The new box found the USB printer by its class and printed its welcome receipt on it.
+        try:
+            wait_for(lambda: any(code in text for text in usb.receipts()), 300, "the welcome receipt on USB paper")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the printer: {usb.state()}; the journal:\n{usb.journal()}") from None
         owner = requests.Session()
         csrf = re.search(r'name="csrf" value="([^"]+)"', owner.get(f"{first.url}/setup", timeout=30).text)[1]
         claimed = owner.post(f"{first.url}/setup", timeout=60, data={
@@ -279,8 +344,27 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
         pin = re.search(r'class="pin"[^>]*>\s*(\d+)', page)[1]
         tablet = Client(first.url, timeout=60)
         tablet.pair(pin, name="Caisse 1")
+        [adopted] = [p for p in tablet.printers() if p["uri"] == "usb://04b8:0e15"]
+        assert adopted["name"] == "tm-t20ii" and "receipt" in adopted["roles"], adopted
         job = tablet.print(role="receipt", document={"lines": [{"text": "Bigos", "size": "double"}]})
         assert tablet.wait_job(job["id"], timeout=120)["status"] == "printed"
+        assert "Bigos" in usb.receipts()[-1]  # on the USB printer's paper, confirmed from there
+        # The cable pulled mid-receipt (the gadget unbound), a receipt sent meanwhile, the cable
+        # back: the cut one prints again whole, marked REPRINT, then the next; nothing lost.
+        long_one = tablet.print(role="receipt", document={"lines": [{"text": f"Barszcz {n}"} for n in range(120)]})
+        before = usb.state()["received"]
+        wait_for(lambda: usb.state()["received"] > before + 600, 60, "the long receipt on its way")
+        usb.cable(False)
+        assert tablet.job(long_one["id"])["status"] != "printed"
+        after_it = tablet.print(role="receipt", document={"lines": [{"text": "Pierogi ruskie"}]})
+        wait_for(lambda: tablet.job(long_one["id"])["reprint"], 60, "the cut receipt back in the queue, to reprint")
+        usb.cable(True)
+        for each in (long_one, after_it):
+            assert tablet.wait_job(each["id"], timeout=180)["status"] == "printed"
+        paper = usb.receipts()
+        reprinted = [n for n, text in enumerate(paper) if "REPRINT" in text and "Barszcz 119" in text]
+        assert reprinted and all(f"Barszcz {n}\n" in paper[reprinted[-1]] for n in range(120)), paper[-3:]
+        assert "Pierogi ruskie" in paper[reprinted[-1] + 1] and len(paper) == reprinted[-1] + 2, paper[-3:]
         added = owner.post(f"{first.url}/printers", timeout=30, data={
             "csrf": csrf, "name": "kuchnia", "uri": "tcp://10.0.2.99:9100", "width": "80", "roles": "kitchen",
             "failover_after": "3600"})

@@ -16,6 +16,7 @@ from appliance.printing import preview, printers, star, star_render, translate
 from appliance.printing.document import Document
 from appliance.printing.emulated.engine import Engine
 from appliance.printing.emulated.star_engine import StarEngine
+from appliance.printing.virtual_ports import Limits
 from appliance.store import keys
 from appliance.tools.client import Client
 from tests.box import ROOT, Box, free_port, ticket, wait_for
@@ -301,6 +302,20 @@ def test_an_app_s_language_is_told_by_its_first_telling_command_never_by_a_param
     assert Sniffer.tell(b"\x1b@\x1b*rA") == "star"
     assert Sniffer.tell(b"\x1b@\x1b!\x17Hello") is None  # 0x17 as ESC !'s parameter tells nothing
     assert Sniffer.tell(b"Hello\n") is None  # the exposed printer's family is taken then
+
+
+def test_half_a_raster_receipt_from_a_lost_link_leaves_raster_mode_and_is_cut() -> None:
+    """In raster mode a Star Graphic printer obeys no cut: the half receipt leaves it first."""
+    from appliance.printing.star_splitter import CUT, INCOMPLETE, StarSplitter
+
+    splitter = StarSplitter(limits=Limits())
+    row = b"b\x48\x00" + b"\xff" * 72
+    assert splitter.feed(star.RASTER_START + b"\x1b*rP0\x00" + row * 40) == []
+    [piece] = splitter.close(whole=False)
+    assert piece.data.startswith(INCOMPLETE) and piece.data.endswith(row + star.RASTER_END + CUT)
+    engine = StarEngine()
+    engine.feed(piece.data)
+    assert [r.cut for r in engine.receipts] == [True]
 
 
 NODE_CLIENTS = ROOT / "tests" / "node" / "star_clients.cjs"

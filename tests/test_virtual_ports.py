@@ -40,6 +40,10 @@ def test_setup_alone_waits_for_its_receipt_and_a_lost_link_marks_the_half() -> N
     [piece] = splitter.close(whole=False)
     assert piece.data.startswith(virtual_ports.INCOMPLETE) and b"\x1b@\x1bt\x11Half a rec" in piece.data
     assert piece.data.endswith(virtual_ports.CUT)
+    paged = virtual_ports.Splitter()  # cut short in page mode, where a cut is not obeyed
+    assert paged.feed(b"\x1b@\x1bLTable 7\n") == []
+    [piece] = paged.close(whole=False)
+    assert piece.data.endswith(b"Table 7\n\x0c" + virtual_ports.CUT)  # the page printed, then cut
     cleared = virtual_ports.Splitter()
     assert cleared.feed(b"abc\x10\x14\x08\x01\x03\x14\x01\x06\x02\x08") == [virtual_ports.Piece("clear")]
     assert cleared.close(whole=True) == []
@@ -144,6 +148,7 @@ def test_half_a_receipt_from_a_lost_link_prints_marked_incomplete(shared_box: Bo
     sock.close()  # a reset, as when the Wi-Fi drops mid-receipt
     receipt = printer.wait_receipts(1, timeout=20)[0]
     assert "INCOMPLETE" in receipt.text and "2x Pierogi" in receipt.text
+    assert receipt.cut  # cut after it: the next receipt starts on its own piece of paper
 
 
 def test_the_durable_detour_survives_a_printer_that_is_off(shared_box: Box, exposed) -> None:

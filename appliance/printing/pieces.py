@@ -43,9 +43,14 @@ class Cutter:
     _prints: bool = False
     _mm: float = 0.0
 
+    def _leave(self) -> bytes:
+        """What takes the printer out of a mode the receipt so far left it in, where its
+        banner and cut would not print (Star's raster mode, Epson's page mode)."""
+        return b""
+
     def _overflow(self) -> list[Piece]:
         """The receipt so far, ended under its banner; nothing more is read."""
-        job = bytes(self._job) if self._prints else b""
+        job = bytes(self._job) + self._leave() if self._prints else b""
         self._job.clear()
         self._buffer.clear()
         self._prints, self.ended = False, True
@@ -63,7 +68,8 @@ class Cutter:
     def close(self, whole: bool) -> list[Piece]:
         """The connection ended: what was not yet a job becomes one, marked when the link
         was lost rather than closed."""
+        leave = self._leave()
         pieces = self._end()
-        if pieces and not whole:
-            return [Piece("job", self.INCOMPLETE + pieces[0].data + self.CUT)]
+        if pieces and not whole:  # cut after it, or the next receipt goes on the same paper
+            return [Piece("job", self.INCOMPLETE + pieces[0].data + leave + self.CUT)]
         return pieces

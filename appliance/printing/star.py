@@ -32,6 +32,7 @@ ESC, GS, ETX, ETB, ACK, SOH, NUL, LF, RS = 0x1B, 0x1D, 0x03, 0x17, 0x06, 0x01, 0
 STATUS_REQUEST = bytes((ESC, ACK, SOH))  # real time: the ASB, now
 MODEL_REQUEST = b"\x1b#*\n\x00"
 ETB_REQUEST = bytes((ETB,))
+RASTER_START, RASTER_END = b"\x1b*rA", b"\x1b*rB"  # Star Graphic's raster mode, entered and left
 MIN_ASB = 7  # header 1, header 2, printer status 1-5: version 1; ETB counter from 9 bytes on
 ASB_LENGTH = 9  # what the box's own ASB (virtual ports, the fake printer) says: version 3
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-from appliance.printing import preview
+from appliance.printing import preview, star
 from appliance.printing import render as escpos
 from appliance.printing.document import (
     BarcodeLine,
@@ -182,7 +182,7 @@ def raster(picture: Image.Image, *, cut: bool) -> bytes:
     """A picture (``dots`` wide) as one raster page: entered, sent a dot row at a time (blank
     rows as feeds), then ended with the cut or without it (``ESC * r E 1 NUL``: no cut)."""
     picture = picture.convert("1")
-    out = bytearray(b"\x1b*rA\x1b*rP0\x00" + (b"\x1b*rE13\x00" if cut else b"\x1b*rE1\x00"))
+    out = bytearray(star.RASTER_START + b"\x1b*rP0\x00" + (b"\x1b*rE13\x00" if cut else b"\x1b*rE1\x00"))
     data = picture.tobytes("raw", "1;I")
     stride = -(-picture.width // 8)
     blank = 0
@@ -197,7 +197,7 @@ def raster(picture: Image.Image, *, cut: bool) -> bytes:
         out += b"b" + bytes((len(line) & 0xFF, len(line) >> 8)) + line
     if blank:
         out += b"\x1b*rY" + str(blank).encode() + b"\x00"
-    return bytes(out + b"\x1b*rB")
+    return bytes(out + star.RASTER_END)
 
 
 def receipts_of(escpos_bytes: bytes, width_mm: int) -> Iterator[Receipt]:

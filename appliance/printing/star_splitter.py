@@ -21,7 +21,7 @@ from appliance.printing.commands import DOTS_PER_MM, LINE_MM
 from appliance.printing.pieces import Cutter, Piece
 
 ESC, LF, ETB = 0x1B, 0x0A, 0x17
-_BANNER = b"\x1b*rB\x1b@\x1bE\x1bi\x01\x01*** INCOMPLET / INCOMPLETE ***\x1bi\x00\x00\x1bF\n"
+_BANNER = star.RASTER_END + b"\x1b@\x1bE\x1bi\x01\x01*** INCOMPLET / INCOMPLETE ***\x1bi\x00\x00\x1bF\n"
 INCOMPLETE = _BANNER + b"(link lost / liaison perdue)\n"
 TOO_LONG = b"\n" + _BANNER + b"(too long / trop long)\n"
 CUT = b"\x1bd\x03"
@@ -37,6 +37,9 @@ class StarSplitter(Cutter):
 
     _raster: bool = False
     _rows: int = 0  # dot rows of the raster page so far
+
+    def _leave(self) -> bytes:
+        return star.RASTER_END if self._raster else b""
 
     def feed(self, data: bytes) -> list[Piece]:
         if self.ended:

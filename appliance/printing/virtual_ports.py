@@ -99,6 +99,10 @@ class Splitter(Cutter):
     CUT: ClassVar[bytes] = CUT
 
     limits: Limits = field(default_factory=Limits)
+    _page: bool = False  # in page mode (ESC L), until FF prints the page or ESC S / ESC @ leave it
+
+    def _leave(self) -> bytes:
+        return b"\x0c" if self._page else b""  # FF: the page printed, back in standard mode
 
     def feed(self, data: bytes) -> list[Piece]:
         if self.ended:
@@ -114,6 +118,7 @@ class Splitter(Cutter):
                         return pieces + self._overflow()  # the line that would pass the limit is not printed
                 self._job.append(lead)
                 self._prints = self._prints or lead != 0
+                self._page = self._page and lead != 0x0C
                 i += 1
                 continue
             size = commands.declared(buf, i)
@@ -170,6 +175,8 @@ class Splitter(Cutter):
             return [Piece("asb", n=cmd[2])]
         if lead == GS and (code == ord("r") or cmd[:3] == b"\x1d(H"):
             return [*self._end(), Piece("in_order", data=cmd)]
+        if lead == ESC and code in b"L@S":
+            self._page = code == ord("L")
         self._job += cmd
         self._mm += self._paper(cmd)
         self._prints = self._prints or code in _PRINTS.get(lead, b"")

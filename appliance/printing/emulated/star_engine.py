@@ -223,7 +223,7 @@ class StarEngine:
             self._lines.extend([""] * arg)
             self._rows.extend(Row("text") for _ in range(arg))
             self.dots_fed += TEXT_ROW_DOTS * arg
-        elif code == ord("d"):
+        elif code == ord("d") and self._raster is None:  # in raster mode only raster commands count
             self._cut()
         elif code == 0x0C and self._raster is not None:  # ESC FF NUL / ESC FF EOT: end of the page
             self._end_raster()
