@@ -3,13 +3,14 @@ network): the box's side (announce itself and a fake printer) or the tablet's si
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
 import threading
 import time
 
-from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
+from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceStateChange, Zeroconf
 
 from appliance import config
 from appliance.discovery import mdns, probe
@@ -85,9 +86,52 @@ def pages(address: str, seconds: float) -> None:
     print(json.dumps(found), flush=True)
 
 
+# Epson's and Star's printer searches, byte for byte as their SDKs and utilities send them.
+EPSON_SEARCH = b"EPSONQ\x03\x00\x00\x01\x00\x00\x00\x00"
+STAR_SEARCH = b"STR_BCAST" + bytes(7) + b"RQ1.0.0" + b"\x00\x00\x1c\x64\x31"
+
+
+def field(data: bytes, start: int, end: int) -> str:
+    """A NUL-padded text field of a search answer."""
+    return data[start:end].split(b"\0")[0].decode("latin-1")
+
+
+def apps(address: str, broadcast: str, seconds: float) -> None:
+    """What an app's "search for printers" does: browse mDNS for network printers, then
+    broadcast Epson's and Star's own searches and read who answers."""
+    zc = Zeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
+    names: list[str] = []
+    ServiceBrowser(zc, mdns.PRINTER_SERVICE, handlers=[
+        lambda zeroconf, service_type, name, state_change: names.append(name)
+        if state_change is ServiceStateChange.Added else None])
+    time.sleep(seconds)
+    found: dict[str, list] = {"mdns": [], "epson": [], "star": []}
+    for name in sorted(set(names)):
+        info = zc.get_service_info(mdns.PRINTER_SERVICE, name, timeout=3000)
+        if info is not None:
+            found["mdns"].append({"name": name, "addresses": info.parsed_addresses(), "port": info.port,
+                                  "txt": {k.decode(): (v or b"").decode() for k, v in info.properties.items()}})
+    zc.close()
+    for key, port, search in (("epson", 3289, EPSON_SEARCH), ("star", 22222, STAR_SEARCH)):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.bind((address, 0))
+            sock.settimeout(2.0)
+            sock.sendto(search, (broadcast, port))
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    data, (sender, _) = sock.recvfrom(2048)
+                    found[key].append({"from": sender, "size": len(data), "head": data[:9].decode("latin-1"),
+                                       "mac": data[14:20].hex() if key == "epson" else data[78:84].hex(),
+                                       "name": field(data, 56, 120) if key == "epson" else field(data, 268, 300),
+                                       "model": field(data, 24, 56) if key == "epson" else field(data, 204, 268)})
+    print(json.dumps(found), flush=True)
+
+
 def printer(address: str) -> None:
     """A printer on the shop's network, port 9100, saying each receipt's text as it prints."""
     device = FakePrinter(host=address, port=9100)
+    device.engine.maker, device.engine.printer_id = b"EPSON", b"TM-T20II"
     print("ready", flush=True)
     said = 0
     while True:
@@ -104,5 +148,7 @@ if __name__ == "__main__":
         pages(sys.argv[2], float(sys.argv[3]))
     elif sys.argv[1] == "printer":
         printer(sys.argv[2])
+    elif sys.argv[1] == "apps":
+        apps(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:
         tablet(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))

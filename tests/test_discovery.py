@@ -170,6 +170,61 @@ def test_a_new_box_prints_its_welcome_receipt_on_the_first_printer_it_finds(lan:
         printer.wait()
 
 
+def test_an_app_s_printer_search_finds_each_exposed_printer_until_it_is_no_longer_exposed(lan: Lan,
+                                                                                          tmp_path) -> None:
+    """A whole box in its namespace, its kitchen printer on the "shop's network", exposed on the
+    box's port 9100: an app's search finds it by mDNS (python-zeroconf browsing as apps do), by
+    Epson's search and by Star's (their packets as their SDKs send them); unexposed, it is gone."""
+    from appliance import config
+    from appliance.printing import printers
+    from appliance.runtime import redis_server
+    from appliance.store import client
+
+    printer = lan.run(lan.tablet_ns, "printer", lan.tablet_ip)
+    assert printer.stdout is not None and printer.stdout.readline().strip() == "ready"
+    data = tmp_path / "box"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APPLIANCE_DATA_DIR")}
+    env["APPLIANCE_MDNS_INTERFACES"] = lan.box_if
+    with (tmp_path / "serve.log").open("wb") as log:
+        box = subprocess.Popen(["ip", "netns", "exec", lan.box_ns, sys.executable, "-m", "appliance", "--data-dir",
+                                str(data), "serve", "--host", "0.0.0.0", "--port", "8080", "--https-port", "0",
+                                "--epos-port", "0", "--epos-https-port", "0"],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    broadcast = lan.box_ip.rsplit(".", 1)[0] + ".255"
+
+    def search() -> dict:
+        app = lan.run(lan.tablet_ns, "apps", lan.tablet_ip, broadcast, "3")
+        return json.loads(app.communicate(timeout=60)[0])
+
+    try:
+        settings = config.load(data)
+        wait_for(lambda: redis_server.is_up(settings), 30, "the box's Redis")
+        r = client.connect(settings)
+        printers.add(r, printers.validate("cuisine", f"tcp://{lan.tablet_ip}", ["kitchen"]))
+        printers.expose(r, "cuisine", 9100)
+        wait_for(lambda: printers.state(r, "cuisine").model, 30, "the box to know its printer")
+        found = wait_for(lambda: (lambda f: f if f["mdns"] and f["epson"] and f["star"] else None)(search()), 60,
+                         "the printer in an app's search")
+        [announced] = found["mdns"]
+        assert announced["name"] == f"Comptoir · Cuisine.{mdns.PRINTER_SERVICE}"
+        assert announced["addresses"] == [lan.box_ip] and announced["port"] == 9100
+        assert announced["txt"]["ty"] == "EPSON TM-T20II" and announced["txt"]["usb_MDL"] == "TM-T20II"
+        assert announced["txt"]["pdl"] == "application/vnd.epson.escpos" and announced["txt"]["note"] == "kitchen"
+        [epson] = found["epson"]
+        assert epson == {"from": lan.box_ip, "size": 184, "head": "EPSONq\x03\x00\x00", "mac": epson["mac"],
+                         "name": "Comptoir Cuisine", "model": "TM-T20II"}
+        [star] = found["star"]
+        assert star["from"] == lan.box_ip and star["size"] == 302 and star["head"] == "STR_BCAST"
+        assert star["name"] == "Comptoir Cuisine" and star["mac"] == epson["mac"]
+        printers.expose(r, "cuisine", None)
+        wait_for(lambda: search() == {"mdns": [], "epson": [], "star": []}, 60, "the printer gone from the search")
+    finally:
+        box.terminate()
+        box.wait(30)
+        printer.kill()
+        printer.wait()
+
+
 def test_a_long_shop_name_is_cut_to_a_dns_label_on_a_letter() -> None:
     name = mdns.instance_name("Ресторан «Золотой петушок» на Красной площади. Москва")
     assert len(name.encode()) <= 63 and "." not in name

@@ -108,6 +108,34 @@ def test_a_power_cut_mid_receipt_prints_it_again_and_keeps_the_order(shared_box:
     assert reprinted and "CUT0" in reprinted[0].text
 
 
+def test_a_link_lost_while_the_printer_keeps_printing_still_confirms_on_paper(shared_box: Box, tablet: Client,
+                                                                             make_printer) -> None:
+    """A USB cable pulled and put back, a Wi-Fi blink: the printer stays on and prints what its
+    buffer holds while the box comes back. The box finds it still busy (its in-order answers
+    come late): it goes on confirming on paper, and no job is printed before its receipt is."""
+    printer = make_printer(speed_mm_s=40)
+    name = add(shared_box, printer)
+    wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", what="the printer to be known")
+    assert tablet.wait_job(tablet.print(printer=name, document=ticket("LINK0", 5))["id"], 20)["status"] == "printed"
+    before = printer.engine.dots_fed
+    ids = [tablet.print(printer=name, document=ticket(f"LINK{i}", 20))["id"] for i in range(1, 4)]
+    wait_for(lambda: printer.engine.dots_fed > before + 200, what="LINK1 half printed")
+    printer.device.drop_link()
+    seen = []
+
+    def all_printed() -> bool:
+        statuses = [tablet.job(job_id)["status"] for job_id in ids]
+        seen.append((statuses, whole(printer)))
+        return statuses == ["printed"] * 3
+
+    wait_for(all_printed, 90, "the jobs to be printed")
+    for statuses, on_paper in seen:
+        for n, status in enumerate(statuses, start=1):
+            assert status != "printed" or f"LINK{n}" in on_paper, (n, on_paper)
+    assert shown(tablet, name)["confirmation"] == "paper"
+    assert whole(printer)[-1] == "LINK3" and {"LINK1", "LINK2"} <= set(whole(printer))
+
+
 def test_paper_out_mid_receipt_waits_and_finishes_the_same_receipt(shared_box: Box, tablet: Client,
                                                                    make_printer) -> None:
     printer = make_printer(speed_mm_s=40)

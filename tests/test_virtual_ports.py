@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -107,6 +108,27 @@ def test_questions_get_the_real_printer_s_answers(shared_box: Box, exposed) -> N
     wait_for(lambda: ask(port, b"\x10\x04\x04", 1) == b"\x7e", 20, "DLE EOT 4 to say paper out")
     assert ask(port, b"\x1da\xff", 4) == b"\x18\x00\x0f\x00"  # GS a: Automatic Status Back, at once
     printer.set_state(paper="ok")
+
+
+def test_status_answers_are_as_fresh_as_the_printer_s_own(shared_box: Box, exposed) -> None:
+    """The cover opened a moment ago: the next question hears it, as from the printer itself,
+    and an app listening to ASB is told within a second."""
+    printer, port = exposed
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as app:
+        app.sendall(b"\x1da\xff")  # GS a: send the status at every change
+        assert app.recv(4) == b"\x10\x00\x00\x00"
+        printer.set_state(cover_open=True)
+        opened = time.monotonic()
+        assert app.recv(4) == b"\x38\x00\x00\x00"  # ASB: cover open, off line
+        assert time.monotonic() - opened < 1.5
+        printer.set_state(cover_open=False)
+        assert app.recv(4) == b"\x10\x00\x00\x00"
+    time.sleep(printers.FRESH)  # the last reading is older than a second now
+    printer.set_state(cover_open=True)
+    asked = time.monotonic()
+    assert ask(port, b"\x10\x04\x02", 1) == b"\x16"  # DLE EOT 2: the cover is open, at once
+    assert time.monotonic() - asked < printers.READING_WAIT + 0.5
+    printer.set_state(cover_open=False)
 
 
 def test_an_in_order_answer_comes_once_the_job_is_on_paper(shared_box: Box, exposed) -> None:

@@ -2,11 +2,13 @@
 
 The box answers as its own name (``comptoir-3fa2.local``) and as the service ``_comptoir._tcp``
 whose TXT record carries the API path, the version, the shop's name and whether pairing is
-open, so a tablet finds it without anyone typing an address. While it is the only box on the
-network it also answers as ``comptoir.local``, through its setup page announced as
-``_http._tcp`` (what a shop owner types, what Bonjour browsers list); a second box sees the
-first and keeps to its own name, so ``comptoir.local`` never points at two boxes. It follows
-address changes (a DHCP renewal, Wi-Fi coming up beside Ethernet) by announcing again on the
+open, so a tablet finds it without anyone typing an address. Each printer the box exposes on
+a port is announced as a network printer of its own (``_pdl-datastream._tcp``, "Comptoir ·
+Cuisine"), with the TXT keys receipt printers carry, so an app's printer search lists it.
+While it is the only box on the network it also answers as ``comptoir.local``, through its
+setup page announced as ``_http._tcp`` (what a shop owner types, what Bonjour browsers list);
+a second box sees the first and keeps to its own name, so ``comptoir.local`` never points at
+two boxes. It follows address changes (a DHCP renewal, Wi-Fi coming up beside Ethernet) by announcing again on the
 new set, and withdraws the announcement when it stops.
 
 ``APPLIANCE_MDNS_INTERFACES`` chooses where mDNS goes: ``all`` (the default, as on the box),
@@ -34,7 +36,8 @@ SERVICE = "_comptoir._tcp.local."
 ALIAS = "comptoir.local."
 PAGE_SERVICE = "_http._tcp.local."
 ALONE_CHECK = 2.0  # seconds spent looking for another box before taking comptoir.local
-PRINTER_SERVICES = ("_pdl-datastream._tcp.local.", "_printer._tcp.local.", "_ipp._tcp.local.")
+PRINTER_SERVICE = "_pdl-datastream._tcp.local."  # raw port 9100 printing, as receipt printers announce it
+PRINTER_SERVICES = (PRINTER_SERVICE, "_printer._tcp.local.", "_ipp._tcp.local.")
 FOLLOW_EVERY = 5.0
 
 
@@ -82,14 +85,19 @@ def current_addresses(chosen: list[str]) -> list[str]:
 class Announcer:
     """Keeps the box announced on the current addresses, with a fresh TXT record."""
 
-    def __init__(self, port: int, txt: Callable[[], dict], stop: threading.Event, interfaces: str = "all") -> None:
+    def __init__(self, port: int, txt: Callable[[], dict], stop: threading.Event, interfaces: str = "all",
+                 exposed: Callable[[], list[dict] | None] = list) -> None:
+        """``exposed``: the printers apps reach on the box's ports (name, port, txt), each
+        announced as a network printer of its own; None when they cannot be known now."""
         self.port = port
         self.txt = txt
         self.stop = stop
         self.interfaces = interfaces
+        self.exposed = exposed
         self.zc: Zeroconf | None = None
         self.info: ServiceInfo | None = None
         self.page: ServiceInfo | None = None  # comptoir.local, while this is the only box
+        self.printers: dict[str, ServiceInfo] = {}  # exposed printers, by instance name
         self.addresses: list[str] = []
         self.properties: dict = {}
 
@@ -125,16 +133,41 @@ class Announcer:
             self.info = self._info(addresses, properties)
             self.zc.update_service(self.info)
             self.properties = properties
+        if self.zc is not None:
+            self._follow_printers(addresses)
+
+    def _follow_printers(self, addresses: list[str]) -> None:
+        """Announce each exposed printer, update the ones that changed, withdraw the ones no
+        longer exposed."""
+        assert self.zc is not None
+        exposed = self.exposed()
+        if exposed is None:  # not known just now (Redis restarting): keep them as they are
+            return
+        wanted = {}
+        for printer in exposed:
+            name = printer_instance(printer["name"])
+            wanted[f"{name}.{PRINTER_SERVICE}"] = ServiceInfo(
+                PRINTER_SERVICE, f"{name}.{PRINTER_SERVICE}", port=printer["port"], properties=printer["txt"],
+                server=own_host(), addresses=[socket.inet_aton(a) for a in addresses])
+        for name in [n for n in self.printers if n not in wanted]:
+            self.zc.unregister_service(self.printers.pop(name))
+        for name, info in wanted.items():
+            known = self.printers.get(name)
+            if known is None:
+                self.zc.register_service(info)
+            elif (known.port, known.properties, known.addresses) != (info.port, info.properties, info.addresses):
+                self.zc.update_service(info)
+            self.printers[name] = info
 
     def withdraw(self) -> None:
         if self.zc is not None:
             try:
-                for info in (self.info, self.page):
+                for info in (self.info, self.page, *self.printers.values()):
                     if info is not None:
                         self.zc.unregister_service(info)
             finally:
                 self.zc.close()
-        self.zc, self.info, self.page, self.addresses = None, None, None, []
+        self.zc, self.info, self.page, self.addresses, self.printers = None, None, None, [], {}
 
     def run(self) -> None:
         if interfaces_setting(self.interfaces) is None:
@@ -194,3 +227,19 @@ def instance_name(shop: str) -> str:
 
 def box_txt(shop: str, pairing_open: bool) -> dict:
     return {"path": "/api/v1", "version": __version__, "shop": shop, "pairing": "open" if pairing_open else "closed"}
+
+
+def printer_instance(printer: str) -> str:
+    """The name apps list for an exposed printer: the box's, then the printer's, as a shop
+    owner says it ("Comptoir · Cuisine")."""
+    return instance_name(f"Comptoir · {printer[:1].upper()}{printer[1:]}")
+
+
+def printer_txt(maker: str | None, model: str | None, language: str, roles: list[str]) -> dict:
+    """The TXT keys of a network printer (Apple's Bonjour Printing: txtvers, qtotal, ty,
+    product, usb_MFG, usb_MDL, pdl, note), as Epson's and Star's printers fill them."""
+    maker = maker or ("STAR" if language.startswith("star") else "EPSON")
+    model = model or "Comptoir"
+    pdl = "application/vnd.star.starprnt" if language.startswith("star") else "application/vnd.epson.escpos"
+    return {"txtvers": "1", "qtotal": "1", "ty": f"{maker} {model}", "product": f"({model})", "usb_MFG": maker,
+            "usb_MDL": model, "pdl": pdl, "note": ", ".join(roles)}

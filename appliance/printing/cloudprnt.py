@@ -218,8 +218,9 @@ class CloudprntDriver:
             if jobs.status_of(self.r, job_id) in (*jobs.FINAL, None):
                 self.r.delete(keys.cloudprnt_offer(self.config.name))
 
-    def poll_idle(self) -> None:
-        """The printer's polls write its state; one that stopped polling is shown as offline."""
+    def poll_idle(self, fresh: bool = False) -> None:
+        """The printer's polls write its state (it cannot be asked: ``fresh`` changes
+        nothing); one that stopped polling is shown as offline."""
         shown = printers.state(self.r, self.config.name)
         if shown.checked_at and time.time() - shown.checked_at > 30 and shown.online:
             printers.record_state(self.r, self.config.name,

@@ -55,7 +55,9 @@ LOST_AFTER = 60.0
 BACKOFF_START, BACKOFF_CAP = 0.5, 30.0
 NEEDS_A_PERSON_POLL = 2.0
 IDLE_CLOSE = 5.0  # a network printer's port is given back after this much idle time
-STATUS_REFRESH = 5.0
+# A reading is written when it changes, and at least this often while the printer is read
+# (between jobs, while printing): so an app's question finds one younger than printers.FRESH.
+STATUS_REFRESH = printers.FRESH / 2
 
 Method = Literal["process_id", "paper_status", "status", "none"]
 LEVELS: dict[Method | None, str] = {"process_id": "paper", "paper_status": "paper", "status": "received",
@@ -88,6 +90,9 @@ class PrinterDriver:
         self.stop = threading.Event()
         self.last_used = 0.0
         self.method: Method | None = None
+        # What it answered before its link dropped, once a job proved it (see _learn).
+        self._learnt: Method | None = None
+        self._proven = False
         self.in_flight: deque[Sent] = deque()
         self.unable_since: float | None = None  # since when it cannot print (failover clock)
         self.failover_to: str | None = None
@@ -141,6 +146,7 @@ class PrinterDriver:
                                       idle_worker=None if self.in_flight else self.worker_key)
                 self._settled_at = time.monotonic()
                 self.unable_since = None
+                self._proven = True
                 return
 
     def _pump(self, timeout: float) -> None:
@@ -191,19 +197,27 @@ class PrinterDriver:
         dialect = self.dialect
         self._probe = self._next_pid()
         before = self._paper_answers
+        kept = False
         if self._ask(dialect.in_order_request(self._probe), lambda: self._probe is None):
             self.method = "process_id"
+        elif kept := self._learnt in ("process_id", "paper_status"):
+            # It proved in-order answers before its link dropped: not another printer, but one
+            # still printing what it held (a USB printer unplugged keeps its buffer; so does
+            # one whose network blinked). Its answers come once it gets there.
+            self.method = self._learnt
         elif self._ask(dialect.paper_request, lambda: self._paper_answers > before,
                        then_status=dialect.family == "star"):
             self.method = "paper_status"
         else:
             self.method = "status"
         self._probe = None
-        if self.method != "status":  # it answers in-order questions: ask who it is (virtual ports tell apps)
+        self._proven = False  # kept from before, it must prove itself again to be kept next time
+        if self.method != "status" and not kept:  # it answers in order: who is it (virtual ports tell apps)
             self._said.clear()
             self._ask(dialect.identity_request, lambda: len(self._said) >= 2)
             said = [*self._said, None, None]
-            self.identity = {"maker": said[0] or None, "model": said[1] or None}
+            if said[0] or said[1]:  # a printer still busy answers later: it keeps its name meanwhile
+                self.identity = {"maker": said[0] or None, "model": said[1] or None}
         log.info("printer %s (%s) confirms jobs: %s", self.config.name, self.config.language, self.confirmation)
 
     def _detect(self) -> None:
@@ -252,6 +266,7 @@ class PrinterDriver:
         """The link failed. Every job in the printer's hands goes back to the head of the
         queue, in order, marked REPRINT: it may be on paper, in part or whole."""
         self.link.close()
+        self._learnt = self.method if self._proven else None
         self.method = None  # learn again: it may be another printer, or rebooted
         self._record(None, problem)
         ids = [sent.job_id for sent in self.in_flight]
@@ -261,20 +276,22 @@ class PrinterDriver:
             log.warning("printer %s: %d job(s) back at the head of the queue (%s)", self.config.name,
                         len(ids), problem)
 
-    def _record(self, state: printer_status.PrinterStatus | None, problem: str | None = None) -> None:
+    def _record(self, state: printer_status.PrinterStatus | None, problem: str | None = None,
+                fresh: bool = False) -> None:
         """Publish the status for tablets; written only when it changes (or every
-        STATUS_REFRESH seconds, so its time stays fresh), not twice per job."""
+        STATUS_REFRESH seconds, so its time stays fresh; or when ``fresh``, a reading someone
+        waits for), not twice per job."""
         if state is None:
             shown = printers.PrinterState(problem=problem or "unreachable")
         else:
             shown = printers.PrinterState(online=state.online, ready=state.ready, paper=state.paper,
                                           cover_open=state.cover_open, error=state.error,
                                           problem=problem or state.problem)
-        self._publish(shown)
+        self._publish(shown, fresh)
 
-    def _publish(self, shown: printers.PrinterState) -> None:
+    def _publish(self, shown: printers.PrinterState, fresh: bool = False) -> None:
         shown = replace(shown, confirmation=self.confirmation, failover_to=self.failover_to, **self.identity)
-        if shown != self._shown or time.monotonic() - self._shown_at > STATUS_REFRESH:
+        if fresh or shown != self._shown or time.monotonic() - self._shown_at > STATUS_REFRESH:
             printers.record_state(self.r, self.config.name, shown)
             self._shown, self._shown_at = shown, time.monotonic()
 
@@ -298,12 +315,13 @@ class PrinterDriver:
             fresh = printers.get(self.r, self.config.name)
             if (fresh.language, fresh.language_forced) != (self.config.language, self.config.language_forced):
                 self.link.close()
-                self.method = None
+                self.method = self._learnt = None
             self.config = fresh
 
-    def poll_idle(self) -> None:
+    def poll_idle(self, fresh: bool = False) -> None:
         """Between jobs: refresh the status shown to tablets, learn what a new printer can
-        do, and read the answers of jobs still printing."""
+        do, and read the answers of jobs still printing. ``fresh``: an app waits for this
+        reading (printers.fresh_state), so it is written even unchanged."""
         if not self.lock.acquire(blocking=False):
             return
         try:
@@ -322,10 +340,10 @@ class PrinterDriver:
                 if state.ready and self.method is None:
                     self._learn()
                 self._healthy(state)
-                self._record(state)
+                self._record(state, fresh=fresh)
             except (TransportError, printer_status.StatusError) as exc:
                 self.link.close()
-                self._record(None, str(exc))
+                self._record(None, str(exc), fresh=fresh)
             finally:
                 self._close_if_idle()
         finally:

@@ -323,7 +323,7 @@ def serve(r: redis.Redis, devid: str, body: bytes, timeout_ms: str | None, wait=
     if len(payload) > MAX_RAW_BYTES:
         return Answer(413, response(False, "TooLarge", 0))
     if not payload:
-        return Answer(200, response(True, "", status_word(printers.state(r, printer.name))))
+        return Answer(200, response(True, "", status_word(printers.fresh_state(r, printer.name, wait))))
     try:
         seconds = min(MAX_TIMEOUT, max(0.0, float(timeout_ms) / 1000)) if timeout_ms else DEFAULT_TIMEOUT
     except ValueError:

@@ -253,6 +253,8 @@ def remove(r: redis.Redis, name: str) -> None:
 
 
 NOT_READ = "status not read yet"
+FRESH = 1.0  # seconds: how old a reading an app's status question may be answered from
+READING_WAIT = 0.8  # seconds an app's question waits for a new reading
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,33 @@ class PrinterState:
 def record_state(r: redis.Redis, name: str, state: PrinterState) -> None:
     """Written by the printer's worker after a conversation with the printer."""
     r.set(keys.printer_status(name), json.dumps({**asdict(state), "checked_at": time.time()}))
+
+
+def want_reading(r: redis.Redis, name: str) -> None:
+    """Ask the printer's worker to read its status now (it waits for no one: a printer
+    that is printing is read between its jobs)."""
+    with r.pipeline(transaction=False) as pipe:
+        pipe.rpush(keys.printer_reading_wanted(name), 1)
+        pipe.pexpire(keys.printer_reading_wanted(name), 5000)
+        pipe.execute()
+
+
+def fresh_state(r: redis.Redis, name: str, wait: Callable[[float], None] = time.sleep) -> PrinterState:
+    """The state as an app asking the printer itself would hear it: a reading no older than
+    FRESH seconds. An older one makes the worker read it again, waited for up to READING_WAIT
+    (the time an app gives a printer to answer); past that, the last reading."""
+    shown = state(r, name)
+    if shown.checked_at is not None and time.time() - shown.checked_at <= FRESH:
+        return shown
+    asked = time.time()
+    want_reading(r, name)
+    deadline = time.monotonic() + READING_WAIT
+    while time.monotonic() < deadline:
+        wait(0.01)
+        shown = state(r, name)
+        if shown.checked_at is not None and shown.checked_at >= asked:
+            break
+    return shown
 
 
 def state(r: redis.Redis, name: str) -> PrinterState:

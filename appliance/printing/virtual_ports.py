@@ -253,10 +253,11 @@ class Sniffer:
 
 # -- answers from the real printer's last known state -----------------------------------------
 
-def known_status(r: redis.Redis, name: str) -> printer_status.PrinterStatus:
-    """The real printer's state as its worker last saw it; a printer the box cannot reach is
-    offline, as the app would find it."""
-    shown = printers.state(r, name)
+def known_status(r: redis.Redis, name: str, fresh: bool = True) -> printer_status.PrinterStatus:
+    """The real printer's state as an app asking it would hear it (``fresh``: a reading no
+    older than a second, printers.fresh_state), else as its worker last saw it; a printer the
+    box cannot reach is offline, as the app would find it."""
+    shown = printers.fresh_state(r, name) if fresh else printers.state(r, name)
     return printer_status.PrinterStatus(online=shown.online, paper=shown.paper if shown.answered else "ok",
                                         cover_open=shown.cover_open, error=shown.error)
 
@@ -391,8 +392,8 @@ class Connection:
             return languages.ESCPOS
         return self.language if self.language in ("star-line", "starprnt") else "starprnt"
 
-    def _star_asb(self) -> bytes:
-        state = known_status(self.r, self.printer)
+    def _star_asb(self, fresh: bool = True) -> bytes:
+        state = known_status(self.r, self.printer, fresh)
         return star.asb(online=state.online, paper=state.paper, cover_open=state.cover_open, error=state.error,
                         etb=self.etb)
 
@@ -420,8 +421,12 @@ class Connection:
         return bool(self.waiting)
 
     def _status_changes(self) -> None:
+        """ASB: each change sent as it is seen; while an app listens, the printer is read
+        every second (a cover opened reaches the app within a second, as from the printer)."""
         if self.asb_on:
-            now = self._star_asb() if self.star else asb(known_status(self.r, self.printer))
+            if time.time() - (printers.state(self.r, self.printer).checked_at or 0) > printers.FRESH:
+                printers.want_reading(self.r, self.printer)
+            now = self._star_asb(fresh=False) if self.star else asb(known_status(self.r, self.printer, fresh=False))
             if now != self.last_asb:
                 self._send(now)
                 self.last_asb = now

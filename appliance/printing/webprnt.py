@@ -125,7 +125,7 @@ def to_starprnt(root: Element, width_mm: int = 80) -> bytes:
 
 
 def _asb(r: redis.Redis, name: str) -> bytes:
-    shown = printers.state(r, name)
+    shown = printers.fresh_state(r, name)
     return star.asb(online=shown.online, paper=shown.paper if shown.answered else "ok", cover_open=shown.cover_open,
                     error=shown.error)
 

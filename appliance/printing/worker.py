@@ -177,19 +177,27 @@ class PrinterWorker(SimpleWorker):
 
 def _background(driver: PrinterDriver | CloudprntDriver, worker: PrinterWorker, worker_key: str) -> None:
     """Heartbeats (ours for /healthz, rq's for `rq info`, kept while a job waits for paper)
-    and idle status polls, on a thread beside the worker's."""
+    and status readings, on a thread beside the worker's: every IDLE_POLL seconds, and at
+    once when an app's status question wants a fresh one (printers.want_reading)."""
     last_poll = 0.0
+    wanted = keys.printer_reading_wanted(driver.config.name)
+    asked = False
     while not driver.stop.is_set():
         try:
             driver.r.set(worker_key, json.dumps({"pid": os.getpid(), "worker": worker.name}), ex=HEARTBEAT_TTL)
             if worker.last_heartbeat is not None:  # rq has registered it
                 worker.heartbeat()
-            if time.monotonic() - last_poll >= IDLE_POLL:
-                driver.poll_idle()
+            if asked or time.monotonic() - last_poll >= IDLE_POLL:
+                driver.poll_idle(fresh=asked)
                 last_poll = time.monotonic()
+            # Waiting for the next question is the second's pause; the questions asked
+            # meanwhile are answered by one reading.
+            asked = driver.r.blpop([wanted], timeout=1) is not None
+            if asked:
+                driver.r.delete(wanted)
         except redis.RedisError:
             log.warning("printer %s: Redis unreachable", driver.config.name)
-        driver.stop.wait(1.0)
+            driver.stop.wait(1.0)
 
 
 def run(r: redis.Redis, name: str, started: Callable[[PrinterWorker], None] = lambda worker: None,

@@ -1,7 +1,8 @@
 """`appliance background`: the box's services beside the API and the printers, one small process.
 
 - the mDNS announcement (discovery/mdns.py), refreshed as addresses, the shop's name or the
-  pairing state change;
+  pairing state change, with a record for each exposed printer; the answers to Epson's and
+  Star's own printer searches (discovery/vendor_search.py);
 - the back office forwarder (sync/forwarder.py);
 - the printer searches the setup page asks for (discovery/search.py), and a new box's look
   for its first printer, which prints the welcome receipt (onboarding/first_printer.py);
@@ -31,9 +32,9 @@ from collections.abc import Callable
 import redis
 
 from appliance.config import Settings
-from appliance.discovery import mdns, probe, search
+from appliance.discovery import mdns, probe, search, vendor_search
 from appliance.onboarding import first_printer
-from appliance.printing import virtual_ports
+from appliance.printing import printers, virtual_ports
 from appliance.runtime import sdnotify
 from appliance.store import keys
 from appliance.store.client import connect
@@ -57,12 +58,21 @@ def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = Fa
         except redis.RedisError:
             return mdns.box_txt("Comptoir", False)
 
+    def exposed() -> list[dict] | None:
+        try:
+            return [{"name": c.name, "port": c.port,
+                     "txt": mdns.printer_txt(shown.maker, shown.model, c.language, c.roles)}
+                    for c in printers.all_configs(r) if c.port for shown in [printers.state(r, c.name)]]
+        except redis.RedisError:
+            return None
+
     def stopped(signum, frame) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, stopped)
     signal.signal(signal.SIGINT, stopped)
-    parts = [Part("mdns", lambda part: mdns.Announcer(port, txt, part, settings.mdns_interfaces).run(), stop),
+    parts = [Part("mdns", lambda part: mdns.Announcer(port, txt, part, settings.mdns_interfaces, exposed).run(), stop),
+             Part("vendor-search", lambda part: vendor_search.serve(r, part, settings.mdns_interfaces), stop),
              Part("printer-search", lambda part: search.serve(r, part, settings.mdns_interfaces), stop),
              Part("virtual-printers", lambda part: virtual_ports.Ports(r, host, part).run(), stop),
              Part("certificates", lambda part: _renew_certificate(settings, part), stop)]

@@ -134,6 +134,12 @@ def printer_status(name: str) -> str:
     return f"{PREFIX}:printer:{name}:status"
 
 
+def printer_reading_wanted(name: str) -> str:
+    """List with a short TTL: someone (an app's status question) wants the printer's status
+    read now; its worker takes it within a few milliseconds and reads it."""
+    return f"{PREFIX}:printer:{name}:reading-wanted"
+
+
 def printer_queue(name: str) -> str:
     """The rq queue name of one printer (rq derives its own ``rq:queue:...`` keys)."""
     return f"{PREFIX}.printer.{name}"

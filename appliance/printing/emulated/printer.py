@@ -96,6 +96,11 @@ class EmulatedPrinter:
             self.engine.disconnect()
             self.cond.notify_all()
 
+    def drop_link(self) -> None:
+        """The cable pulled, the printer still on: the link goes, the printer goes on printing
+        what its buffer holds, and takes the next connection."""
+        self._hang_up()
+
     def power_on(self) -> None:
         self._off.clear()
         self._power.set()
