@@ -230,3 +230,40 @@ def test_two_printers_cannot_share_a_port_nor_take_the_box_s(shared_box: Box, ex
     with pytest.raises(Invalid):
         printers.expose(shared_box.redis, "other", 8080)
     printers.remove(shared_box.redis, "other")
+
+
+def test_what_an_app_sent_survives_a_crash_of_the_box(box: Box, make_printer) -> None:
+    """The app has sent half a receipt and waits; the box's process behind the port is killed
+    (kill -9): the bytes were on disk, and the half receipt prints when it is back, marked
+    INCOMPLETE, as a printer that lost its link prints what it had."""
+    printer = make_printer()
+    box.add_printer("kuchnia", printer.uri, ("kitchen",))
+    port = free_port()
+    printers.expose(box.redis, "kuchnia", port)
+    wait_for(lambda: box.redis.hget(keys.virtual_port_states(), "kuchnia") == b"listening", 10, "the port to open")
+    app = socket.create_connection(("127.0.0.1", port), timeout=10)
+    app.sendall(b"\x1b@Stolik 4\n2x Barszcz\n")
+    wait_for(lambda: box.redis.scard(keys.app_connections()) == 1, 10, "the bytes on disk")  # one MULTI with them
+    [background] = box.pids("background")
+    box.kill9(background)
+    receipt = printer.wait_receipts(1, timeout=60)[0]
+    assert "INCOMPLETE" in receipt.text and "2x Barszcz" in receipt.text and receipt.cut
+    assert box.redis.scard(keys.app_connections()) == 0
+    app.close()
+
+
+def test_a_record_is_queued_once_whole_if_the_app_had_closed(shared_box: Box, exposed) -> None:
+    """What recovery finds: a connection the app had closed, its job already queued once
+    before the stop (same id), and the start of a second receipt it had ended too."""
+    from appliance.printing import app_record, jobs
+
+    printer, _ = exposed
+    record = app_record.Record(shared_box.redis, printer.name)
+    record.arrived(b"\x1b@Zamowienie 1\n\x1dV\x00Zamowienie 2\n", "escpos")
+    first = record.next_job_id()
+    jobs.submit_raw(shared_box.redis, printer.name, b"\x1b@Zamowienie 1\n\x1dV\x00", f"port:{printer.name}", first)
+    record.closed()
+    assert virtual_ports.recover(shared_box.redis) == 2  # the first again (the same job), and the second
+    texts = [r.text for r in printer.wait_receipts(2, timeout=20)]
+    assert texts == ["Zamowienie 1\n", "Zamowienie 2\n"]  # once each, the second whole: no INCOMPLETE
+    assert shared_box.redis.scard(keys.app_connections()) == 0

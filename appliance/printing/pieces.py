@@ -43,6 +43,11 @@ class Cutter:
     _prints: bool = False
     _mm: float = 0.0
 
+    def pending(self) -> bytes:
+        """What was read and is not yet a job: fed to a new splitter, it gives the same jobs
+        (questions taken out, setup kept)."""
+        return bytes(self._job) + bytes(self._buffer)
+
     def _leave(self) -> bytes:
         """What takes the printer out of a mode the receipt so far left it in, where its
         banner and cut would not print (Star's raster mode, Epson's page mode)."""

@@ -43,22 +43,23 @@ import logging
 import socket
 import threading
 import time
-import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import redis
 
 from appliance import settings
-from appliance.errors import OutcomeUnknown, ServiceError
-from appliance.printing import commands, jobs, languages, printers, star
+from appliance.errors import NotFound, OutcomeUnknown, ServiceError
+from appliance.printing import app_record, commands, jobs, languages, printers, star
 from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, DOTS_PER_MM, ESC, GS, LINE_MM
 from appliance.printing.pieces import Cutter, Piece
 from appliance.printing.request import MAX_RAW_BYTES
 from appliance.printing.star_splitter import StarSplitter
 from appliance.store import keys
+from appliance.store.client import decode_hash
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,10 @@ class Sniffer:
         assert self.splitter is not None
         return self.splitter.feed(data)
 
+    def pending(self) -> bytes:
+        """What was read and is not yet a job (``Cutter.pending``)."""
+        return bytes(self._pending) if self.splitter is None else self.splitter.pending()
+
     def close(self, whole: bool) -> list[Piece]:
         if self.splitter is None:
             self._choose(self.default)
@@ -281,6 +286,42 @@ def info(r: redis.Redis, name: str, n: int) -> bytes:
     return b"_" + text.encode("ascii", "replace") + b"\x00"
 
 
+def written_in(family: str | None, printer_language: str) -> str:
+    """The language of an app's bytes: ESC/POS, or Star's (Line Mode and StarPRNT are one
+    family; raster is in it too), as the printer it reaches speaks it when it can."""
+    if family != "star":
+        return languages.ESCPOS
+    return printer_language if printer_language in ("star-line", "starprnt") else "starprnt"
+
+
+def recover(r: redis.Redis) -> int:
+    """What apps sent before the box stopped (a crash, a power cut) and is not yet queued,
+    queued now, as it would have been: a receipt the app ended is whole, one cut short by the
+    stop prints under the INCOMPLETE banner. Each job keeps its id: one queued just before
+    the stop is not queued twice. The number of jobs queued."""
+    count = 0
+    for raw in r.smembers(keys.app_connections()):
+        connection = raw.decode()
+        meta = decode_hash(r.hgetall(keys.app_connection(connection)))
+        data = r.get(keys.app_connection_bytes(connection)) or b""
+        try:
+            config = printers.get(r, meta.get("printer", ""))
+        except NotFound:  # removed meanwhile: nowhere to print
+            config = None
+        if config is not None and data:
+            sniffer = Sniffer(meta.get("family") or languages.family(config.language), limits(r))
+            pieces = [*sniffer.feed(data), *sniffer.close(whole=meta.get("closed") == "1")]
+            seq = int(meta.get("seq", 0))
+            for piece in (p for p in pieces if p.kind == "job"):
+                jobs.submit_raw(r, config.name, piece.data, f"port:{config.name}", app_record.job_id(connection, seq),
+                                language=written_in(sniffer.family, config.language))
+                seq, count = seq + 1, count + 1
+        app_record.forget(r, connection)
+    if count:
+        log.warning("virtual printers: %d job(s) an app had sent before the box stopped, queued now", count)
+    return count
+
+
 # -- one connection ---------------------------------------------------------------------------
 
 @dataclass
@@ -296,6 +337,7 @@ class Connection:
         self.r, self.printer, self.sock = r, printer, sock
         self.language = printers.get(r, printer).language
         self.splitter = Sniffer(languages.family(self.language), limits(r))
+        self.record = app_record.Record(r, printer)  # the bytes on disk until they are jobs
         self.etb = 0  # Star: this connection's ETB counter, one step per ETB once on paper
         self.print_end = 0  # Star: its print-end counter (ESC GS ETX)
         self.sent: list[str] = []  # the jobs this connection queued
@@ -319,16 +361,20 @@ class Connection:
                 if not data:
                     whole = True  # the app closed on purpose: its last job is whole
                     break
-                # Each job is stored before the next bytes are read: an app cannot send faster than
-                # the box stores, and a connection holds one receipt in memory at most.
-                for piece in self.splitter.feed(data):
-                    self._handle(piece)
+                # The bytes are on disk before anything is answered or queued, and each job is
+                # stored before the next bytes are read: an app cannot send faster than the box
+                # stores, and a connection holds one receipt in memory at most.
+                pieces = self.splitter.feed(data)
+                self._durably(self.record.arrived, data, self.splitter.family)
+                self._handle_all(pieces)
                 if self.splitter.ended:
                     log.warning("virtual printer %s: a receipt longer than the limit was ended", self.printer)
                     whole = True
                     break
-            for piece in self.splitter.close(whole):
-                self._handle(piece)
+            if whole:
+                self._durably(self.record.closed)
+            self._handle_all(self.splitter.close(whole))
+            self._durably(self.record.forget)
             # An in-order question still waiting gets its answer (from the watcher) if the app
             # only closed its sending side and still listens.
             deadline = time.monotonic() + 30
@@ -343,6 +389,24 @@ class Connection:
     @property
     def star(self) -> bool:
         return self.splitter.family == "star"
+
+    def _durably(self, write: Callable[..., None], *args: object) -> None:
+        """A write of the record; while the box's storage refuses (a restart of Redis), the
+        app waits, as for a printer whose buffer is full."""
+        while True:
+            try:
+                return write(*args)
+            except redis.RedisError as exc:
+                log.warning("virtual printer %s: bytes not stored yet (%s); trying again", self.printer, exc)
+                time.sleep(1)
+
+    def _handle_all(self, pieces: list[Piece]) -> None:
+        """Answer and queue; the record then keeps only what is not yet a job."""
+        issued = self.record.issued
+        for piece in pieces:
+            self._handle(piece)
+        if self.record.issued != issued:
+            self._durably(self.record.queued, self.splitter.pending())
 
     def _handle(self, piece: Piece) -> None:
         if piece.kind == "job":
@@ -373,24 +437,17 @@ class Connection:
     def _queue(self, payload: bytes) -> str:
         """Queue one job; while the box's storage refuses (a restart of Redis), keep trying:
         the app believes the printer has its bytes."""
-        job_id = str(uuid.uuid4())
+        job_id = self.record.next_job_id()
         while True:
             try:
                 return jobs.submit_raw(self.r, self.printer, payload, f"port:{self.printer}", job_id,
-                                       language=self._written_in())
+                                       language=written_in(self.splitter.family, self.language))
             except (redis.RedisError, OutcomeUnknown) as exc:  # the same id again: never twice
                 log.warning("virtual printer %s: job not queued yet (%s); trying again", self.printer, exc)
                 time.sleep(1)
             except ServiceError as exc:  # the printer was removed while the app printed
                 log.error("virtual printer %s: a job was refused: %s", self.printer, exc)
                 return job_id
-
-    def _written_in(self) -> str:
-        """The language of the app's bytes: ESC/POS, or Star's (Line Mode and StarPRNT are one
-        family; raster is in it too)."""
-        if not self.star:
-            return languages.ESCPOS
-        return self.language if self.language in ("star-line", "starprnt") else "starprnt"
 
     def _star_asb(self, fresh: bool = True) -> bytes:
         state = known_status(self.r, self.printer, fresh)
@@ -460,6 +517,13 @@ class Ports:
 
     def run(self) -> None:
         try:
+            while not self.stop.is_set():  # first, what apps sent before the box last stopped
+                try:
+                    recover(self.r)
+                    break
+                except redis.RedisError as exc:
+                    log.warning("virtual printers: %s; trying again", exc)
+                    self.stop.wait(1.0)
             while not self.stop.is_set():
                 try:
                     self.follow()

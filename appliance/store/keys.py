@@ -129,6 +129,24 @@ def virtual_port_states() -> str:
     return f"{PREFIX}:printers:ports"
 
 
+def app_connections() -> str:
+    """Set: the ids of the app connections to virtual ports whose bytes are not all queued
+    yet (the background process recovers them when it starts)."""
+    return f"{PREFIX}:printers:ports:connections"
+
+
+def app_connection(connection: str) -> str:
+    """Hash: one app connection's record: printer, family (escpos / star, once told), seq
+    (jobs queued so far), closed (the app ended it on purpose)."""
+    return f"{PREFIX}:printers:ports:connection:{connection}"
+
+
+def app_connection_bytes(connection: str) -> str:
+    """String: what an app sent that is not yet a queued job, appended as it arrives, so a
+    crash of the box loses nothing a printer would have printed."""
+    return f"{PREFIX}:printers:ports:connection:{connection}:bytes"
+
+
 def printer_status(name: str) -> str:
     """Hash: the last status read from the printer itself, with its time."""
     return f"{PREFIX}:printer:{name}:status"
