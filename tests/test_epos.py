@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
 import uuid
 
 import pytest
@@ -14,6 +15,7 @@ from appliance import settings
 from appliance.access import origins
 from appliance.printing import epos, printers
 from appliance.printing.emulated.engine import Engine
+from appliance.store import keys
 from appliance.system import certs
 from tests.box import Box, free_port, wait_for
 from tests.fakeprinter import FakePrinter
@@ -186,3 +188,31 @@ def test_web_apps_preflight_from_any_origin_for_epos_only(shared_box: Box, count
         assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
     finally:
         origins.replace(shared_box.redis, [])
+
+
+def test_each_printer_s_own_port_takes_odoo_s_request_for_that_printer(shared_box: Box, make_printer) -> None:
+    """Odoo posts each printer's receipts with devid=local_printer to the address in its printer
+    field: given "box:port" of each exposed printer, each reaches its own printer (http and
+    https on the same port as the raw printer bytes, which still print there)."""
+    kitchen, bar = make_printer(), make_printer()
+    ports = {}
+    for name, printer in (("kuchnia", kitchen), ("bar", bar)):
+        shared_box.add_printer(name, printer.uri, (name,))
+        ports[name] = free_port()
+        printers.expose(shared_box.redis, name, ports[name])
+        wait_for(lambda n=name: shared_box.redis.hget(keys.virtual_port_states(), n) == b"listening", 10, "a port")
+    preflight = requests.options(f"http://127.0.0.1:{ports['kuchnia']}/cgi-bin/epos/service.cgi?devid=local_printer",
+                                 headers={"Origin": "https://odoo.example", "Access-Control-Request-Method": "POST",
+                                          "Access-Control-Request-Private-Network": "true"}, timeout=10)
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
+    assert preflight.headers["Access-Control-Allow-Private-Network"] == "true"
+    to_kitchen = post(shared_box, odoo_image(height=24), base=f"http://127.0.0.1:{ports['kuchnia']}", timeout=30000)
+    assert answer(to_kitchen.text)["success"] == "true"
+    assert to_kitchen.headers["Access-Control-Allow-Origin"] == "https://odoo.example"
+    assert [r.text for r in kitchen.receipts] == ["[image 576x24]\n"] and bar.receipts == []
+    to_bar = post(shared_box, odoo_image(height=16), base=f"https://127.0.0.1:{ports['bar']}", timeout=30000)
+    assert answer(to_bar.text)["success"] == "true"  # over TLS, with the box's certificate
+    assert [r.text for r in bar.receipts] == ["[image 576x16]\n"] and len(kitchen.receipts) == 1
+    with socket.create_connection(("127.0.0.1", ports["bar"]), timeout=10) as app:  # a raw app, same port
+        app.sendall(b"\x1b@Piwo x2\n\x1dV\x00")
+    assert bar.wait_receipts(2, timeout=20)[1].text == "Piwo x2\n"

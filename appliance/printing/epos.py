@@ -307,12 +307,14 @@ def target(r: redis.Redis, devid: str) -> printers.PrinterConfig | None:
         return None
 
 
-def serve(r: redis.Redis, devid: str, body: bytes, timeout_ms: str | None, wait=time.sleep) -> Answer:
+def serve(r: redis.Redis, devid: str, body: bytes, timeout_ms: str | None, wait=time.sleep,
+          printer: printers.PrinterConfig | None = None) -> Answer:
     """Print an ePOS document and answer once it is on paper, or when the timeout passes
     (the job then stays queued and prints when the printer can: the code says why it is late,
     so the app does not print it twice). An empty document is answered at once: it is how
-    apps ask whether the printer is there."""
-    printer = target(r, devid)
+    apps ask whether the printer is there. ``printer``: the one this request reached by its
+    own port (any ``devid`` is it); else ``devid`` chooses."""
+    printer = printer or target(r, devid)
     if printer is None:
         return Answer(404, response(False, "DeviceNotFound", ASB_NO_RESPONSE))
     try:

@@ -52,7 +52,7 @@ import redis
 
 from appliance import settings
 from appliance.errors import NotFound, OutcomeUnknown, ServiceError
-from appliance.printing import app_record, commands, jobs, languages, printers, star
+from appliance.printing import app_record, commands, jobs, languages, port_http, printers, star
 from appliance.printing import status as printer_status
 from appliance.printing.commands import DLE, DOTS_PER_MM, ESC, GS, LINE_MM
 from appliance.printing.pieces import Cutter, Piece
@@ -60,6 +60,7 @@ from appliance.printing.request import MAX_RAW_BYTES
 from appliance.printing.star_splitter import StarSplitter
 from appliance.store import keys
 from appliance.store.client import decode_hash
+from appliance.system.tls import Tls
 
 log = logging.getLogger(__name__)
 
@@ -508,8 +509,9 @@ class Ports:
     port added, moved or removed on the setup page or the CLI takes effect within a second
     or two, without a restart. What each port is doing is published for the page."""
 
-    def __init__(self, r: redis.Redis, host: str, stop: threading.Event) -> None:
-        self.r, self.host, self.stop = r, host, stop
+    def __init__(self, r: redis.Redis, host: str, stop: threading.Event, tls: Tls | None = None) -> None:
+        """``tls``: the box's certificate, for web apps reaching a printer's port over https."""
+        self.r, self.host, self.stop, self.tls = r, host, stop, tls
         self.listening: dict[str, tuple[int, socket.socket]] = {}
         self.published: dict[str, str] | None = None
         self.connections: Counter[str] = Counter()  # open connections by the app's address
@@ -581,12 +583,19 @@ class Ports:
                     continue
                 self.connections[address] += 1
             keepalive(sock)
-            threading.Thread(target=self._serve, args=(Connection(self.r, name, sock), address),
-                             name=f"raw-{name}-conn", daemon=True).start()
+            threading.Thread(target=self._serve, args=(name, sock, address), name=f"raw-{name}-conn",
+                             daemon=True).start()
 
-    def _serve(self, connection: Connection, address: str) -> None:
+    def _serve(self, name: str, sock: socket.socket, address: str) -> None:
+        """An app's printer bytes, or a web app's ePOS-Print or WebPRNT request for this printer
+        (port_http.py): told by the first bytes."""
         try:
-            connection.serve()
+            if port_http.kind(sock) == "raw":
+                Connection(self.r, name, sock).serve()
+            else:
+                port_http.serve(self.r, name, sock, self.tls)
+        except NotFound:  # the printer was removed as the app connected
+            sock.close()
         finally:
             with self.counting:
                 self.connections[address] -= 1

@@ -130,11 +130,13 @@ def _asb(r: redis.Redis, name: str) -> bytes:
                     error=shown.error)
 
 
-def serve(r: redis.Redis, body: bytes, timeout_ms: str | None = None, wait=time.sleep) -> Answer:
-    """Print a WebPRNT request on the first receipt printer open to apps, and answer once it
-    is on paper (or when the timeout passes: the job stays queued). An empty request is how
-    apps ask whether the printer is there: answered at once, with its status."""
-    printer = epos.target(r, "local_printer")
+def serve(r: redis.Redis, body: bytes, timeout_ms: str | None = None, wait=time.sleep,
+          printer: printers.PrinterConfig | None = None) -> Answer:
+    """Print a WebPRNT request on ``printer`` (the one reached by its own port), else on the
+    first receipt printer open to apps, and answer once it is on paper (or when the timeout
+    passes: the job stays queued). An empty request is how apps ask whether the printer is
+    there: answered at once, with its status."""
+    printer = printer or epos.target(r, "local_printer")
     if printer is None:
         return Answer(404, response(False, "DeviceNotFound", b""))
     try:

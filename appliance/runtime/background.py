@@ -6,7 +6,8 @@
 - the back office forwarder (sync/forwarder.py);
 - the printer searches the setup page asks for (discovery/search.py), and a new box's look
   for its first printer, which prints the welcome receipt (onboarding/first_printer.py);
-- the virtual network printers' ports (printing/virtual_ports.py);
+- the virtual network printers' ports (printing/virtual_ports.py), which also take ePOS-Print
+  and WebPRNT requests for their printer (printing/port_http.py);
 - the box's own Wi-Fi access point when it has no network at all (system/wifi.py, on the SD image);
 - the HTTPS certificate, made again when the box's addresses change or it nears its end
   (system/certs.py; the web process picks it up).
@@ -40,6 +41,7 @@ from appliance.store import keys
 from appliance.store.client import connect
 from appliance.sync import forwarder, shop
 from appliance.system import certs, wifi
+from appliance.system.tls import Tls
 
 CERTIFICATE_CHECK = 30.0
 HEARTBEAT_EVERY = 5.0  # a write to the card each time: not every second
@@ -74,7 +76,8 @@ def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = Fa
     parts = [Part("mdns", lambda part: mdns.Announcer(port, txt, part, settings.mdns_interfaces, exposed).run(), stop),
              Part("vendor-search", lambda part: vendor_search.serve(r, part, settings.mdns_interfaces), stop),
              Part("printer-search", lambda part: search.serve(r, part, settings.mdns_interfaces), stop),
-             Part("virtual-printers", lambda part: virtual_ports.Ports(r, host, part).run(), stop),
+             Part("virtual-printers", lambda part: virtual_ports.Ports(r, host, part, Tls(settings.data_dir)).run(),
+                  stop),
              Part("certificates", lambda part: _renew_certificate(settings, part), stop)]
     if adopt_first_printer:
         parts.append(Part("first-printer", lambda part: first_printer.serve(r, port, part, settings.mdns_interfaces),

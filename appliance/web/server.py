@@ -28,9 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import ssl
-import time
 from collections import Counter
-from pathlib import Path
 
 import gevent
 from gunicorn.app.base import BaseApplication
@@ -40,6 +38,7 @@ from gunicorn.workers.ggevent import GeventWorker
 from appliance.config import Ports, Settings
 from appliance.discovery import probe
 from appliance.system import certs
+from appliance.system.tls import Tls
 from appliance.web import create_app
 
 KEEPALIVE = 10
@@ -51,32 +50,8 @@ _TOO_MANY = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Ty
              b"Retry-After: 5\r\nContent-Length: %d\r\n\r\n%s" % (len(_REFUSAL), _REFUSAL))
 
 
-class Tls:
-    """The TLS context of the box's certificate, made again when the files change (looked at
-    no more than every CHECK_EVERY seconds)."""
-
-    CHECK_EVERY = 10.0
-
-    def __init__(self, data_dir: Path, ports: set[int]) -> None:
-        self.where, self.ports = certs.paths(data_dir), ports
-        self._context: ssl.SSLContext | None = None
-        self._stamp: tuple[float, float] | None = None
-        self._checked = 0.0
-
-    def context(self) -> ssl.SSLContext:
-        if self._context is None or time.monotonic() - self._checked > self.CHECK_EVERY:
-            self._checked = time.monotonic()
-            stamp = (self.where.cert.stat().st_mtime, self.where.key.stat().st_mtime)
-            if stamp != self._stamp:
-                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                context.minimum_version = ssl.TLSVersion.TLSv1_2
-                context.load_cert_chain(self.where.cert, self.where.key)
-                self._context, self._stamp = context, stamp
-        assert self._context is not None
-        return self._context
-
-
 _tls: Tls | None = None  # set by run() before the workers fork
+_tls_ports: set[int] = set()
 
 
 def https(environ: dict) -> bool:
@@ -101,7 +76,7 @@ class Worker(GeventWorker):
             return
         self.per_address[host] += 1
         try:
-            if _tls is not None and listener.getsockname()[1] in _tls.ports:
+            if _tls is not None and listener.getsockname()[1] in _tls_ports:
                 try:
                     with gevent.Timeout(KEEPALIVE):  # a handshake that never ends holds nothing
                         client = _tls.context().wrap_socket(client, server_side=True)
@@ -162,10 +137,10 @@ class _Server(BaseApplication):
 
 
 def run(settings: Settings, host: str, ports: Ports, workers: int = 1) -> None:
-    global _tls
+    global _tls, _tls_ports
     if ports.tls:
         certs.ensure(settings.data_dir, probe.local_addresses())
-        _tls = Tls(settings.data_dir, ports.tls)
+        _tls, _tls_ports = Tls(settings.data_dir), set(ports.tls)
     _Server(settings, {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for port in ports.opened],
         "workers": workers,
