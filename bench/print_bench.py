@@ -160,6 +160,42 @@ def virtual_port(box: Box, printer: FakePrinter, name: str, count: int) -> dict:
             "straight_p50": percentile(straight, 50), "straight_p99": percentile(straight, 99), "count": count}
 
 
+def status_freshness(box: Box, printer: FakePrinter, name: str, count: int) -> dict:
+    """Seconds from a printer's cover opening to an app hearing it through a virtual port:
+    asked (DLE EOT 2 on an idle printer whose last reading is a second old or more), and told
+    (Automatic Status Back, GS a, while the app listens)."""
+    port = free_port()
+    printers.expose(box.redis, name, port)
+    wait_for(lambda: box.redis.hget(keys.virtual_port_states(), name) == b"listening", 10)
+    asked, told = [], []
+    try:
+        for _ in range(count):
+            time.sleep(printers.FRESH)  # the case being measured: the last reading is not fresh
+            printer.set_state(cover_open=True)
+            start = time.monotonic()
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as app:
+                while True:
+                    app.sendall(b"\x10\x04\x02")
+                    if app.recv(1)[0] & 0x04:  # DLE EOT 2: cover open
+                        break
+            asked.append(time.monotonic() - start)
+            printer.set_state(cover_open=False)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as app:
+                app.sendall(b"\x1da\xff")
+                while app.recv(4)[0] & 0x20:  # until the ASB says closed
+                    pass
+                printer.set_state(cover_open=True)
+                start = time.monotonic()
+                while not app.recv(4)[0] & 0x20:  # ASB: cover open
+                    pass
+                told.append(time.monotonic() - start)
+            printer.set_state(cover_open=False)
+    finally:
+        printers.expose(box.redis, name, None)
+    return {"asked_p50": percentile(asked, 50), "asked_max": max(asked), "told_p50": percentile(told, 50),
+            "told_max": max(told), "count": count}
+
+
 def burst(box: Box, printers: list[tuple[str, FakePrinter]], total: int, clients: int = 20) -> dict:
     tablets = [box.client(f"bench-{i}") for i in range(clients)]
     before = sum(len(p.cut_times) for _, p in printers)
@@ -255,6 +291,7 @@ def main() -> None:
             results["latency_ms"] = {"p50": percentile(lat, 50), "p99": percentile(lat, 99),
                                      "count": len(lat)}
             results["virtual_port"] = virtual_port(box, fakes[0], "bench0", args.sequential)
+            results["status"] = status_freshness(box, fakes[0], "bench0", 10)
             results["languages"] = per_language(box, min(args.sequential, 200))
             results["burst"] = burst(box, names, args.jobs)
             results["rush"] = rush(box, args.rush)
@@ -282,6 +319,9 @@ def report(r: dict) -> None:
     print(f"virtual port 9100 (ms, connect -> cut): through the box p50 {v['p50']:.2f} / p99 {v['p99']:.2f}; "
           f"straight to the printer p50 {v['straight_p50']:.2f} / p99 {v['straight_p99']:.2f} "
           f"(detour {v['p50'] - v['straight_p50']:.2f} ms at p50)")
+    st = r["status"]
+    print(f"cover opened -> an app hears it (s): asked (DLE EOT) p50 {st['asked_p50']:.2f} / max "
+          f"{st['asked_max']:.2f}; told (ASB) p50 {st['told_p50']:.2f} / max {st['told_max']:.2f}")
     for language, figures in r.get("languages", {}).items():
         print(f"one job at a time, {language:13} p50 {figures['p50']:.2f} / p99 {figures['p99']:.2f} ms, "
               f"CPU {figures['cpu_ms_per_job']:.2f} ms a job")

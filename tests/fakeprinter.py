@@ -128,6 +128,16 @@ class FakePrinter:
             listener.close()
             self.device.power_off()
 
+    def unplug(self) -> None:
+        """The cable out, the printer still on: the box cannot reach it, and it goes on
+        printing what its buffer holds. ``reachable = True`` plugs it back."""
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        self.device.drop_link()
+
     def set_state(self, **changes: object) -> None:
         """e.g. set_state(paper="out"), set_state(cover_open=True), set_state(paper="ok")."""
         self.device.set_state(**changes)

@@ -113,14 +113,16 @@ def test_a_link_lost_while_the_printer_keeps_printing_still_confirms_on_paper(sh
     """A USB cable pulled and put back, a Wi-Fi blink: the printer stays on and prints what its
     buffer holds while the box comes back. The box finds it still busy (its in-order answers
     come late): it goes on confirming on paper, and no job is printed before its receipt is."""
-    printer = make_printer(speed_mm_s=40)
+    printer = make_printer(speed_mm_s=15)  # slow: it is still printing when the box is back
     name = add(shared_box, printer)
     wait_for(lambda: shown(tablet, name)["confirmation"] == "paper", what="the printer to be known")
     assert tablet.wait_job(tablet.print(printer=name, document=ticket("LINK0", 5))["id"], 20)["status"] == "printed"
     before = printer.engine.dots_fed
-    ids = [tablet.print(printer=name, document=ticket(f"LINK{i}", 20))["id"] for i in range(1, 4)]
+    ids = [tablet.print(printer=name, document=ticket(f"LINK{i}", 40 if i == 1 else 5))["id"] for i in range(1, 4)]
     wait_for(lambda: printer.engine.dots_fed > before + 200, what="LINK1 half printed")
-    printer.device.drop_link()
+    printer.unplug()
+    wait_for(lambda: tablet.job(ids[0])["reprint"], 30, "the box to find the link gone")
+    printer.reachable = True  # plugged back while it still prints what it had
     seen = []
 
     def all_printed() -> bool:
@@ -128,7 +130,7 @@ def test_a_link_lost_while_the_printer_keeps_printing_still_confirms_on_paper(sh
         seen.append((statuses, whole(printer)))
         return statuses == ["printed"] * 3
 
-    wait_for(all_printed, 90, "the jobs to be printed")
+    wait_for(all_printed, 120, "the jobs to be printed")
     for statuses, on_paper in seen:
         for n, status in enumerate(statuses, start=1):
             assert status != "printed" or f"LINK{n}" in on_paper, (n, on_paper)

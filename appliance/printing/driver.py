@@ -266,7 +266,8 @@ class PrinterDriver:
         """The link failed. Every job in the printer's hands goes back to the head of the
         queue, in order, marked REPRINT: it may be on paper, in part or whole."""
         self.link.close()
-        self._learnt = self.method if self._proven else None
+        if self.method is not None:  # not again for each failed reconnection: it stays known
+            self._learnt = self.method if self._proven else None
         self.method = None  # learn again: it may be another printer, or rebooted
         self._record(None, problem)
         ids = [sent.job_id for sent in self.in_flight]

@@ -182,22 +182,23 @@ def raster(picture: Image.Image, *, cut: bool) -> bytes:
     """A picture (``dots`` wide) as one raster page: entered, sent a dot row at a time (blank
     rows as feeds), then ended with the cut or without it (``ESC * r E 1 NUL``: no cut)."""
     picture = picture.convert("1")
-    out = bytearray(star.RASTER_START + b"\x1b*rP0\x00" + (b"\x1b*rE13\x00" if cut else b"\x1b*rE1\x00"))
+    out = [star.RASTER_START + b"\x1b*rP0\x00" + (b"\x1b*rE13\x00" if cut else b"\x1b*rE1\x00")]
     data = picture.tobytes("raw", "1;I")
     stride = -(-picture.width // 8)
     blank = 0
-    for row in range(picture.height):
-        line = data[row * stride:(row + 1) * stride].rstrip(b"\0")
+    for start in range(0, len(data), stride):
+        line = data[start:start + stride].rstrip(b"\0")
         if not line:
             blank += 1
             continue
         if blank:
-            out += b"\x1b*rY" + str(blank).encode() + b"\x00"
+            out.append(b"\x1b*rY%d\x00" % blank)
             blank = 0
-        out += b"b" + bytes((len(line) & 0xFF, len(line) >> 8)) + line
+        out.append(b"b%c%c%s" % (len(line) & 0xFF, len(line) >> 8, line))
     if blank:
-        out += b"\x1b*rY" + str(blank).encode() + b"\x00"
-    return bytes(out + star.RASTER_END)
+        out.append(b"\x1b*rY%d\x00" % blank)
+    out.append(star.RASTER_END)
+    return b"".join(out)
 
 
 def receipts_of(escpos_bytes: bytes, width_mm: int) -> Iterator[Receipt]:
