@@ -4,8 +4,10 @@ box and answered as an Epson printer answers, with CORS for the web apps that po
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import socket
+import subprocess
 import uuid
 
 import pytest
@@ -216,3 +218,44 @@ def test_each_printer_s_own_port_takes_odoo_s_request_for_that_printer(shared_bo
     with socket.create_connection(("127.0.0.1", ports["bar"]), timeout=10) as app:  # a raw app, same port
         app.sendall(b"\x1b@Piwo x2\n\x1dV\x00")
     assert bar.wait_receipts(2, timeout=20)[1].text == "Piwo x2\n"
+
+
+# -- Server Direct Print: TM printers that poll the box ----------------------------------------
+
+def test_a_server_direct_print_printer_asks_to_join_and_prints_only_what_it_says_it_printed(
+        shared_box: Box) -> None:
+    """A TM printer set to poll http://BOX/epson/sdp: listed as asking to join, accepted from
+    the CLI, its jobs delivered as ePOS-Print in Epson's PrintRequestInfo and ``printed`` only
+    when its SetResponse says success; a failure (paper out) keeps the job and shows why."""
+    from appliance.tools.client import Client
+    from tests.sdp_printer import SdpPrinter
+
+    printer = SdpPrinter(shared_box.url, "KUCHNIA-2").start()
+    tablet: Client = shared_box.client("sdp-tablet")
+    try:
+        def listed() -> str:
+            return subprocess.run(shared_box.argv("printers", "callers"), capture_output=True, text=True,
+                                  timeout=60).stdout
+
+        wait_for(lambda: "KUCHNIA-2" in listed() and "asking to join" in listed() and "sdp" in listed(), 20,
+                 "the printer to ask to join")
+        assert printer.results == []  # nothing to print for a printer nobody accepted
+        subprocess.run(shared_box.argv("printers", "accept", "KUCHNIA-2", "--name", "kuchnia", "--roles", "hot"),
+                       check=True, capture_output=True, timeout=60)
+        wait_for(lambda: shared_box.redis.exists(keys.printer_worker("kuchnia")), 10, "its worker")
+        [shown] = wait_for(lambda: [p for p in tablet.printers() if p["name"] == "kuchnia" and p["ready"]], 20,
+                           "it to be ready")
+        assert shown["uri"] == "sdp://KUCHNIA-2" and shown["language"] == "escpos"
+        printer.failure = "EPTR_REC_EMPTY"  # the first time, the roll is empty
+        job = tablet.print(role="hot", document={"lines": [{"text": "Żurek x2", "size": "double"}]})
+        wait_for(lambda: "EPTR_REC_EMPTY" in (tablet.job(job["id"])["last_error"] or ""), 20, "the printer's refusal")
+        assert tablet.job(job["id"])["status"] != "printed" and printer.receipts == []
+        wait_for(lambda: [p for p in tablet.printers() if p["name"] == "kuchnia" and p["paper"] == "out"], 20,
+                 "paper out, from its status word")
+        printer.failure = None
+        assert tablet.wait_job(job["id"], timeout=30)["status"] == "printed"
+        assert [r.text for r in printer.receipts] == ["Żurek x2\n"]
+    finally:
+        printer.stop()
+        with contextlib.suppress(Exception):
+            printers.remove(shared_box.redis, "kuchnia")

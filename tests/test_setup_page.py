@@ -466,17 +466,29 @@ def test_the_network_page_says_where_wifi_is_managed(box: Box, page) -> None:
     assert page.get_by_role("heading", name="Maintenant").is_visible()  # NetworkManager's view, or why there is none
 
 
-def test_the_owner_accepts_a_cloudprnt_printer_on_the_printers_page(box: Box, page) -> None:
+def test_the_owner_accepts_printers_that_call_the_box_on_the_printers_page(box: Box, page) -> None:
+    """A Star CloudPRNT printer and an Epson one polling with Server Direct Print, each
+    accepted from its card."""
     from tests.cloudprnt_printer import CloudPrinter
+    from tests.sdp_printer import SdpPrinter
 
     caller = CloudPrinter(box.url, "00:11:62:aa:bb:01").start()
+    epson = SdpPrinter(box.url, "KASA-1").start()
     try:
         logged_in(page, box)
         page.get_by_role("link", name="Imprimantes", exact=True).click()
-        page.get_by_text("Imprimante Star CloudPRNT 00:11:62:aa:bb:01").wait_for(timeout=20_000)
-        page.locator("#callers").get_by_label("Nom", exact=True).fill("terrasse")
-        page.get_by_role("button", name="Accepter cette imprimante").click()
+        star_card = page.locator("#callers li", has_text="Imprimante Star CloudPRNT 00:11:62:aa:bb:01")
+        star_card.wait_for(timeout=20_000)
+        star_card.get_by_label("Nom", exact=True).fill("terrasse")
+        star_card.get_by_role("button", name="Accepter cette imprimante").click()
         page.get_by_text("cloudprnt://00:11:62:aa:bb:01").wait_for(timeout=20_000)
         assert printers.get(box.redis, "terrasse").language == "starprnt"
+        epson_card = page.locator("#callers li", has_text="Imprimante Epson Server Direct Print KASA-1")
+        epson_card.wait_for(timeout=20_000)
+        epson_card.get_by_label("Nom", exact=True).fill("kasa")
+        epson_card.get_by_role("button", name="Accepter cette imprimante").click()
+        page.get_by_text("sdp://KASA-1").wait_for(timeout=20_000)
+        assert printers.get(box.redis, "kasa").language == "escpos"
     finally:
         caller.stop()
+        epson.stop()

@@ -43,19 +43,20 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
             changed = printers.update(r, args.name, backup=args.backup, failover_after=args.failover_after)
             print(f"{changed.name}: backup {changed.backup or '-'}, failover after {changed.failover_after:g} s")
         elif args.action == "accept":
-            from appliance.printing import cloudprnt
+            from appliance.printing import cloudprnt, polled
 
             roles = [role.strip() for role in args.roles.split(",") if role.strip()] if args.roles else []
-            added = printers.add(r, printers.validate(args.name, cloudprnt.uri(args.mac), roles, args.width,
-                                                      language="starprnt"))
-            print(f"added {added.name}: the CloudPRNT printer {args.mac}, roles {', '.join(added.roles) or '-'}; "
-                  "its jobs wait for its next call")
+            known = [c["uri"] for c in polled.callers(r) if c["id"] in (args.caller, args.caller.lower())]
+            caller = args.caller if "://" in args.caller else known[0] if known else cloudprnt.uri(args.caller)
+            added = polled.accept(r, caller, args.name, roles, args.width)
+            print(f"added {added.name}: the printer {caller} that calls the box, roles "
+                  f"{', '.join(added.roles) or '-'}; its jobs wait for its next call")
         elif args.action == "callers":
-            from appliance.printing import cloudprnt
+            from appliance.printing import polled
 
             rows = [{**c, "printer": c["printer"] or "(asking to join)",
-                     "at": time.strftime("%H:%M:%S", time.localtime(c["at"]))} for c in cloudprnt.callers(r)]
-            print_table(rows, ["mac", "printer", "status_code", "address", "at"])
+                     "at": time.strftime("%H:%M:%S", time.localtime(c["at"]))} for c in polled.callers(r)]
+            print_table(rows, ["id", "protocol", "printer", "status_code", "address", "at"])
         elif args.action == "language":
             changed = printers.set_language(r, args.name, None if args.language == "auto" else args.language)
             print(f"{changed.name}: speaks {changed.language}" if changed.language_forced
@@ -152,12 +153,15 @@ def register(add: Add) -> None:
     pa.add_argument("--profile", default="default", help="python-escpos printer profile (see 'profiles')")
     pa.add_argument("--language", choices=LANGUAGES,
                     help="the printer's language; without it the box asks the printer")
-    pc = psub.add_parser("accept", help="add a CloudPRNT printer that calls the box (see 'callers')")
-    pc.add_argument("mac", help="its MAC address, as 'callers' lists it")
+    pc = psub.add_parser("accept", help="add a printer that calls the box: CloudPRNT, Server Direct Print "
+                                         "(see 'callers')")
+    pc.add_argument("caller", help="its id as 'callers' lists it (a CloudPRNT printer's MAC, a Server Direct "
+                                   "Print printer's ID), or its URI")
     pc.add_argument("--name", required=True)
     pc.add_argument("--roles", default="", help="comma-separated, e.g. kitchen,bar")
     pc.add_argument("--width", type=int, default=80, choices=(58, 80), help="paper width in mm")
-    psub.add_parser("callers", help="CloudPRNT printers that called the box lately, added or asking to join")
+    psub.add_parser("callers", help="printers that called the box lately (CloudPRNT, Server Direct Print), "
+                                    "added or asking to join")
     pl = psub.add_parser("language", help="name a printer's language, or 'auto' to learn it from the printer")
     pl.add_argument("name")
     pl.add_argument("language", choices=(*LANGUAGES, "auto"))

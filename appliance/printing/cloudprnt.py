@@ -16,31 +16,26 @@ Star's protocol, as its SDK's sample servers follow it:
   cannot print this media type) keeps the job queued; the poll's status says why.
 
 A CloudPRNT printer is a printer of the box like the others (``cloudprnt://MAC``), once the
-owner accepted it: before, its polls only put it in the list of printers asking to join.
-Its jobs keep every guarantee of the queue: in order, durable, a job fetched but never
-confirmed before a restart is offered again under the REPRINT banner.
+owner accepted it: before, its polls only put it in the list of printers asking to join. Its
+worker offers its jobs one at a time (printing/polled.py, shared with Epson's Server Direct
+Print): in order, durable, a job fetched but never confirmed before a restart is offered
+again under the REPRINT banner.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
-import threading
-import time
-from collections.abc import Callable
 from urllib.parse import unquote
 
 import redis
 from PIL import Image
 
 from appliance.errors import Invalid
-from appliance.printing import dialects, jobs, preview, printers, star, translate
+from appliance.printing import dialects, jobs, polled, preview, printers, star, translate
 from appliance.printing import status as printer_status
-from appliance.printing.driver import Stopping
 from appliance.printing.render import Paper
-from appliance.store import keys
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +44,6 @@ STARPRNT = "application/vnd.star.starprnt"
 PNG = "image/png"
 MEDIA_TYPES = (STARPRNT, PNG)  # what the box can make of any job, in its order of preference
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-CALLERS_KEPT = 32  # printers asking to join: a stranger's flood of MACs stays small
-CALLER_TTL = 24 * 3600
-RESULT_WAIT = 1.0
-RETRY_AFTER_ERROR = 5.0
 
 
 def mac(value: str) -> str:
@@ -72,7 +63,7 @@ def mac_of(config: printers.PrinterConfig) -> str | None:
 
 
 def printer_for(r: redis.Redis, printer_mac: str) -> printers.PrinterConfig | None:
-    return next((c for c in printers.all_configs(r) if mac_of(c) == printer_mac), None)
+    return polled.printer_for(r, SCHEME + printer_mac)
 
 
 def state_of(poll: dict) -> printers.PrinterState:
@@ -98,34 +89,14 @@ def state_of(poll: dict) -> printers.PrinterState:
 def poll(r: redis.Redis, body: dict, address: str) -> dict:
     """A printer's poll: remember it, and say whether a job waits for it."""
     printer_mac = mac(str(body.get("printerMAC", "")))
-    config = printer_for(r, printer_mac)
-    seen = {"status_code": unquote(str(body.get("statusCode", ""))), "status": str(body.get("status", ""))[:64],
-            "at": time.time(), "address": address, "printer": config.name if config else None}
-    with r.pipeline() as pipe:
-        pipe.hset(keys.cloudprnt_callers(), printer_mac, json.dumps(seen))
-        pipe.expire(keys.cloudprnt_callers(), CALLER_TTL)
-        pipe.execute()
-    if r.hlen(keys.cloudprnt_callers()) > CALLERS_KEPT:
-        _forget_oldest(r)
+    config = polled.called(r, SCHEME + printer_mac, address, unquote(str(body.get("statusCode", ""))),
+                           str(body.get("status", "")))
     if config is None:
         return {"jobReady": False}
     printers.record_state(r, config.name, state_of(body))
-    if r.get(keys.cloudprnt_offer(config.name)):
+    if polled.offered(r, config.name):
         return {"jobReady": True, "mediaTypes": list(MEDIA_TYPES)}
     return {"jobReady": False}
-
-
-def _forget_oldest(r: redis.Redis) -> None:
-    callers = {k.decode(): json.loads(v) for k, v in r.hgetall(keys.cloudprnt_callers()).items()}
-    unknown = sorted((seen["at"], k) for k, seen in callers.items() if not seen.get("printer"))
-    for _, k in unknown[:max(0, len(callers) - CALLERS_KEPT)]:
-        r.hdel(keys.cloudprnt_callers(), k)
-
-
-def callers(r: redis.Redis) -> list[dict]:
-    """Every CloudPRNT printer that polled lately, newest first; ``printer`` None: asking to join."""
-    found = [{"mac": k.decode(), **json.loads(v)} for k, v in r.hgetall(keys.cloudprnt_callers()).items()]
-    return sorted(found, key=lambda c: -c["at"])
 
 
 def job_body(r: redis.Redis, printer_mac: str, media_type: str) -> tuple[bytes, str] | None:
@@ -134,10 +105,10 @@ def job_body(r: redis.Redis, printer_mac: str, media_type: str) -> tuple[bytes, 
     config = printer_for(r, printer_mac)
     if config is None or media_type not in MEDIA_TYPES:
         return None
-    job_id = r.get(keys.cloudprnt_offer(config.name))
+    job_id = polled.offered(r, config.name)
     if job_id is None:
         return None
-    offered = jobs.offered(r, job_id.decode())
+    offered = jobs.offered(r, job_id)
     if offered is None:
         return None
     payload = translate.translate(offered.payload, offered.language, "starprnt", config.width)
@@ -167,65 +138,8 @@ def _png(pictures: list[Image.Image]) -> bytes:
 def confirm(r: redis.Redis, printer_mac: str, code: str) -> bool:
     """The printer's DELETE: hand its code to the printer's worker. False: nothing was offered."""
     config = printer_for(r, printer_mac)
-    if config is None:
+    job_id = polled.offered(r, config.name) if config else None
+    if config is None or job_id is None:
         return False
-    job_id = r.get(keys.cloudprnt_offer(config.name))
-    if job_id is None:
-        return False
-    with r.pipeline() as pipe:  # withdrawn at once: the next poll must not fetch it again
-        pipe.delete(keys.cloudprnt_offer(config.name))
-        pipe.rpush(keys.cloudprnt_results(config.name), f"{job_id.decode()} {unquote(code).strip()}")
-        pipe.execute()
+    polled.answered(r, config.name, job_id, unquote(code))
     return True
-
-
-# -- what the printer's worker does: offer each job, wait for its confirmation ---------------
-
-class CloudprntDriver:
-    """The worker side of a CloudPRNT printer, in place of ``driver.PrinterDriver``: each job
-    is offered in turn and is printed once the printer says so."""
-
-    def __init__(self, r: redis.Redis, config: printers.PrinterConfig) -> None:
-        self.r, self.config = r, config
-        self.stop = threading.Event()
-        self.worker_key: str | None = None
-
-    def print(self, job_id: str, queued: Callable[[], bool]) -> None:
-        attempt = jobs.begin_attempt(self.r, job_id, self.worker_key)
-        if attempt is None:
-            return
-        self.r.set(keys.cloudprnt_offer(self.config.name), job_id)
-        try:
-            while True:
-                if self.stop.is_set():
-                    raise Stopping()
-                result = self.r.blpop([keys.cloudprnt_results(self.config.name)], timeout=RESULT_WAIT)
-                if result is None:
-                    if jobs.status_of(self.r, job_id) in (*jobs.FINAL, None):
-                        return  # cancelled meanwhile
-                    continue
-                answered, _, code = result[1].decode().partition(" ")
-                if answered != job_id:
-                    continue  # a late answer about an earlier offer
-                if code.startswith("2"):
-                    jobs.mark_printed(self.r, job_id, self.config.name, idle_worker=self.worker_key)
-                    return
-                jobs.note_waiting(self.r, job_id, f"the printer did not print it: {code}")
-                if self.stop.wait(RETRY_AFTER_ERROR):
-                    raise Stopping()
-                self.r.set(keys.cloudprnt_offer(self.config.name), job_id)  # offered again
-        finally:
-            if jobs.status_of(self.r, job_id) in (*jobs.FINAL, None):
-                self.r.delete(keys.cloudprnt_offer(self.config.name))
-
-    def poll_idle(self, fresh: bool = False) -> None:
-        """The printer's polls write its state (it cannot be asked: ``fresh`` changes
-        nothing); one that stopped polling is shown as offline."""
-        shown = printers.state(self.r, self.config.name)
-        if shown.checked_at and time.time() - shown.checked_at > 30 and shown.online:
-            printers.record_state(self.r, self.config.name,
-                                  printers.PrinterState(problem="the printer stopped calling the box",
-                                                        confirmation="paper", maker=shown.maker, model=shown.model))
-
-    def finish(self, grace: float) -> None:
-        pass  # nothing is in the printer's hands but what it confirms

@@ -31,8 +31,8 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from appliance.printing import jobs, printers
-from appliance.printing.cloudprnt import SCHEME, CloudprntDriver
 from appliance.printing.driver import PrinterDriver, Stopping
+from appliance.printing.polled import PolledDriver, is_polled
 from appliance.store import keys
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class PrinterWorker(SimpleWorker):
 
     heartbeat_every = 30.0
 
-    def __init__(self, driver: PrinterDriver | CloudprntDriver) -> None:
+    def __init__(self, driver: PrinterDriver | PolledDriver) -> None:
         name = driver.config.name
         # A name of its own at every start: the previous worker's key may outlive it (kill -9,
         # Redis restarted) and rq refuses a name that looks alive.
@@ -175,7 +175,7 @@ class PrinterWorker(SimpleWorker):
         self._stop_requested = True
 
 
-def _background(driver: PrinterDriver | CloudprntDriver, worker: PrinterWorker, worker_key: str) -> None:
+def _background(driver: PrinterDriver | PolledDriver, worker: PrinterWorker, worker_key: str) -> None:
     """Heartbeats (ours for /healthz, rq's for `rq info`, kept while a job waits for paper)
     and status readings, on a thread beside the worker's: every IDLE_POLL seconds, and at
     once when an app's status question wants a fresh one (printers.want_reading)."""
@@ -201,13 +201,13 @@ def _background(driver: PrinterDriver | CloudprntDriver, worker: PrinterWorker, 
 
 
 def run(r: redis.Redis, name: str, started: Callable[[PrinterWorker], None] = lambda worker: None,
-        driver: PrinterDriver | CloudprntDriver | None = None) -> None:
+        driver: PrinterDriver | PolledDriver | None = None) -> None:
     """Serve one printer until asked to stop, or until Redis goes away (the pool restarts it).
     ``r`` is this printer's own client, with a socket timeout above rq's dequeue block.
     ``driver``: one made by the caller (a link through a stand-in socket, in tests)."""
     config = printers.get(r, name)
     if driver is None:
-        driver = CloudprntDriver(r, config) if config.uri.startswith(SCHEME) else PrinterDriver(r, config)
+        driver = PolledDriver(r, config) if is_polled(config.uri) else PrinterDriver(r, config)
     worker = PrinterWorker(driver)
     recover(r, name)
     started(worker)

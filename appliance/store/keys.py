@@ -105,22 +105,23 @@ def printer_search_requests() -> str:
     return f"{PREFIX}:printers:search:requests"
 
 
-def cloudprnt_offer(printer: str) -> str:
-    """String: the id of the job offered to a CloudPRNT printer (its next poll says
-    ``jobReady``, its GET fetches it), written by its worker, cleared once it is confirmed."""
-    return f"{PREFIX}:cloudprnt:{printer}:offer"
+def polled_offer(printer: str) -> str:
+    """String: the id of the job offered to a printer that calls the box (CloudPRNT, Server
+    Direct Print: its next poll takes it), written by its worker, cleared once it answered."""
+    return f"{PREFIX}:polled:{printer}:offer"
 
 
-def cloudprnt_results(printer: str) -> str:
-    """List: "job_id code" for each DELETE the printer sent (code 200: printed), pushed by the
-    web process, taken by the printer's worker."""
-    return f"{PREFIX}:cloudprnt:{printer}:results"
+def polled_results(printer: str) -> str:
+    """List: "job_id code" for each answer such a printer gave (code 2xx: printed), pushed by
+    the web process, taken by the printer's worker."""
+    return f"{PREFIX}:polled:{printer}:results"
 
 
-def cloudprnt_callers() -> str:
-    """Hash: MAC -> JSON (status code, ASB, when, from where) of every CloudPRNT printer that
-    polled the box, added or not yet: "new printers asking to join" on the page and the CLI."""
-    return f"{PREFIX}:cloudprnt:callers"
+def printer_callers() -> str:
+    """Hash: the URI of each printer that called the box (cloudprnt://MAC, sdp://ID) -> JSON
+    (status code, status, when, from where, the printer it is once accepted): "new printers
+    asking to join" on the page and the CLI."""
+    return f"{PREFIX}:polled:callers"
 
 
 def virtual_port_states() -> str:

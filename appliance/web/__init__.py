@@ -44,7 +44,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     # restart): they queue for REDIS_CONNECTIONS sockets rather than open one each.
     app.extensions["redis"] = connect(settings, shared_by=REDIS_CONNECTIONS)
 
-    from appliance.web import api, cloudprnt, cors, epos, errors, health, openapi, pages, sync_api, webprnt
+    from appliance.web import api, cloudprnt, cors, epos, errors, health, openapi, pages, sdp, sync_api, webprnt
 
     cors.init_app(app)  # first: preflights are answered before any token check
     errors.register(app)
@@ -55,5 +55,6 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     app.register_blueprint(sync_api.bp)
     app.register_blueprint(epos.bp)
     app.register_blueprint(cloudprnt.bp)
+    app.register_blueprint(sdp.bp)
     app.register_blueprint(webprnt.bp)
     return app

@@ -64,7 +64,7 @@ def register(scheme: str) -> Callable[[Factory], Factory]:
 
 def load_all() -> None:
     """Import every transport module (each registers its scheme)."""
-    from appliance.printing.transports import bluetooth, cloudprnt, file, tcp, usb  # noqa: F401
+    from appliance.printing.transports import bluetooth, file, polled, tcp, usb  # noqa: F401
 
 
 def for_uri(uri: str, profile: str = "default", width_mm: int = 80) -> Transport:

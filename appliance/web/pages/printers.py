@@ -10,7 +10,7 @@ from flask_babel import gettext
 from appliance.discovery import search
 from appliance.errors import ServiceError
 from appliance.onboarding import receipts
-from appliance.printing import cloudprnt, languages, printers
+from appliance.printing import languages, polled, printers
 from appliance.web import store
 from appliance.web.pages import bp, logged_in, said
 
@@ -53,7 +53,7 @@ def _printers_page(r: redis.Redis, form: dict | None, errors: dict[str, str], su
 
 def _printers_part(r: redis.Redis) -> dict:
     return {"printers": printers.describe_all(r), "search": search.result(r), "language_names": languages.NAMES,
-            "callers": [c for c in cloudprnt.callers(r) if not c["printer"]], "built_in": BUILT_IN_ROLES}
+            "callers": [c for c in polled.callers(r) if not c["printer"]], "built_in": BUILT_IN_ROLES}
 
 
 @bp.get("/ui/printers")
@@ -96,14 +96,13 @@ def expose_printer():
 @bp.post("/printers/accept")
 @logged_in
 def accept_printer():
-    """A CloudPRNT printer that called the box becomes one of its printers."""
+    """A printer that called the box (CloudPRNT, Server Direct Print) becomes one of its printers."""
     r = store()
-    form = {k: request.form.get(k, "").strip() for k in ("mac", "name", "role")}
+    form = {k: request.form.get(k, "").strip() for k in ("uri", "name", "role")}
     try:
-        printers.add(r, printers.validate(form["name"], cloudprnt.uri(form["mac"]),
-                                          [form["role"]] if form["role"] else [], language="starprnt"))
+        polled.accept(r, form["uri"], form["name"], [form["role"]] if form["role"] else [])
     except ServiceError as exc:
-        return _printers_page(r, None, {"accept": said(exc), "accept_mac": form["mac"]})
+        return _printers_page(r, None, {"accept": said(exc), "accept_uri": form["uri"]})
     return redirect(url_for("ui.printer_list"))
 
 
