@@ -370,7 +370,9 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
             "csrf": csrf, "name": "kuchnia", "uri": "tcp://10.0.2.99:9100", "width": "80", "roles": "kitchen",
             "failover_after": "3600"})
         assert added.status_code == 200
-        queued = [tablet.print(role="kitchen", job_id=str(uuid.uuid4()), document={"lines": [{"text": f"Zupa {n}"}]})
+        # For that printer by name: by role, they would go to the USB printer, which holds the
+        # role too and is ready.
+        queued = [tablet.print(printer="kuchnia", job_id=str(uuid.uuid4()), document={"lines": [{"text": f"Zupa {n}"}]})
                   for n in range(20)]
         assert all(j["status"] == "queued" for j in queued)
     finally:
