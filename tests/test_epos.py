@@ -240,17 +240,17 @@ def test_a_server_direct_print_printer_asks_to_join_and_prints_only_what_it_says
         wait_for(lambda: "KUCHNIA-2" in listed() and "asking to join" in listed() and "sdp" in listed(), 20,
                  "the printer to ask to join")
         assert printer.results == []  # nothing to print for a printer nobody accepted
-        subprocess.run(shared_box.argv("printers", "accept", "KUCHNIA-2", "--name", "kuchnia", "--roles", "hot"),
+        subprocess.run(shared_box.argv("printers", "accept", "KUCHNIA-2", "--name", "goraca", "--roles", "hot"),
                        check=True, capture_output=True, timeout=60)
-        wait_for(lambda: shared_box.redis.exists(keys.printer_worker("kuchnia")), 10, "its worker")
-        [shown] = wait_for(lambda: [p for p in tablet.printers() if p["name"] == "kuchnia" and p["ready"]], 20,
+        wait_for(lambda: shared_box.redis.exists(keys.printer_worker("goraca")), 10, "its worker")
+        [shown] = wait_for(lambda: [p for p in tablet.printers() if p["name"] == "goraca" and p["ready"]], 20,
                            "it to be ready")
         assert shown["uri"] == "sdp://KUCHNIA-2" and shown["language"] == "escpos"
         printer.failure = "EPTR_REC_EMPTY"  # the first time, the roll is empty
         job = tablet.print(role="hot", document={"lines": [{"text": "Żurek x2", "size": "double"}]})
         wait_for(lambda: "EPTR_REC_EMPTY" in (tablet.job(job["id"])["last_error"] or ""), 20, "the printer's refusal")
         assert tablet.job(job["id"])["status"] != "printed" and printer.receipts == []
-        wait_for(lambda: [p for p in tablet.printers() if p["name"] == "kuchnia" and p["paper"] == "out"], 20,
+        wait_for(lambda: [p for p in tablet.printers() if p["name"] == "goraca" and p["paper"] == "out"], 20,
                  "paper out, from its status word")
         printer.failure = None
         assert tablet.wait_job(job["id"], timeout=30)["status"] == "printed"
@@ -258,4 +258,4 @@ def test_a_server_direct_print_printer_asks_to_join_and_prints_only_what_it_says
     finally:
         printer.stop()
         with contextlib.suppress(Exception):
-            printers.remove(shared_box.redis, "kuchnia")
+            printers.remove(shared_box.redis, "goraca")

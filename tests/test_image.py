@@ -401,7 +401,10 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
             except requests.RequestException:
                 return None
 
-        kept = wait_for(judged, UPDATE_TIMEOUT, "the update to be judged")
+        try:
+            kept = wait_for(judged, UPDATE_TIMEOUT, "the update to be judged")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the journal:\n{second.usb.journal()}") from None
         assert kept[0] == "installée", owner.get(f"{second.url}/settings", timeout=30).text[-3000:]
         assert tablet.wait_job(tablet.print(role="receipt", document={"lines": [{"text": "Pierogi"}]})["id"],
                                timeout=120)["status"] == "printed"
