@@ -6,40 +6,26 @@ answers another code when told to."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 import urllib.request
 
 from appliance.printing import star
 from appliance.printing.emulated.star_engine import StarEngine
+from tests.polling_printer import PollingPrinter
 
 STARPRNT = "application/vnd.star.starprnt"
 
 
-class CloudPrinter:
+class CloudPrinter(PollingPrinter):
     def __init__(self, url: str, printer_mac: str, every: float = 0.2) -> None:
         self.url, self.mac, self.every = url.rstrip("/") + "/cloudprnt", printer_mac, every
-        self.engine = StarEngine()
+        super().__init__(StarEngine(), f"cloudprnt-{printer_mac}", every)
         self.paper = "ok"
         self.code = "200 OK"  # what it says after a job (520 ...: it could not print it)
         self.fetch_twice = False
         self.fetches = 0
         self.polls = 0
         self.answers: list[dict] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"cloudprnt-{printer_mac}")
-
-    def start(self) -> CloudPrinter:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    @property
-    def receipts(self):
-        return self.engine.receipts
 
     def _request(self, method: str, query: dict | None = None, body: dict | None = None) -> tuple[int, bytes]:
         address = self.url + ("?" + urllib.parse.urlencode(query) if query else "")
@@ -52,13 +38,6 @@ class CloudPrinter:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self._once()
-            except OSError:
-                continue  # the box restarting: try again at the next poll
 
     def _once(self) -> None:
         asb = star.asb(paper=self.paper, etb=0).hex()

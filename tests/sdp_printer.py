@@ -7,12 +7,12 @@ with ``success`` and Epson's status word, or a failure code when told to."""
 from __future__ import annotations
 
 import re
-import threading
 import urllib.parse
 import urllib.request
 
 from appliance.printing import epos
 from appliance.printing.emulated.engine import Engine
+from tests.polling_printer import PollingPrinter
 
 RESPONSE = ('<?xml version="1.0" encoding="utf-8"?><PrintResponseInfo Version="2.00"><ePOSPrint><Parameter>'
             "<devid>local_printer</devid><printjobid>{job}</printjobid></Parameter><PrintResponse>"
@@ -21,27 +21,13 @@ RESPONSE = ('<?xml version="1.0" encoding="utf-8"?><PrintResponseInfo Version="2
 ONLINE = 0x1000006  # a ready printer's status word, as Epson's samples show (drawer closed, online)
 
 
-class SdpPrinter:
+class SdpPrinter(PollingPrinter):
     def __init__(self, url: str, ident: str, name: str = "TM-m30III", every: float = 0.2) -> None:
         self.url, self.ident, self.name, self.every = url.rstrip("/") + "/epson/sdp", ident, name, every
-        self.engine = Engine()
+        super().__init__(Engine(), f"sdp-{ident}", every)
         self.failure: str | None = None  # a code to answer instead of printing (EPTR_REC_EMPTY...)
         self.polls = 0
         self.results: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"sdp-{ident}")
-
-    def start(self) -> SdpPrinter:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    @property
-    def receipts(self):
-        return self.engine.receipts
 
     def _post(self, form: dict) -> tuple[int, str, bytes]:
         request = urllib.request.Request(self.url, data=urllib.parse.urlencode(form).encode(), method="POST",
@@ -49,13 +35,6 @@ class SdpPrinter:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(request, timeout=10) as response:
             return response.status, response.headers.get("Content-Type", ""), response.read()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self._once()
-            except OSError:
-                continue  # the box restarting: the printer tries again later, as the manual says
 
     def _once(self) -> None:
         status, kind, body = self._post({"ConnectionType": "GetRequest", "ID": self.ident, "Name": self.name})
