@@ -141,6 +141,29 @@ def printer(address: str) -> None:
         said = len(receipts)
 
 
+def escpos_app(address: str, text: str) -> None:
+    """An app that knows only "the printer's IP": python-escpos to port 9100 there."""
+    from escpos.printer import Network
+
+    app = Network(address, port=9100, timeout=10)
+    app.open()
+    app.text(text + "\n")
+    app.cut()
+    app.close()
+    print("sent", flush=True)
+
+
+def post(url: str, body: str) -> None:
+    """A web app's ePOS-Print request (Odoo's: devid=local_printer), its answer printed."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    answer = session.post(url, data=body.encode(), timeout=30, headers={"Content-Type": "text/plain;charset=UTF-8",
+                                                                        "Origin": "https://odoo.example"})
+    print(json.dumps({"status": answer.status_code, "body": answer.text}), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "box":
         box(sys.argv[2], int(sys.argv[3]), *(int(a) for a in sys.argv[4:5]))
@@ -148,6 +171,10 @@ if __name__ == "__main__":
         pages(sys.argv[2], float(sys.argv[3]))
     elif sys.argv[1] == "printer":
         printer(sys.argv[2])
+    elif sys.argv[1] == "escpos":
+        escpos_app(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "post":
+        post(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "apps":
         apps(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:

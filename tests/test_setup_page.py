@@ -16,7 +16,7 @@ import pytest
 from appliance.access import origins, owner
 from appliance.printing import printers
 from appliance.store import keys
-from appliance.system import wifi
+from appliance.system import addresses, wifi
 from appliance.system.update import receive
 from appliance.tools.client import Client
 from tests.box import ROOT, SCREENSHOTS, Box, free_port, wait_for
@@ -153,7 +153,7 @@ def test_every_message_of_the_page_is_translated() -> None:
               search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
               printers.UNLIKE_BACKUP, *languages.NAMES.values(),
               origins.FORMAT, *receive.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
-              wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD}
+              wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD, addresses.ASKING, addresses.NEEDS_ETHERNET}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source)

@@ -62,9 +62,13 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
             print(f"{changed.name}: speaks {changed.language}" if changed.language_forced
                   else f"{changed.name}: its language is learnt from it again (now {changed.language})")
         elif args.action == "expose":
-            exposed = printers.expose(r, args.name, None if args.off else args.port)
+            own = False if args.off else args.own_address
+            exposed = printers.expose(r, args.name, None if args.off else args.port, own)
             print(f"{exposed.name}: apps print to it at this box's address, port {exposed.port}" if exposed.port
-                  else f"{exposed.name}: no longer exposed")
+                  else f"{exposed.name}: no longer exposed on a port of the box")
+            if exposed.own_address:
+                print(f"{exposed.name}: asking the shop's router for its own address "
+                      "(`appliance printers list` shows it; apps print to it there on port 9100)")
         elif args.action == "list":
             rows = printers.describe_all(r)
             for row in rows:
@@ -74,9 +78,12 @@ def cmd_printers(args: argparse.Namespace, settings: config.Settings) -> None:
                     row["state"] += f" (jobs go to {row['failover_to']})"
                 row["backup"] = row["backup"] or "-"
                 row["port"] = f"{row['port']} ({row['port_state'] or 'opening'})" if row["port"] else "-"
+                held = row["own_address_state"]
+                row["address"] = "-" if not row["own_address"] else (
+                    f"{held['address']}:9100" if held and held["address"] else (held or {}).get("state", "asking"))
                 row["model"] = " ".join(part for part in (row["maker"], row["model"]) if part) or "-"
             print_table(rows, ["name", "uri", "roles", "width", "language", "model", "state", "paper", "confirmation",
-                               "backup", "port", "queue"])
+                               "backup", "port", "address", "queue"])
         elif args.action == "remove":
             printers.remove(r, args.name)
             print(f"removed {args.name}")
@@ -175,7 +182,12 @@ def register(add: Add) -> None:
     pe.add_argument("name")
     where = pe.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", type=int, help="TCP port, usually 9100 (raw ESC/POS)")
-    where.add_argument("--off", action="store_true", help="stop exposing it")
+    where.add_argument("--off", action="store_true", help="stop exposing it (and give its own address back)")
+    where.add_argument("--address-only", dest="port", action="store_const", const=None,
+                       help="no port of the box: only its own address (with --own-address)")
+    pe.add_argument("--own-address", action=argparse.BooleanOptionalAction, default=None,
+                    help="its own address on the shop's network, leased by the router (apps that take only "
+                         "an address: Odoo's Epson printers, receiptio); --no-own-address gives it back")
     psub.add_parser("list", help="printers with status and queue length")
     psub.add_parser("remove", help="remove a printer with no job pending").add_argument("name")
     pt = psub.add_parser("test", help="print a test page")

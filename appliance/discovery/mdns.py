@@ -29,6 +29,7 @@ from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceInfo, Se
 
 from appliance import __version__
 from appliance.discovery import probe
+from appliance.system import addresses
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,12 @@ def own_host() -> str:
     return f"{socket.gethostname().split('.')[0]}.local."
 
 
+def printer_host(printer: str) -> str:
+    """The mDNS host name of a printer's own address (its own name: the box's stays on the
+    box's addresses)."""
+    return f"{socket.gethostname().split('.')[0]}-{printer.replace('_', '-')}.local."
+
+
 def other_boxes(zc: Zeroconf, seconds: float) -> list[str]:
     """The Comptoir boxes already announced on the network, found within ``seconds``."""
     names: list[str] = []
@@ -78,8 +85,9 @@ def other_boxes(zc: Zeroconf, seconds: float) -> list[str]:
 
 
 def current_addresses(chosen: list[str]) -> list[str]:
-    """The IPv4 addresses mDNS answers with: the chosen ones, or every non-loopback one."""
-    return sorted(chosen) if chosen else probe.local_addresses()
+    """The IPv4 addresses mDNS answers with: the chosen ones, or every non-loopback one but the
+    printers' own."""
+    return sorted(chosen) if chosen else probe.local_addresses(skip=addresses.PREFIX)
 
 
 class Announcer:
@@ -87,7 +95,8 @@ class Announcer:
 
     def __init__(self, port: int, txt: Callable[[], dict], stop: threading.Event, interfaces: str = "all",
                  exposed: Callable[[], list[dict] | None] = list) -> None:
-        """``exposed``: the printers apps reach on the box's ports (name, port, txt), each
+        """``exposed``: the printers apps reach on the box's ports (name, port, txt, and
+        address when the printer has its own: then it is announced there, on port 9100), each
         announced as a network printer of its own; None when they cannot be known now."""
         self.port = port
         self.txt = txt
@@ -146,9 +155,11 @@ class Announcer:
         wanted = {}
         for printer in exposed:
             name = printer_instance(printer["name"])
+            own = printer.get("address")
             wanted[f"{name}.{PRINTER_SERVICE}"] = ServiceInfo(
-                PRINTER_SERVICE, f"{name}.{PRINTER_SERVICE}", port=printer["port"], properties=printer["txt"],
-                server=own_host(), addresses=[socket.inet_aton(a) for a in addresses])
+                PRINTER_SERVICE, f"{name}.{PRINTER_SERVICE}", port=9100 if own else printer["port"],
+                properties=printer["txt"], server=printer_host(printer["name"]) if own else own_host(),
+                addresses=[socket.inet_aton(a) for a in ([own] if own else addresses)])
         for name in [n for n in self.printers if n not in wanted]:
             self.zc.unregister_service(self.printers.pop(name))
         for name, info in wanted.items():

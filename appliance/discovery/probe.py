@@ -16,10 +16,12 @@ GS_I = b"\x1dI"
 MANUFACTURER, MODEL = 66, 67
 
 
-def local_addresses() -> list[str]:
-    """This machine's IPv4 addresses, loopback aside."""
+def local_addresses(skip: str | None = None) -> list[str]:
+    """This machine's IPv4 addresses, loopback aside, and those of interfaces named ``skip``…
+    (the printers' own addresses, system/addresses.py: the box is not announced there)."""
     return sorted(ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
-                  if isinstance(ip.ip, str) and not ip.ip.startswith("127."))
+                  if isinstance(ip.ip, str) and not ip.ip.startswith("127.")
+                  and not (skip and adapter.nice_name.startswith(skip)))
 
 
 def local_subnets() -> list[str]:

@@ -11,8 +11,12 @@
   (its board and firmware, MAC and IPv4 settings, maker, model with its emulation, name),
   the length at bytes 24-25.
 
-Both searches find an address, not a port: apps then dial 9100. So the printer answered for
-is the one exposed on port 9100 (the others are found by mDNS, which carries their port).
+Both searches find an address, not a port: apps then dial 9100. So at the box's address the
+printer answered for is the one exposed on port 9100 (the others are found by mDNS, which
+carries their port), and each printer with its own address (system/addresses.py) answers
+from it, as itself: a broadcast reaches every interface of the box, and each copy is
+answered from the interface it came in by (``IP_PKTINFO``), with that interface's address and
+MAC address.
 The answers are built by pure functions; ``serve`` listens while the discovery setting
 allows (``APPLIANCE_MDNS_INTERFACES``: off, no answers).
 """
@@ -31,7 +35,9 @@ from dataclasses import dataclass
 import redis
 
 from appliance.discovery import mdns
+from appliance.errors import NotFound
 from appliance.printing import languages, printers
+from appliance.system import addresses
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,8 @@ EPSON_QUERY = b"EPSONQ"
 EPSON_REPLY_SIZE = 184
 STAR_QUERY = b"STR_BCAST"
 STAR_REPLY_SIZE = 302
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux's value; Python names it only on some systems
+PKTINFO = struct.Struct("@i4s4s")  # struct in_pktinfo: interface index, local address, header address
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,7 @@ def answered_printer(r: redis.Redis) -> printers.PrinterConfig | None:
     return next((c for c in printers.all_configs(r) if c.port == RAW_PORT), None)
 
 
-def own_address(toward: str) -> str:
+def box_address(toward: str) -> str:
     """The box's address on the network ``toward`` is on (no packet is sent: a UDP socket's
     connect only picks the route)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -107,20 +115,46 @@ def own_address(toward: str) -> str:
         return probe.getsockname()[0]
 
 
-def _found(r: redis.Redis, asker: str) -> Found | None:
-    config = answered_printer(r)
+def _found(r: redis.Redis, asker: str, interface: str | None) -> Found | None:
+    """What to answer a search that came in by ``interface``: the printer whose own address
+    that interface holds, else the one on port 9100 at the box's address."""
+    own = next(((name, held) for name, held in addresses.read(r).items()
+                if held.interface == interface and held.address), None)
+    if own is None and interface and interface.startswith(addresses.PREFIX):
+        return None  # a printer's interface still asking the router for its address
+    try:
+        config = printers.get(r, own[0]) if own else answered_printer(r)
+    except NotFound:
+        return None
     if config is None:
         return None
     shown = printers.state(r, config.name)
     return Found(name=mdns.printer_instance(config.name).replace(" · ", " "), family=languages.family(config.language),
-                 model=shown.model, address=own_address(asker), mac=uuid.getnode().to_bytes(6, "big"))
+                 model=shown.model, address=own[1].address if own else box_address(asker),
+                 mac=bytes.fromhex(own[1].mac.replace(":", "")) if own else uuid.getnode().to_bytes(6, "big"))
 
 
 def _listener(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)  # each datagram says the interface it came in by
     sock.bind(("0.0.0.0", port))  # broadcasts arrive on the wildcard address only
     return sock
+
+
+def _receive(sock: socket.socket) -> tuple[bytes, tuple[str, int], int]:
+    """A datagram, who sent it, and the index of the interface it came in by (0: unknown)."""
+    query, ancillary, _, asker = sock.recvmsg(2048, socket.CMSG_SPACE(PKTINFO.size))
+    index = next((PKTINFO.unpack(data[:PKTINFO.size])[0] for level, kind, data in ancillary
+                  if level == socket.IPPROTO_IP and kind == IP_PKTINFO), 0)
+    return query, asker, index
+
+
+def _reply(sock: socket.socket, reply: bytes, asker: tuple[str, int], index: int, source: str) -> None:
+    """Sent from ``source`` out of the interface the search came in by: a printer's own
+    address answers as its own device, not through the box's main interface."""
+    info = PKTINFO.pack(index, socket.inet_aton(source), b"\0" * 4)
+    sock.sendmsg([reply], [(socket.IPPROTO_IP, IP_PKTINFO, info)], 0, asker)
 
 
 def serve(r: redis.Redis, stop: threading.Event, interfaces: str) -> None:
@@ -141,18 +175,16 @@ def serve(r: redis.Redis, stop: threading.Event, interfaces: str) -> None:
                 if sock not in ready:
                     continue
                 try:
-                    query, (asker, asker_port) = sock.recvfrom(2048)
-                except OSError:
-                    continue
-                try:
-                    found = _found(r, asker)
+                    query, asker, index = _receive(sock)
+                    interface = socket.if_indextoname(index) if index else None
+                    found = _found(r, asker[0], interface)
                 except (redis.RedisError, OSError) as exc:
                     log.warning("a printer search went unanswered: %s", exc)
                     continue
                 reply = makers[port](query, found) if found else None
-                if reply is not None:
+                if reply is not None and found is not None:
                     with contextlib.suppress(OSError):
-                        sock.sendto(reply, (asker, asker_port))
+                        _reply(sock, reply, asker, index, found.address)
     finally:
         for sock in sockets.values():
             sock.close()

@@ -28,10 +28,11 @@ import redis
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from appliance.errors import ServiceError
+from appliance.errors import NotFound, ServiceError
 from appliance.printing import commands, jobs, printers, render
 from appliance.printing.document import MAX_IMAGE_PAPER_MM, MAX_IMAGE_SIDE
 from appliance.printing.request import MAX_RAW_BYTES
+from appliance.system import addresses
 
 NS = "http://www.epson-pos.com/schemas/2011/03/epos-print"
 MAX_BODY = 4 * 1024 * 1024
@@ -304,6 +305,19 @@ def target(r: redis.Redis, devid: str) -> printers.PrinterConfig | None:
     try:
         return printers.choose(r, "receipt" if devid == "local_printer" else devid, among=reachable)
     except ServiceError:
+        return None
+
+
+def dialled(r: redis.Redis, host: str) -> printers.PrinterConfig | None:
+    """The printer whose own address (system/addresses.py) a request was posted to, by its
+    Host header (``10.0.0.51``, ``10.0.0.51:8008``): Odoo posts to its printer's IP with
+    ``devid=local_printer``. None: posted to the box's own address."""
+    name = addresses.printer_at(r, host.rsplit(":", 1)[0] if host.count(":") == 1 else host)  # IPv4 only
+    if name is None:
+        return None
+    try:
+        return printers.get(r, name)
+    except NotFound:  # removed as the app posted: devid chooses, as at the box's address
         return None
 
 

@@ -53,6 +53,9 @@ class PrinterConfig:
     # the owner named it (``language_forced``).
     language: str = "escpos"
     language_forced: bool = False
+    # Its own address on the shop's network (system/addresses.py): apps that take only an
+    # address reach it there, on port 9100, ePOS-Print and the makers' searches.
+    own_address: bool = False
 
     def transport(self) -> transports.Transport:
         return transports.for_uri(self.uri, profile=self.profile, width_mm=self.width)
@@ -100,7 +103,8 @@ def validate(name: str, uri: str, roles: list[str] | tuple[str, ...] = (), width
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
     return PrinterConfig(name, uri, tuple(dict.fromkeys(roles)), width, profile, backup, float(failover_after),
-                         emulated, _check_port(port), language or "escpos", language is not None)
+                         emulated, _check_port(port), language=language or "escpos",
+                         language_forced=language is not None)
 
 
 def _check_port(port: int | None) -> int | None:
@@ -148,10 +152,14 @@ def add(r: redis.Redis, config: PrinterConfig) -> PrinterConfig:
     return config
 
 
-def expose(r: redis.Redis, name: str, port: int | None) -> PrinterConfig:
-    """Expose a printer as a virtual network printer on ``port`` (None: stop). The network
-    process opens the port within a second or two."""
-    changed = PrinterConfig(**{**asdict(get(r, name)), "port": _check_port(port)})
+def expose(r: redis.Redis, name: str, port: int | None, own_address: bool | None = None) -> PrinterConfig:
+    """Expose a printer as a virtual network printer on ``port`` (None: stop) and, with
+    ``own_address``, at an address of its own on the shop's network (None: as it was). The
+    network process opens the port, or asks the shop's router for the address, within a
+    second or two."""
+    current = get(r, name)
+    own = current.own_address if own_address is None else own_address
+    changed = replace(current, port=_check_port(port), own_address=own)
     _port_free(r, changed)
     r.hset(keys.printers(), name, json.dumps(asdict(changed)))
     return changed
@@ -163,7 +171,8 @@ def update(r: redis.Redis, name: str, *, backup: str | None, failover_after: flo
     def change(current: PrinterConfig) -> PrinterConfig:
         checked = validate(current.name, current.uri, current.roles, current.width, current.profile,
                            backup or None, failover_after, current.emulated, current.port)
-        changed = replace(checked, language=current.language, language_forced=current.language_forced)
+        changed = replace(checked, language=current.language, language_forced=current.language_forced,
+                          own_address=current.own_address)
         _backup_alike(r, changed)
         return changed
 
@@ -326,7 +335,7 @@ def open_to_apps(r: redis.Redis) -> list[PrinterConfig]:
     ``local_printer``) may reach: the ones the owner exposed on a port, or every printer once
     the owner said so (the setting ``apps_reach_all``)."""
     configs = all_configs(r)
-    return configs if settings.get(r, "apps_reach_all") else [c for c in configs if c.port]
+    return configs if settings.get(r, "apps_reach_all") else [c for c in configs if c.port or c.own_address]
 
 
 def describe(r: redis.Redis, config: PrinterConfig) -> dict:
@@ -338,6 +347,9 @@ def describe(r: redis.Redis, config: PrinterConfig) -> dict:
         **{key: value for key, value in asdict(shown).items() if key != "error"},
         "port_state": ((r.hget(keys.virtual_port_states(), config.name) or b"").decode() or None
                        if config.port else None),
+        # {address, interface, mac, state} (system/addresses.py), while it has or asks for one
+        "own_address_state": (json.loads(r.hget(keys.printer_addresses(), config.name) or "null")
+                              if config.own_address else None),
         "queue": pending_count(r, config.name),
     }
 

@@ -60,6 +60,7 @@ from appliance.printing.request import MAX_RAW_BYTES
 from appliance.printing.star_splitter import StarSplitter
 from appliance.store import keys
 from appliance.store.client import decode_hash
+from appliance.system import addresses
 from appliance.system.tls import Tls
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ CUT = b"\n\n\n\x1dV\x42\x00"
 MAX_RASTER_ROW = 128  # bytes in one GS v 0 row: Epson's own bound (1,024 dots)
 PER_ADDRESS = 8  # connections one device may hold open on the virtual ports
 MAX_CONNECTIONS = 64
+RAW_PORT = 9100  # what apps dial at a printer's own address
 CLEARED = b"\x37\x25\x00"  # DLE DC4 fn 8's answer
 _PRINTS = {GS: b"vV8k(*", ESC: b"*dJim"}  # commands that put something on paper
 
@@ -507,12 +509,19 @@ class Connection:
 class Ports:
     """Opens a listening port for each exposed printer and follows the configuration: a
     port added, moved or removed on the setup page or the CLI takes effect within a second
-    or two, without a restart. What each port is doing is published for the page."""
+    or two, without a restart. What each port is doing is published for the page.
+
+    A printer with its own address on the shop's network (system/addresses.py) is reached at
+    that address on port 9100, whoever holds 9100 at the box's own address: a connection is
+    told by the address the app dialled. Port 9100 is opened for that alone when no printer
+    is exposed on it."""
 
     def __init__(self, r: redis.Redis, host: str, stop: threading.Event, tls: Tls | None = None) -> None:
         """``tls``: the box's certificate, for web apps reaching a printer's port over https."""
         self.r, self.host, self.stop, self.tls = r, host, stop, tls
-        self.listening: dict[str, tuple[int, socket.socket]] = {}
+        self.listening: dict[int, socket.socket] = {}
+        self.owners: dict[int, str | None] = {}  # port -> the printer exposed on it
+        self.own: dict[str, str] = {}  # a printer's own address -> the printer
         self.published: dict[str, str] | None = None
         self.connections: Counter[str] = Counter()  # open connections by the app's address
         self.counting = threading.Lock()
@@ -533,24 +542,27 @@ class Ports:
                     log.warning("virtual printers: %s; trying again", exc)
                 self.stop.wait(1.0)
         finally:
-            for _, listener in self.listening.values():
+            for listener in self.listening.values():
                 listener.close()
 
     def follow(self) -> None:
-        wanted = {c.name: c.port for c in printers.all_configs(self.r) if c.port}
-        for name, (port, listener) in list(self.listening.items()):
-            if wanted.get(name) != port:
-                listener.close()
-                del self.listening[name]
+        exposed = {c.port: c.name for c in printers.all_configs(self.r) if c.port}
+        self.own = {held.address: name for name, held in addresses.read(self.r).items() if held.address}
+        wanted: dict[int, str | None] = {**({RAW_PORT: None} if self.own else {}), **exposed}
+        for port in set(self.listening) - set(wanted):
+            self.listening.pop(port).close()
+        self.owners = wanted
         states: dict[str, str] = {}
-        for name, port in wanted.items():
-            if name not in self.listening:
+        for port, name in wanted.items():
+            if port not in self.listening:
                 try:
-                    self.listening[name] = (port, self._listen(name, port))
+                    self.listening[port] = self._listen(port)
                 except OSError as exc:
-                    states[name] = f"port {port} cannot be opened: {exc.strerror or exc}"
+                    if name:
+                        states[name] = f"port {port} cannot be opened: {exc.strerror or exc}"
                     continue
-            states[name] = "listening"
+            if name:
+                states[name] = "listening"
         if states == self.published:
             return  # written when it changes, not every second (each write is an fsync on the card)
         with self.r.pipeline() as pipe:
@@ -560,13 +572,21 @@ class Ports:
             pipe.execute()
         self.published = states
 
-    def _listen(self, name: str, port: int) -> socket.socket:
+    def _listen(self, port: int) -> socket.socket:
         listener = socket.create_server((self.host, port), reuse_port=False, backlog=64)
-        threading.Thread(target=self._accept, args=(name, listener), name=f"raw-{name}", daemon=True).start()
-        log.info("virtual printer %s listening on port %d", name, port)
+        threading.Thread(target=self._accept, args=(port, listener), name=f"raw-{port}", daemon=True).start()
+        log.info("virtual printers listening on port %d", port)
         return listener
 
-    def _accept(self, name: str, listener: socket.socket) -> None:
+    def _printer(self, port: int, sock: socket.socket) -> str | None:
+        """The printer a connection is for: the one whose own address the app dialled, else
+        the one exposed on the port."""
+        owner = self.owners.get(port)
+        if port != RAW_PORT:
+            return owner
+        return self.own.get(sock.getsockname()[0], owner)
+
+    def _accept(self, port: int, listener: socket.socket) -> None:
         while not self.stop.is_set():
             try:
                 sock, _ = listener.accept()
@@ -574,11 +594,13 @@ class Ports:
                 return  # closed: the port moved or the printer was removed
             try:
                 address = sock.getpeername()[0]
+                name = self._printer(port, sock)
             except OSError:  # gone already
                 sock.close()
                 continue
             with self.counting:
-                if self.connections[address] >= PER_ADDRESS or self.connections.total() >= MAX_CONNECTIONS:
+                busy = self.connections[address] >= PER_ADDRESS or self.connections.total() >= MAX_CONNECTIONS
+                if busy or name is None:
                     sock.close()  # as a busy printer does: the app tries again
                     continue
                 self.connections[address] += 1

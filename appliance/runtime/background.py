@@ -7,7 +7,8 @@
 - the printer searches the setup page asks for (discovery/search.py), and a new box's look
   for its first printer, which prints the welcome receipt (onboarding/first_printer.py);
 - the virtual network printers' ports (printing/virtual_ports.py), which also take ePOS-Print
-  and WebPRNT requests for their printer (printing/port_http.py);
+  and WebPRNT requests for their printer (printing/port_http.py), and the printers' own
+  addresses on the shop's network (system/addresses.py);
 - the box's own Wi-Fi access point when it has no network at all (system/wifi.py, on the SD image);
 - the HTTPS certificate, made again when the box's addresses change or it nears its end
   (system/certs.py; the web process picks it up).
@@ -40,7 +41,7 @@ from appliance.runtime import sdnotify
 from appliance.store import keys
 from appliance.store.client import connect
 from appliance.sync import forwarder, shop
-from appliance.system import certs, wifi
+from appliance.system import addresses, certs, wifi
 from appliance.system.tls import Tls
 
 CERTIFICATE_CHECK = 30.0
@@ -62,9 +63,11 @@ def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = Fa
 
     def exposed() -> list[dict] | None:
         try:
-            return [{"name": c.name, "port": c.port,
+            own = {name: held.address for name, held in addresses.read(r).items() if held.address}
+            return [{"name": c.name, "port": c.port, "address": own.get(c.name),
                      "txt": mdns.printer_txt(shown.maker, shown.model, c.language, c.roles)}
-                    for c in printers.all_configs(r) if c.port for shown in [printers.state(r, c.name)]]
+                    for c in printers.all_configs(r) if c.port or c.name in own
+                    for shown in [printers.state(r, c.name)]]
         except redis.RedisError:
             return None
 
@@ -78,6 +81,7 @@ def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = Fa
              Part("printer-search", lambda part: search.serve(r, part, settings.mdns_interfaces), stop),
              Part("virtual-printers", lambda part: virtual_ports.Ports(r, host, part, Tls(settings.data_dir)).run(),
                   stop),
+             Part("printer-addresses", lambda part: addresses.serve(r, part, settings.data_dir), stop),
              Part("certificates", lambda part: _renew_certificate(settings, part), stop)]
     if adopt_first_printer:
         parts.append(Part("first-printer", lambda part: first_printer.serve(r, port, part, settings.mdns_interfaces),

@@ -130,6 +130,13 @@ def virtual_port_states() -> str:
     return f"{PREFIX}:printers:ports"
 
 
+def printer_addresses() -> str:
+    """Hash: printer name -> JSON (its own address on the shop's network, the interface and
+    MAC address it holds, what getting it is doing), written by the background process
+    (system/addresses.py), read by everything that tells a printer by the address an app dialled."""
+    return f"{PREFIX}:printers:addresses"
+
+
 def app_connections() -> str:
     """Set: the ids of the app connections to virtual ports whose bytes are not all queued
     yet (the background process recovers them when it starts)."""

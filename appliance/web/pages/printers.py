@@ -79,15 +79,17 @@ def search_printers():
 @bp.post("/printers/expose")
 @logged_in
 def expose_printer():
-    """Expose a printer as a virtual network printer (or stop, with no port)."""
+    """Expose a printer as a virtual network printer (or stop, with no port), and give it its
+    own address on the shop's network (or give it back)."""
     r = store()
-    exposing = {"printer": request.form.get("printer", ""), "port": request.form.get("port", "").strip()}
+    exposing = {"printer": request.form.get("printer", ""), "port": request.form.get("port", "").strip(),
+                "own_address": request.form.get("own_address") == "on"}
     try:
         port = int(exposing["port"]) if exposing["port"] else None
     except ValueError:
         return _printers_page(r, None, {"port": gettext("a number, please")}, exposing=exposing)
     try:
-        printers.expose(r, exposing["printer"], port)
+        printers.expose(r, exposing["printer"], port, exposing["own_address"])
     except ServiceError as exc:
         return _printers_page(r, None, {"port": said(exc)}, exposing=exposing)
     return redirect(url_for("ui.printer_list"))
