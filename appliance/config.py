@@ -16,13 +16,16 @@ DEFAULT_PORT = 8080
 @dataclass(frozen=True)
 class Ports:
     """Where the web server listens: the page and the API over HTTP and HTTPS, and the ports
-    web apps use for an Epson printer's ePOS-Print (8008, and 8043 with TLS). 0: not opened.
+    web apps use for an Epson printer's ePOS-Print (8008, and 8043 with TLS); and where the
+    background process takes QZ-compatible web POS (8182, and 8181 with TLS). 0: not opened.
     The box itself uses 80 and 443; the quick start 8080 and 8443."""
 
     http: int = DEFAULT_PORT
     https: int = 8443
     epos: int = 8008
     epos_https: int = 8043
+    qz: int = 8182
+    qz_secure: int = 8181
 
     @property
     def tls(self) -> set[int]:
@@ -35,7 +38,8 @@ class Ports:
     def argv(self) -> list[str]:
         """The command-line options that say these ports to a child process."""
         return ["--port", str(self.http), "--https-port", str(self.https), "--epos-port", str(self.epos),
-                "--epos-https-port", str(self.epos_https)]
+                "--epos-https-port", str(self.epos_https), "--qz-port", str(self.qz),
+                "--qz-secure-port", str(self.qz_secure)]
 
 
 def default_data_dir() -> Path:

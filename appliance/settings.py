@@ -89,6 +89,8 @@ DECLARED = (
             "them, or the same role", choices=("all", "own", "role")),
     Setting("apps_reach_all", bool, False, "ePOS-Print may print on every printer, not only the ones exposed "
             "to apps"),
+    Setting("qz_paired_origins", bool, False, "QZ-compatible web POS from the origins listed under Web apps may "
+            "print without a trusted certificate"),
     Setting("app_receipt_metres", float, 3.0, "the longest receipt an app may print through a virtual port, "
             "in metres of paper", label="the longest receipt from an app (m)", low=0.5, high=20.0),
     Setting("backoffice_url", str, "", "where sales are sent (empty: nowhere)", check=_backoffice_url),

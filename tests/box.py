@@ -128,7 +128,7 @@ def child_env() -> dict[str, str]:
 class Box:
     def __init__(self, data_dir: Path, emulated_printer: bool = False) -> None:
         self.data_dir = data_dir
-        self.ports = config.Ports(free_port(), free_port(), free_port(), free_port())
+        self.ports = config.Ports(free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
         self.port = self.ports.http
         self.url = f"http://127.0.0.1:{self.port}"
         self.https_url = f"https://127.0.0.1:{self.ports.https}"

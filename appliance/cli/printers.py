@@ -1,5 +1,5 @@
 """Printers and their jobs: add, change, expose to apps, list, remove, test, find; a job
-shown, cancelled or retried."""
+shown, cancelled or retried; the web POS trusted to print through QZ-compatible printing."""
 
 from __future__ import annotations
 
@@ -148,6 +148,21 @@ def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
             print_table(jobs.failed(r), ["id", "printer", "last_error", "updated_at"])
 
 
+def cmd_qz(args: argparse.Namespace, settings: config.Settings) -> None:
+    from appliance.printing import qz
+
+    with box_redis(settings) as r:
+        if args.action == "list":
+            rows = [{"fingerprint": c.fingerprint[:16], "state": "trusted" if c.trusted else "asking",
+                     "subject": c.subject, "origin": c.origin or "-",
+                     "at": time.strftime("%Y-%m-%d %H:%M", time.localtime(c.at))} for c in qz.listed(r)]
+            print_table(rows, ["fingerprint", "state", "subject", "origin", "at"])
+        else:
+            cert = qz.trust(r, qz.find_certificate(r, args.fingerprint).fingerprint, args.action == "trust")
+            print(f"{cert.subject}: web POS signing with it print on the box's printers" if args.action == "trust"
+                  else f"{cert.subject}: forgotten; web POS signing with it no longer print")
+
+
 def register(add: Add) -> None:
     p = add("printers", cmd_printers, "add, list, remove and test printers")
     psub = p.add_subparsers(dest="action", required=True)
@@ -202,6 +217,12 @@ def register(add: Add) -> None:
     ps = psub.add_parser("scan", help="find Bluetooth printers")
     ps.add_argument("--bluetooth", action="store_true", required=True)
     ps.add_argument("--seconds", type=int, default=8)
+    p = add("qz", cmd_qz, "QZ-compatible web POS: the signing certificates that asked to print, trusted or not")
+    qsub = p.add_subparsers(dest="action", required=True)
+    qsub.add_parser("list", help="certificates that asked, newest first")
+    qsub.add_parser("trust", help="let web POS signing with it print").add_argument(
+        "fingerprint", help="the start of its fingerprint, as 'list' shows it")
+    qsub.add_parser("forget", help="stop trusting it").add_argument("fingerprint")
     p = add("jobs", cmd_jobs, "show, cancel or retry a print job; list failed ones")
     jsub = p.add_subparsers(dest="action", required=True)
     jsub.add_parser("show").add_argument("job_id")

@@ -30,7 +30,8 @@ def cmd_web(args: argparse.Namespace, settings: config.Settings) -> None:
 
 
 def _ports(args: argparse.Namespace) -> config.Ports:
-    return config.Ports(args.port, args.https_port, args.epos_port, args.epos_https_port)
+    return config.Ports(args.port, args.https_port, args.epos_port, args.epos_https_port, args.qz_port,
+                        args.qz_secure_port)
 
 
 def _adopt_option(p: argparse.ArgumentParser) -> None:
@@ -46,6 +47,14 @@ def _port_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--https-port", type=int, default=defaults.https, help="HTTPS, with the box's own CA (0: off)")
     p.add_argument("--epos-port", type=int, default=defaults.epos, help="ePOS-Print's HTTP port (0: off)")
     p.add_argument("--epos-https-port", type=int, default=defaults.epos_https, help="ePOS-Print's HTTPS port (0: off)")
+    _qz_options(p)
+
+
+def _qz_options(p: argparse.ArgumentParser) -> None:
+    defaults = config.Ports()
+    p.add_argument("--qz-port", type=int, default=defaults.qz, help="QZ-compatible web POS, ws:// (0: off)")
+    p.add_argument("--qz-secure-port", type=int, default=defaults.qz_secure,
+                   help="QZ-compatible web POS, wss:// with the box's CA (0: off)")
 
 
 def cmd_workers(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -78,7 +87,7 @@ def cmd_background(args: argparse.Namespace, settings: config.Settings) -> None:
 
     redis_server.wait_until_up(settings, 30)
     background.run(settings, args.host, args.port, adopt_first_printer=args.adopt_first_printer,
-                   manage_wifi=args.manage_wifi)
+                   manage_wifi=args.manage_wifi, qz_ports=(args.qz_secure_port, args.qz_port))
 
 
 def cmd_simulate(args: argparse.Namespace, settings: config.Settings) -> None:
@@ -111,6 +120,7 @@ def register(add: Add) -> None:
                                           "(systemd unit comptoir-background)")
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT, help="the API's port, announced over mDNS")
     p.add_argument("--host", default="0.0.0.0", help="where virtual network printers listen")
+    _qz_options(p)
     _adopt_option(p)
     p.add_argument("--manage-wifi", action="store_true",
                    help="open the box's own Wi-Fi access point when it has no network (NetworkManager; the SD image)")

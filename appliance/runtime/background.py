@@ -9,6 +9,7 @@
 - the virtual network printers' ports (printing/virtual_ports.py), which also take ePOS-Print
   and WebPRNT requests for their printer (printing/port_http.py), and the printers' own
   addresses on the shop's network (system/addresses.py);
+- QZ-compatible printing for web POS, on its websocket ports (printing/qz_socket.py);
 - the box's own Wi-Fi access point when it has no network at all (system/wifi.py, on the SD image);
 - the HTTPS certificate, made again when the box's addresses change or it nears its end
   (system/certs.py; the web process picks it up).
@@ -36,7 +37,7 @@ import redis
 from appliance.config import Settings
 from appliance.discovery import mdns, probe, search, vendor_search
 from appliance.onboarding import first_printer
-from appliance.printing import printers, virtual_ports
+from appliance.printing import printers, qz_socket, virtual_ports
 from appliance.runtime import sdnotify
 from appliance.store import keys
 from appliance.store.client import connect
@@ -51,7 +52,8 @@ QUIET = 120.0  # a part that has not waited for this long is stuck (its longest 
 
 
 def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = False,
-        manage_wifi: bool = False) -> None:
+        manage_wifi: bool = False, qz_ports: tuple[int, int] = (0, 0)) -> None:
+    """``qz_ports``: the QZ-compatible websocket ports, secure and plain (0: not opened)."""
     r = connect(settings)
     stop = threading.Event()
 
@@ -81,6 +83,7 @@ def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = Fa
              Part("printer-search", lambda part: search.serve(r, part, settings.mdns_interfaces), stop),
              Part("virtual-printers", lambda part: virtual_ports.Ports(r, host, part, Tls(settings.data_dir)).run(),
                   stop),
+             Part("qz", lambda part: qz_socket.Ports(r, host, part, Tls(settings.data_dir), *qz_ports).run(), stop),
              Part("printer-addresses", lambda part: addresses.serve(r, part, settings.data_dir), stop),
              Part("certificates", lambda part: _renew_certificate(settings, part), stop)]
     if adopt_first_printer:

@@ -53,6 +53,7 @@ class Supervisor:
             Child("workers", [*exe, "workers", "--port", str(self.port),
                               *(["--emulated-printer"] if emulated_printer else [])]),
             Child("background", [*exe, "background", "--host", host, "--port", str(self.port),
+                                 "--qz-port", str(ports.qz), "--qz-secure-port", str(ports.qz_secure),
                                  *(["--adopt-first-printer"] if adopt_first_printer else [])]),
         ]
 

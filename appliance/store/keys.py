@@ -137,6 +137,18 @@ def printer_addresses() -> str:
     return f"{PREFIX}:printers:addresses"
 
 
+def qz_certificates() -> str:
+    """Hash: SHA-256 fingerprint -> JSON (subject, PEM, trusted or asking, first origin, when)
+    of each signing certificate a QZ-compatible web POS presented (printing/qz.py)."""
+    return f"{PREFIX}:qz:certificates"
+
+
+def qz_signature_seen(digest: str) -> str:
+    """String with a day's expiry: a signed QZ call already taken (its signature's SHA-256), so
+    a replay of it is refused."""
+    return f"{PREFIX}:qz:seen:{digest}"
+
+
 def app_connections() -> str:
     """Set: the ids of the app connections to virtual ports whose bytes are not all queued
     yet (the background process recovers them when it starts)."""

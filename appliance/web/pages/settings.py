@@ -1,5 +1,6 @@
 """The settings page, one POST route per form: the shop, the tables, web apps, apps that print
-without pairing, the certificate, the back office, the password, the software update."""
+without pairing, QZ-compatible web POS, the certificate, the back office, the password, the
+software update."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from appliance import offload
 from appliance import settings as owner_settings
 from appliance.access import origins, owner
 from appliance.errors import ServiceError, Unavailable
+from appliance.printing import qz
 from appliance.sync import forwarder, log, shop
 from appliance.system import certs
 from appliance.system.update import receive, versions
@@ -75,6 +77,20 @@ def settings_apps():
                                                       app_receipt_metres=request.form.get("app_receipt_metres", "")))
 
 
+@bp.post("/settings/qz")
+@logged_in
+def settings_qz():
+    """Whether web POS from the listed web apps may print without a trusted certificate."""
+    return _form("qz", lambda r: owner_settings.put(r, qz_paired_origins=request.form.get("qz_paired_origins") == "1"))
+
+
+@bp.post("/settings/qz/<fingerprint>/<action>")
+@logged_in
+def settings_qz_certificate(fingerprint: str, action: str):
+    """Trust a web POS's signing certificate that asked to print, or forget one."""
+    return _form("qz", lambda r: qz.trust(r, fingerprint, action == "trust"))
+
+
 @bp.post("/settings/certificate-installed")
 @logged_in
 def settings_certificate_installed():
@@ -117,7 +133,8 @@ def settings_page(errors: dict[str, str], saved: str | None, typed, status: int 
     r = store()
     data_dir = current_app.extensions["settings"].data_dir
     apps = {"reach_all": owner_settings.get(r, "apps_reach_all"),
-            "receipt_metres": f"{owner_settings.get(r, 'app_receipt_metres'):g}"}
+            "receipt_metres": f"{owner_settings.get(r, 'app_receipt_metres'):g}",
+            "qz_origins": owner_settings.get(r, "qz_paired_origins"), "qz_certificates": qz.listed(r)}
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
                            apps=apps, ca_replaced=certs.ca_replaced(data_dir),
                            modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
