@@ -213,6 +213,7 @@ def test_adding_a_network_printer_and_printing_a_test_page(box: Box, page) -> No
         page.get_by_label("Nom", exact=True).fill("cuisine")
         page.get_by_role("button", name="Ajouter l'imprimante").click()
         page.get_by_role("button", name="Imprimer une page de test sur cuisine").click()
+        page.get_by_role("status").get_by_text("Page de test envoyée à cuisine : elle s'imprime.").wait_for()
         # The language it speaks, asked of the printer itself, in words.
         page.locator(".cards").get_by_text("ESC/POS (Epson et compatibles)").wait_for(timeout=15_000)
         assert "appris de l'imprimante" in page.locator(".cards").inner_text()

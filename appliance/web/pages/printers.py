@@ -46,7 +46,9 @@ def printer_list():
 
 def _printers_page(r: redis.Redis, form: dict | None, errors: dict[str, str], subnet: str = "",
                    exposing: dict | None = None):
+    sent = request.args.get("sent")
     return render_template("printers.html", form=form, errors=errors, subnet=subnet,
+                           sent=sent if sent and any(c.name == sent for c in printers.all_configs(r)) else None,
                            exposing=exposing or {"printer": "", "port": "9100"},
                            **_printers_part(r)), 422 if errors else 200
 
@@ -113,7 +115,7 @@ def accept_printer():
 def test_printer(name: str):
     r = store()
     receipts.print_test_page(r, printers.get(r, name).name)
-    return redirect(url_for("ui.printer_list"))
+    return redirect(url_for("ui.printer_list", sent=name))  # acknowledged on the page
 
 
 @bp.post("/printers/<name>/remove")
