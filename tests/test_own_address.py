@@ -22,11 +22,8 @@ import pytest
 from appliance.discovery import mdns
 from appliance.system import addresses
 from tests.box import ROOT, wait_for
+from tests.test_discovery import ip
 from tests.test_epos import answer, odoo_image
-
-
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
 @dataclass
