@@ -521,7 +521,6 @@ class Ports:
         self.r, self.host, self.stop, self.tls = r, host, stop, tls
         self.listening: dict[int, socket.socket] = {}
         self.owners: dict[int, str | None] = {}  # port -> the printer exposed on it
-        self.own: dict[str, str] = {}  # a printer's own address -> the printer
         self.published: dict[str, str] | None = None
         self.connections: Counter[str] = Counter()  # open connections by the app's address
         self.counting = threading.Lock()
@@ -547,8 +546,8 @@ class Ports:
 
     def follow(self) -> None:
         exposed = {c.port: c.name for c in printers.all_configs(self.r) if c.port}
-        self.own = {held.address: name for name, held in addresses.read(self.r).items() if held.address}
-        wanted: dict[int, str | None] = {**({RAW_PORT: None} if self.own else {}), **exposed}
+        own = any(held.address for held in addresses.read(self.r).values())
+        wanted: dict[int, str | None] = {**({RAW_PORT: None} if own else {}), **exposed}
         for port in set(self.listening) - set(wanted):
             self.listening.pop(port).close()
         self.owners = wanted
@@ -584,7 +583,7 @@ class Ports:
         owner = self.owners.get(port)
         if port != RAW_PORT:
             return owner
-        return self.own.get(sock.getsockname()[0], owner)
+        return addresses.printer_at(self.r, sock.getsockname()[0]) or owner  # as it is now, not a second ago
 
     def _accept(self, port: int, listener: socket.socket) -> None:
         while not self.stop.is_set():
@@ -595,7 +594,7 @@ class Ports:
             try:
                 address = sock.getpeername()[0]
                 name = self._printer(port, sock)
-            except OSError:  # gone already
+            except (OSError, redis.RedisError):  # gone already, or the box's storage restarting: try again
                 sock.close()
                 continue
             with self.counting:
