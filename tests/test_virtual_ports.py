@@ -252,18 +252,27 @@ def test_what_an_app_sent_survives_a_crash_of_the_box(box: Box, make_printer) ->
     app.close()
 
 
-def test_a_record_is_queued_once_whole_if_the_app_had_closed(shared_box: Box, exposed) -> None:
-    """What recovery finds: a connection the app had closed, its job already queued once
-    before the stop (same id), and the start of a second receipt it had ended too."""
+def test_a_record_left_by_a_crash_is_queued_once(shared_box: Box, exposed) -> None:
+    """What recovery finds after a crash: an app's first receipt was queued in the transaction
+    that left the start of its second in the record, and an earlier recovery queued that start
+    and stopped before forgetting the record. Each prints once, the start marked INCOMPLETE."""
     from appliance.printing import app_record, jobs
 
     printer, _ = exposed
-    record = app_record.Record(shared_box.redis, printer.name)
-    record.arrived(b"\x1b@Zamowienie 1\n\x1dV\x00Zamowienie 2\n", "escpos")
-    first = record.next_job_id()
-    jobs.submit_raw(shared_box.redis, printer.name, b"\x1b@Zamowienie 1\n\x1dV\x00", f"port:{printer.name}", first)
-    record.closed()
-    assert virtual_ports.recover(shared_box.redis) == 2  # the first again (the same job), and the second
-    texts = [r.text for r in printer.wait_receipts(2, timeout=20)]
-    assert texts == ["Zamowienie 1\n", "Zamowienie 2\n"]  # once each, the second whole: no INCOMPLETE
-    assert shared_box.redis.scard(keys.app_connections()) == 0
+    r, source = shared_box.redis, f"port:{printer.name}"
+    data = b"\x1b@Zamowienie 1\n\x1dV\x00Zamowienie 2\n"
+    splitter = virtual_ports.Splitter()
+    [first] = splitter.feed(data)
+    record = app_record.Record(printer.name)
+    first_id = record.next_job_id()
+    jobs.submit_raw_many(r, printer.name, [(first_id, first.data)], source, also=lambda pipe: record.write(
+        pipe, data, splitter.pending(), "escpos", cut=True, ended=False))
+    record.written()
+    [second] = splitter.close(whole=False)  # what recovery makes of the record
+    second_id = jobs.submit_raw(r, printer.name, second.data, source, app_record.job_id(record.id, 1))
+    assert virtual_ports.recover(r) == 1  # the second again: the same job
+    texts = [receipt.text for receipt in printer.wait_receipts(2, timeout=20)]
+    assert texts[0] == "Zamowienie 1\n" and "INCOMPLETE" in texts[1] and "Zamowienie 2" in texts[1]
+    wait_for(lambda: jobs.status_of(r, second_id) == "printed", 20, "the second receipt")
+    assert len(printer.receipts) == 2
+    assert r.scard(keys.app_connections()) == 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -115,28 +115,40 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
             return replay
         target = _target(r, request, receipt_printer)
         payload, language = _payload(request, target)
-        now = time.time()
-        record = {
-            "id": job_id, "status": JobStatus.QUEUED, "printer": target.name, "role": request.role or "",
-            "moved_from": "", "attempts": 0, "last_error": "",
-            "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
-            "device_id": device_id or "", "fingerprint": fingerprint, "created_at": now, "updated_at": now,
-            "language": language,
-        }
         pipe.multi()
-        pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
-        pipe.zadd(keys.printer_pending(target.name), {job_id: now})
-        enqueue(pipe, printers.queue(r, target.name), job_id)
-        try:
-            pipe.execute()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            # Redis may have written the transaction and died before answering.
-            raise OutcomeUnknown(
-                "the box's storage failed while storing this job: it may or may not be queued; "
-                "send it again with the same id (it will never print twice)", id=job_id) from exc
+        record = _store(r, pipe, job_id, request, target, device_id, payload, language)
+        _execute(pipe, job_id)
         return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
 
     return transaction(r, [keys.job(job_id)], store)
+
+
+def _store(r: redis.Redis, pipe: redis.client.Pipeline, job_id: str, request: JobRequest,
+           target: printers.PrinterConfig, device_id: str | None, payload: bytes, language: str) -> dict:
+    """The writes that accept one job, queued in the caller's MULTI: its record, its place
+    among the printer's pending jobs, and rq's "print this id next"."""
+    now = time.time()
+    record = {
+        "id": job_id, "status": JobStatus.QUEUED, "printer": target.name, "role": request.role or "",
+        "moved_from": "", "attempts": 0, "last_error": "",
+        "reprint": 0, "copies": request.copies, "drawer": int(request.drawer),
+        "device_id": device_id or "", "fingerprint": request.fingerprint(), "created_at": now, "updated_at": now,
+        "language": language,
+    }
+    pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
+    pipe.zadd(keys.printer_pending(target.name), {job_id: now})
+    enqueue(pipe, printers.queue(r, target.name), job_id)
+    return record
+
+
+def _execute(pipe: redis.client.Pipeline, job_id: str) -> None:
+    try:
+        pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        # Redis may have written the transaction and died before answering.
+        raise OutcomeUnknown(
+            "the box's storage failed while storing this job: it may or may not be queued; "
+            "send it again with the same id (it will never print twice)", id=job_id) from exc
 
 
 def print_document(r: redis.Redis, document: dict, *, printer: str | None = None, role: str | None = None) -> dict:
@@ -160,9 +172,34 @@ def submit_raw(r: redis.Redis, printer: str, payload: bytes, source: str, job_id
     checked; ``source`` says where they came from, ``language`` what they are written in (the
     printer prints them in its own: ``translate.py``). The same ``job_id`` again never prints twice."""
     job_id = job_id or str(uuid.uuid4())
-    submit(r, JobRequest.model_construct(id=job_id, printer=printer, role=None, document=None, raw=payload,
-                                         copies=1, drawer=False, raw_language=language), device_id=source)
+    submit_raw_many(r, printer, [(job_id, payload)], source, language)
     return job_id
+
+
+def submit_raw_many(r: redis.Redis, printer: str, payloads: Sequence[tuple[str, bytes]], source: str,
+                    language: str = "escpos", also: Callable[[redis.client.Pipeline], object] = lambda pipe: None,
+                    new_ids: bool = False) -> None:
+    """Queue ``(job id, bytes)`` an app sent, in order, and what the caller stores beside them
+    (what remains of an app's connection: ``app_record.py``), in one transaction: one write to
+    the card where a job and its source's bookkeeping would take two or three. An id already
+    stored (the same call again after the storage failed to answer) is not queued twice;
+    ``new_ids``: the caller made these ids and never tried to store them, so none is looked up."""
+    requests = [JobRequest.model_construct(id=job_id, printer=printer, role=None, document=None, raw=payload,
+                                           copies=1, drawer=False, raw_language=language)
+                for job_id, payload in payloads]
+    ids = [job_id for job_id, _ in payloads]
+
+    def store(pipe: redis.client.Pipeline) -> None:
+        known = [False] * len(ids) if new_ids else [pipe.exists(keys.job(job_id)) for job_id in ids]
+        target = _target(r, requests[0], None) if requests else None
+        pipe.multi()
+        for job_id, request, there in zip(ids, requests, known, strict=True):
+            if not there and target is not None:
+                _store(r, pipe, job_id, request, target, source, request.raw or b"", language)
+        also(pipe)
+        _execute(pipe, ids[0] if ids else "")
+
+    transaction(r, [] if new_ids else [keys.job(job_id) for job_id in ids], store)
 
 
 def _payload(request: JobRequest, target: printers.PrinterConfig) -> tuple[bytes, str]:

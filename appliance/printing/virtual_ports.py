@@ -40,11 +40,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -76,6 +76,9 @@ MAX_CONNECTIONS = 64
 RAW_PORT = 9100  # what apps dial at a printer's own address
 CLEARED = b"\x37\x25\x00"  # DLE DC4 fn 8's answer
 _PRINTS = {GS: b"vV8k(*", ESC: b"*dJim"}  # commands that put something on paper
+# Bytes that print and change nothing the splitter counts: anything but a command's lead,
+# a line feed (paper), a form feed (page mode) or NUL (prints nothing).
+_PLAIN = re.compile(rb"[^\x1b\x1d\x10\x1c\x0a\x0c\x00]*")
 
 @dataclass(frozen=True)
 class Limits:
@@ -115,6 +118,11 @@ class Splitter(Cutter):
         buf, i, pieces = self._buffer, 0, []
         while i < len(buf):
             lead = buf[i]
+            if run := _PLAIN.match(buf, i).end() - i:  # text: taken whole, not byte by byte
+                self._job += buf[i:i + run]
+                self._prints = True
+                i += run
+                continue
             if lead not in (ESC, GS, DLE, commands.FS):
                 if lead == commands.LF:
                     self._mm += LINE_MM
@@ -299,8 +307,9 @@ def written_in(family: str | None, printer_language: str) -> str:
 
 def recover(r: redis.Redis) -> int:
     """What apps sent before the box stopped (a crash, a power cut) and is not yet queued,
-    queued now, as it would have been: a receipt the app ended is whole, one cut short by the
-    stop prints under the INCOMPLETE banner. Each job keeps its id: one queued just before
+    queued now: a record is left only by a connection the stop cut short (a connection's end
+    and its last jobs are stored in one transaction), so its last receipt prints under the
+    INCOMPLETE banner. Each job keeps its id: one queued just before
     the stop is not queued twice. The number of jobs queued."""
     count = 0
     for raw in r.smembers(keys.app_connections()):
@@ -313,7 +322,7 @@ def recover(r: redis.Redis) -> int:
             config = None
         if config is not None and data:
             sniffer = Sniffer(meta.get("family") or languages.family(config.language), limits(r))
-            pieces = [*sniffer.feed(data), *sniffer.close(whole=meta.get("closed") == "1")]
+            pieces = [*sniffer.feed(data), *sniffer.close(whole=False)]  # it had not ended
             seq = int(meta.get("seq", 0))
             for piece in (p for p in pieces if p.kind == "job"):
                 jobs.submit_raw(r, config.name, piece.data, f"port:{config.name}", app_record.job_id(connection, seq),
@@ -336,11 +345,10 @@ class _Waiting:
 class Connection:
     """One app's connection to a virtual printer: reads, queues jobs, answers."""
 
-    def __init__(self, r: redis.Redis, printer: str, sock: socket.socket) -> None:
-        self.r, self.printer, self.sock = r, printer, sock
-        self.language = printers.get(r, printer).language
-        self.splitter = Sniffer(languages.family(self.language), limits(r))
-        self.record = app_record.Record(r, printer)  # the bytes on disk until they are jobs
+    def __init__(self, r: redis.Redis, config: printers.PrinterConfig, bounds: Limits, sock: socket.socket) -> None:
+        self.r, self.printer, self.language, self.sock = r, config.name, config.language, sock
+        self.splitter = Sniffer(languages.family(self.language), bounds)
+        self.record = app_record.Record(self.printer)  # the bytes on disk until they are jobs
         self.etb = 0  # Star: this connection's ETB counter, one step per ETB once on paper
         self.print_end = 0  # Star: its print-end counter (ESC GS ETX)
         self.sent: list[str] = []  # the jobs this connection queued
@@ -350,13 +358,12 @@ class Connection:
         self.lock = threading.Lock()  # one writer at a time on the socket
         self.answering = threading.Lock()  # the reader and the watcher both answer: each answer once
         self.done = threading.Event()
+        self.watcher: threading.Thread | None = None  # started by the first question that needs it
 
     def serve(self) -> None:
-        watcher = threading.Thread(target=self._watch, name=f"raw-{self.printer}-watch", daemon=True)
-        watcher.start()
-        whole = False
+        whole = ended = False
         try:
-            while True:
+            while not ended:
                 try:
                     data = self.sock.recv(65536)
                 except OSError:
@@ -364,20 +371,19 @@ class Connection:
                 if not data:
                     whole = True  # the app closed on purpose: its last job is whole
                     break
-                # The bytes are on disk before anything is answered or queued, and each job is
-                # stored before the next bytes are read: an app cannot send faster than the box
-                # stores, and a connection holds one receipt in memory at most.
+                # The bytes are on disk before anything is answered, and each job is stored
+                # before the next bytes are read: an app cannot send faster than the box stores,
+                # and a connection holds one receipt in memory at most.
                 pieces = self.splitter.feed(data)
-                self._durably(self.record.arrived, data, self.splitter.family)
-                self._handle_all(pieces)
                 if self.splitter.ended:
                     log.warning("virtual printer %s: a receipt longer than the limit was ended", self.printer)
-                    whole = True
-                    break
-            if whole:
-                self._durably(self.record.closed)
-            self._handle_all(self.splitter.close(whole))
-            self._durably(self.record.forget)
+                    ended = whole = True
+                elif self._peer_closed():  # the app's last bytes and its close came together
+                    pieces += self.splitter.close(whole=True)
+                    ended = whole = True
+                self._take(data, pieces, ended)
+            if not ended:
+                self._take(b"", self.splitter.close(whole), ended=True)
             # An in-order question still waiting gets its answer (from the watcher) if the app
             # only closed its sending side and still listens.
             deadline = time.monotonic() + 30
@@ -385,36 +391,67 @@ class Connection:
                 time.sleep(WATCH_EVERY)
         finally:
             self.done.set()
-            watcher.join(5)
+            if self.watcher is not None:
+                self.watcher.join(5)
             with contextlib.suppress(OSError):
                 self.sock.close()
+
+    def _peer_closed(self) -> bool:
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except OSError:  # nothing more yet (or a reset, which the next read finds)
+            return False
+
+    def _take(self, data: bytes, pieces: list[Piece], ended: bool) -> None:
+        """Store the jobs cut from ``data`` with what the record must keep, in one transaction,
+        then answer its questions in the order they came (an in-order question waits for the
+        jobs sent before it, not after)."""
+        jobs_now: list[tuple[str, bytes]] = []
+        questions: list[tuple[Piece, list[str]]] = []
+        for piece in pieces:
+            if piece.kind == "job":
+                jobs_now.append((self.record.next_job_id(), piece.data))
+                self.sent.append(jobs_now[-1][0])
+            else:
+                questions.append((piece, list(self.sent)))
+        self._store(data, jobs_now, ended)
+        for piece, before in questions:
+            self._handle(piece, before)
+
+    def _store(self, data: bytes, jobs_now: list[tuple[str, bytes]], ended: bool) -> None:
+        """While the box's storage refuses (a restart of Redis), the app waits, as for a printer
+        whose buffer is full, and the same jobs are stored again with the same ids: never twice."""
+        def keep(pipe: redis.client.Pipeline) -> None:
+            self.record.write(pipe, data, self.splitter.pending(), self.splitter.family, bool(jobs_now), ended)
+
+        tried = False
+        while True:
+            try:
+                if jobs_now:
+                    jobs.submit_raw_many(self.r, self.printer, jobs_now, f"port:{self.printer}",
+                                         written_in(self.splitter.family, self.language), also=keep,
+                                         new_ids=not tried)
+                else:
+                    with self.r.pipeline() as pipe:
+                        keep(pipe)
+                        pipe.execute()
+                self.record.written()
+                return
+            except (redis.RedisError, OutcomeUnknown) as exc:
+                log.warning("virtual printer %s: bytes not stored yet (%s); trying again", self.printer, exc)
+                tried = True
+                time.sleep(1)
+            except ServiceError as exc:  # the printer was removed while the app printed
+                log.error("virtual printer %s: a job was refused: %s", self.printer, exc)
+                jobs_now = []
 
     @property
     def star(self) -> bool:
         return self.splitter.family == "star"
 
-    def _durably(self, write: Callable[..., None], *args: object) -> None:
-        """A write of the record; while the box's storage refuses (a restart of Redis), the
-        app waits, as for a printer whose buffer is full."""
-        while True:
-            try:
-                return write(*args)
-            except redis.RedisError as exc:
-                log.warning("virtual printer %s: bytes not stored yet (%s); trying again", self.printer, exc)
-                time.sleep(1)
-
-    def _handle_all(self, pieces: list[Piece]) -> None:
-        """Answer and queue; the record then keeps only what is not yet a job."""
-        issued = self.record.issued
-        for piece in pieces:
-            self._handle(piece)
-        if self.record.issued != issued:
-            self._durably(self.record.queued, self.splitter.pending())
-
-    def _handle(self, piece: Piece) -> None:
-        if piece.kind == "job":
-            self.sent.append(self._queue(piece.data))
-        elif self.star and piece.kind in ("realtime", "info", "clear"):
+    def _handle(self, piece: Piece, before: list[str]) -> None:
+        """Answer a question; ``before``: the jobs this connection sent before it."""
+        if self.star and piece.kind in ("realtime", "info", "clear"):
             if piece.kind == "realtime":
                 self._send(self._star_asb())
             elif piece.kind == "info":
@@ -431,26 +468,13 @@ class Connection:
             self.asb_on = piece.n != 0
             self.last_asb = b""
             self._status_changes()
+            self._watch_from_now()
         elif piece.kind == "clear":
             self._send(CLEARED)
         elif piece.kind == "in_order":
-            self.waiting.append(_Waiting(list(self.sent), piece.data))
-            self._answer_ready()
-
-    def _queue(self, payload: bytes) -> str:
-        """Queue one job; while the box's storage refuses (a restart of Redis), keep trying:
-        the app believes the printer has its bytes."""
-        job_id = self.record.next_job_id()
-        while True:
-            try:
-                return jobs.submit_raw(self.r, self.printer, payload, f"port:{self.printer}", job_id,
-                                       language=written_in(self.splitter.family, self.language))
-            except (redis.RedisError, OutcomeUnknown) as exc:  # the same id again: never twice
-                log.warning("virtual printer %s: job not queued yet (%s); trying again", self.printer, exc)
-                time.sleep(1)
-            except ServiceError as exc:  # the printer was removed while the app printed
-                log.error("virtual printer %s: a job was refused: %s", self.printer, exc)
-                return job_id
+            self.waiting.append(_Waiting(before, piece.data))
+            if self._answer_ready():
+                self._watch_from_now()
 
     def _star_asb(self, fresh: bool = True) -> bytes:
         state = known_status(self.r, self.printer, fresh)
@@ -490,6 +514,13 @@ class Connection:
             if now != self.last_asb:
                 self._send(now)
                 self.last_asb = now
+
+    def _watch_from_now(self) -> None:
+        """Questions answered later (in-order ones, ASB) are watched on a thread of their own,
+        started when the first comes: most apps only print and close."""
+        if self.watcher is None:
+            self.watcher = threading.Thread(target=self._watch, name=f"raw-{self.printer}-watch", daemon=True)
+            self.watcher.start()
 
     def _watch(self) -> None:
         while not self.done.wait(WATCH_EVERY):
@@ -612,7 +643,7 @@ class Ports:
         (port_http.py): told by the first bytes."""
         try:
             if port_http.kind(sock) == "raw":
-                Connection(self.r, name, sock).serve()
+                Connection(self.r, printers.get(self.r, name), limits(self.r), sock).serve()
             else:
                 port_http.serve(self.r, name, sock, self.tls)
         except NotFound:  # the printer was removed as the app connected

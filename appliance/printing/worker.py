@@ -25,9 +25,11 @@ import uuid
 from collections.abc import Callable
 
 import redis
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.exceptions import DequeueTimeout
+from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
-from rq.utils import now
+from rq.utils import as_text, now
 from rq.worker import WorkerStatus
 
 from appliance.printing import jobs, printers
@@ -42,6 +44,7 @@ WORKER_TTL = 20  # rq's worker key lives this long (+ 60 s) without a heartbeat
 IDLE_POLL = 10.0  # status refresh while no job runs
 STOP_GRACE = 5.0  # answers still collected for the jobs the printer holds when asked to stop
 STOP_POLL = 2  # seconds a dequeue blocks before the worker looks whether it must stop
+SUSPENSION_EVERY = 1.0  # seconds between two looks at `rq suspend`
 
 
 def print_job(job_id: str) -> None:
@@ -118,6 +121,7 @@ class PrinterWorker(SimpleWorker):
                          name=f"{keys.printer_queue(name)}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
         self.driver = driver
         driver.worker_key = self.key
+        self._suspension_asked = 0.0
 
     def _install_signal_handlers(self) -> None:
         pass  # a thread: the pool process takes the signals and stops its workers
@@ -140,13 +144,32 @@ class PrinterWorker(SimpleWorker):
         super().set_state(state, pipeline)
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
-        """rq's dequeue, in short blocks, so a stop request is seen within STOP_POLL seconds
-        (rq's own loop waits for the next job, however long that takes)."""
+        """rq's dequeue (BLMOVE into its intermediate list, as rq does), in short blocks, so a
+        stop request is seen within STOP_POLL seconds (rq's own loop waits for the next job,
+        however long that takes); without reading rq's job hash back, which rq does and a
+        print job does not need: its id is all, the job's record holds the rest and the
+        attempt reads it (one round trip less before the printer's first byte)."""
+        [queue] = self.queues
         while not self._stop_requested:
-            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=STOP_POLL)
-            if result is not None:
-                return result
+            try:
+                self.heartbeat()
+                found = Queue.lmove(self.connection, queue.key, STOP_POLL)
+            except DequeueTimeout:
+                continue
+            except redis.ConnectionError as exc:  # Redis restarting: rq's loop waits as well
+                log.warning("printer %s: Redis unreachable (%s)", self.driver.config.name, exc)
+                self.driver.stop.wait(1.0)
+                continue
+            return Job(as_text(found[1]), connection=self.connection), queue
         return None
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """rq asks Redis whether workers are suspended (`rq suspend`) before every job, and
+        writes a heartbeat with the question: a write to the card per receipt. Asked once a
+        second here, which is as soon as an owner typing the command would notice."""
+        if time.monotonic() - self._suspension_asked >= SUSPENSION_EVERY:
+            self._suspension_asked = time.monotonic()
+            super().check_for_suspension(burst)
 
     def run_maintenance_tasks(self) -> None:
         # rq's registry cleaning would declare a job that waits an hour for paper "stuck in

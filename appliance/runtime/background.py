@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +57,9 @@ def run(settings: Settings, host: str, port: int, adopt_first_printer: bool = Fa
     """``qz_ports``: the QZ-compatible websocket ports, secure and plain (0: not opened)."""
     r = connect(settings)
     stop = threading.Event()
+    # An app's connection is served by threads that hand the interpreter to one another (the
+    # listener's, the connection's): not after the default 5 ms turn of a busy neighbour.
+    sys.setswitchinterval(0.0005)
 
     def txt() -> dict:
         try:
