@@ -14,6 +14,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from appliance.access import devices
+from appliance.sync.feed import MAX_WAIT
 from appliance.tools.client import Client
 from tests.box import Box
 from tests.fakeprinter import FakePrinter
@@ -41,8 +42,9 @@ def test_every_answer_is_documented_and_never_a_server_error(schema_box: tuple[B
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy())
         def call(case) -> None:
+            # A pull may wait up to MAX_WAIT seconds for a change, as documented: no time-out before.
             response = case.call(base_url=f"{box.url}/api/v1", headers={"Authorization": f"Bearer {token}"},
-                                 timeout=15)
+                                 timeout=MAX_WAIT + 15)
             case.validate_response(response, checks=(not_a_server_error, status_code_conformance,
                                                      response_schema_conformance))
 
