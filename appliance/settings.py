@@ -93,6 +93,8 @@ DECLARED = (
             "print without a trusted certificate"),
     Setting("app_receipt_metres", float, 3.0, "the longest receipt an app may print through a virtual port, "
             "in metres of paper", label="the longest receipt from an app (m)", low=0.5, high=20.0),
+    Setting("job_history_days", float, 7.0, "how many days the jobs page keeps the jobs that printed, moved, "
+            "were cancelled or failed", label="days of job history", low=1.0, high=31.0),
     Setting("backoffice_url", str, "", "where sales are sent (empty: nowhere)", check=_backoffice_url),
     Setting("backoffice_token", str, "", "the back office's token", secret=True),
     Setting("forward_active_s", float, 10.0, "seconds between sends to the back office while the shop sells",

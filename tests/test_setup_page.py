@@ -147,13 +147,14 @@ def test_every_message_of_the_page_is_translated() -> None:
 
     found |= set(read_models.REMEDIES) | set(read_models.REMEDIES.values()) | {read_models.UNREACHABLE}
     from appliance import settings as owner_settings
-    from appliance.printing import languages, printers, reports
+    from appliance.printing import history, languages, printers, reports
 
     found |= {*owner.MESSAGES, *owner_settings.MESSAGES, *(s.label for s in owner_settings.DECLARED if s.label),
               search.SUBNET_FORMAT, *search.NOTES, *reports.WORDS, printers.PORT_RANGE, printers.PORT_TAKEN,
               printers.UNLIKE_BACKUP, *languages.NAMES.values(),
               origins.FORMAT, *receive.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
-              wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD, addresses.ASKING, addresses.NEEDS_ETHERNET}
+              wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD, addresses.ASKING, addresses.NEEDS_ETHERNET,
+              *history.MESSAGES}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source)
@@ -493,3 +494,31 @@ def test_the_owner_accepts_printers_that_call_the_box_on_the_printers_page(box: 
     finally:
         caller.stop()
         epson.stop()
+
+
+def test_the_owner_finds_table_7_s_ticket_and_prints_a_copy(box: Box, page, make_printer) -> None:
+    """"Did table 7's ticket print?": the jobs page's history answers, searched by the ticket's
+    words, and its "Reprint" prints a copy marked DUPLICATA / COPY, acknowledged on the page."""
+    logged_in(page, box)
+    kitchen = make_printer()
+    box.add_printer("cuisine", kitchen.uri, ("kitchen",))
+    tablet = box.client("Terrasse")
+    seven = tablet.print(printer="cuisine", document={"lines": [{"text": "Table 7"}, {"text": "2x Żurek"}]})
+    nine = tablet.print(printer="cuisine", document={"lines": [{"text": "Table 9"}, {"text": "1x Kompot"}]})
+    for job in (seven, nine):
+        assert tablet.wait_job(job["id"], timeout=20)["status"] == "printed"
+    page.get_by_role("link", name="Impressions", exact=True).click()
+    page.get_by_label("Mots du ticket (une table, un plat)").fill("table 7 zurek")
+    page.get_by_role("button", name="Chercher").click()
+    history = page.locator("#history")
+    history.get_by_text("Sur le papier à").wait_for()
+    assert history.locator("li.job").count() == 1  # table 7's only
+    assert "imprimé" in history.locator("li.job").inner_text() and "Terrasse" in history.locator("li.job").inner_text()
+    shoot(page, "jobs-history")
+    before = len(kitchen.receipts)
+    page.get_by_role("button", name=f"Réimprimer l'impression {seven['id'][:8]}").click()
+    page.get_by_text("Une copie a été envoyée à cuisine, marquée DUPLICATA / COPY.").wait_for()
+    paper = kitchen.wait_receipts(before + 1, timeout=20)[-1].text
+    assert "DUPLICATA / COPY" in paper and "Table 7" in paper
+    icon = page.request.get(box.url + "/favicon.ico")  # the tab's icon, not a 404
+    assert icon.ok and icon.headers["content-type"] == "image/x-icon"

@@ -134,6 +134,25 @@ def _await_job(r: redis.Redis, job_id: str, wait: float) -> None:
         print(f"still {job['status']}: {problem}; it prints as soon as the printer can")
 
 
+def _history(r, args: argparse.Namespace) -> None:
+    from appliance.access import devices
+    from appliance.printing import history
+
+    asked = {"q": " ".join(args.words), "printer": args.printer, "status": args.status, "since": args.since,
+             "until": args.until, "limit": str(args.limit)}
+    if args.tablet:
+        asked["device"] = devices.find(r, args.tablet)["device_id"]
+    found, _ = history.search(r, history.query_from({k: v for k, v in asked.items() if v}))
+    names = {d["device_id"]: d["name"] for d in devices.list_all(r)}
+    rows = [{**job, "tablet": names.get(job["device_id"] or "", job["device_id"] or "-"),
+             "accepted": _clock(job["created_at"]), "printed": _clock(job["printed_at"])} for job in found]
+    print_table(rows, ["id", "status", "printer", "tablet", "accepted", "printed", "last_error"])
+
+
+def _clock(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
+
+
 def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
     from appliance.printing import jobs
 
@@ -144,6 +163,10 @@ def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> None:
             print(json.dumps(jobs.cancel(r, args.job_id), indent=2))
         elif args.action == "retry":
             print(json.dumps(jobs.retry(r, args.job_id), indent=2))
+        elif args.action == "reprint":
+            print(json.dumps(jobs.duplicate(r, args.job_id), indent=2))
+        elif args.action == "history":
+            _history(r, args)
         else:
             print_table(jobs.failed(r), ["id", "printer", "last_error", "updated_at"])
 
@@ -223,9 +246,18 @@ def register(add: Add) -> None:
     qsub.add_parser("trust", help="let web POS signing with it print").add_argument(
         "fingerprint", help="the start of its fingerprint, as 'list' shows it")
     qsub.add_parser("forget", help="stop trusting it").add_argument("fingerprint")
-    p = add("jobs", cmd_jobs, "show, cancel or retry a print job; list failed ones")
+    p = add("jobs", cmd_jobs, "show, cancel, retry or reprint a print job; list failed ones; search the history")
     jsub = p.add_subparsers(dest="action", required=True)
     jsub.add_parser("show").add_argument("job_id")
     jsub.add_parser("cancel").add_argument("job_id")
     jsub.add_parser("retry", help="queue a failed job again").add_argument("job_id")
     jsub.add_parser("failed", help="list failed jobs")
+    jsub.add_parser("reprint", help="print a job again, marked DUPLICATA / COPY").add_argument("job_id")
+    h = jsub.add_parser("history", help="the jobs the box remembers, newest first: printed, waiting, cancelled, failed")
+    h.add_argument("words", nargs="*", help="words of the ticket (a table, a dish); accents and capitals ignored")
+    h.add_argument("--printer")
+    h.add_argument("--tablet", help="a tablet's name or id")
+    h.add_argument("--status", choices=["queued", "printing", "printed", "failed", "cancelled"])
+    h.add_argument("--since", help="2026-12-02T11:00 (the box's time) or epoch seconds")
+    h.add_argument("--until")
+    h.add_argument("--limit", type=int, default=50)

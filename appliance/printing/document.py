@@ -184,6 +184,13 @@ class Document(BaseModel):
     lines: list[Line] = Field(min_length=1, max_length=MAX_LINES)
     cut: bool = True
 
+    def text(self) -> str:
+        """The words it prints, a line each: what a search of the history for its table or a
+        dish finds."""
+        lines = [line.text if isinstance(line, TextLine) else "  ".join(line.columns)
+                 for line in self.lines if isinstance(line, TextLine | ColumnsLine)]
+        return "\n".join(lines)[:4000]
+
     @model_validator(mode="after")
     def _bounded(self) -> Document:
         """A few metres of pictures at most: a 1 MiB body of tiny PNGs of huge blank pictures

@@ -12,8 +12,9 @@ this id next" message through each printer's queue. Life cycle::
        +-> queued on another printer (failover: ``printer`` says where, ``moved_from`` whence)
 
 A job waits at the head of its printer's queue for as long as the printer needs, unless the
-printer has a stand-in: no job is ever dropped for waiting too long. Records are kept
-RETENTION seconds after they end, which is also how long an id stays an idempotency key.
+printer has a stand-in: no job is ever dropped for waiting too long. A record, its bytes
+included, is kept after it ends for the owner's history (``history.py``: the owner's days,
+RETENTION at most), which is also how long an id stays an idempotency key.
 
 rq carries the "print this id next" message: its job hash and queue entries live while the
 job is queued or in the printer's hands, and every change of state that ends or moves a job
@@ -34,12 +35,12 @@ from rq import Queue
 
 from appliance.errors import Conflict, Forbidden, Invalid, NotFound, OutcomeUnknown
 from appliance.printing import languages, printers, star_render
-from appliance.printing.render import RenderError, render
+from appliance.printing.render import RenderError, duplicate_banner, render
 from appliance.printing.request import JobRequest
 from appliance.store import keys
 from appliance.store.client import script, transaction
 
-RETENTION = 7 * 24 * 3600
+RETENTION = 31 * 24 * 3600  # the longest history an owner may keep (history.py trims to theirs)
 class JobStatus(StrEnum):
     """Where a job is in its life (the diagram above); the API, the page and the CLI show these."""
 
@@ -53,7 +54,7 @@ class JobStatus(StrEnum):
 FINAL = (JobStatus.PRINTED, JobStatus.FAILED, JobStatus.CANCELLED)
 PRINT_FUNCTION = "appliance.printing.worker.print_job"
 PUBLIC_FIELDS = ("id", "status", "printer", "moved_from", "role", "attempts", "last_error", "reprint", "copies",
-                 "drawer", "device_id", "created_at", "updated_at", "printed_at")
+                 "drawer", "device_id", "created_at", "updated_at", "sent_at", "printed_at", "duplicate_of")
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,19 @@ class Submitted:
     created: bool  # False: the id was known, this is the first answer again
 
 
-def _view(raw: dict[bytes, bytes]) -> dict:
+def view(raw: dict[bytes, bytes | None]) -> dict:
+    """A record as the API, the page and the CLI show it (its bytes left out)."""
     data = {k.decode(): v for k, v in raw.items() if k != b"payload"}
-    view: dict = {name: data[name].decode() if name in data else None for name in PUBLIC_FIELDS}
-    view["attempts"] = int(view["attempts"] or 0)
-    view["copies"] = int(view["copies"] or 1)
-    view["reprint"] = view["reprint"] == "1"
-    view["drawer"] = view["drawer"] == "1"
-    for stamp in ("created_at", "updated_at", "printed_at"):
-        view[stamp] = float(view[stamp]) if view[stamp] else None
-    for optional in ("last_error", "moved_from", "role"):
-        view[optional] = view[optional] or None
-    return view
+    shown: dict = {name: data[name].decode() if data.get(name) is not None else None for name in PUBLIC_FIELDS}
+    shown["attempts"] = int(shown["attempts"] or 0)
+    shown["copies"] = int(shown["copies"] or 1)
+    shown["reprint"] = shown["reprint"] == "1"
+    shown["drawer"] = shown["drawer"] == "1"
+    for stamp in ("created_at", "updated_at", "sent_at", "printed_at"):
+        shown[stamp] = float(shown[stamp]) if shown[stamp] else None
+    for optional in ("last_error", "moved_from", "role", "duplicate_of"):
+        shown[optional] = shown[optional] or None
+    return shown
 
 
 def get(r: redis.Redis, job_id: str) -> dict:
@@ -89,7 +91,7 @@ def _existing(r: redis.Redis | redis.client.Pipeline, job_id: str, fingerprint: 
         return None
     if raw.get(b"fingerprint", b"").decode() != fingerprint:
         raise Conflict(f"job id {job_id} was already used for a different job")
-    return Submitted(_view(raw), created=False)
+    return Submitted(view(raw), created=False)
 
 
 def _target(r: redis.Redis, request: JobRequest, receipt_printer: str | None) -> printers.PrinterConfig:
@@ -118,7 +120,7 @@ def submit(r: redis.Redis, request: JobRequest, device_id: str | None = None,
         pipe.multi()
         record = _store(r, pipe, job_id, request, target, device_id, payload, language)
         _execute(pipe, job_id)
-        return Submitted(_view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
+        return Submitted(view({k.encode(): str(v).encode() for k, v in record.items()}), created=True)
 
     return transaction(r, [keys.job(job_id)], store)
 
@@ -135,8 +137,10 @@ def _store(r: redis.Redis, pipe: redis.client.Pipeline, job_id: str, request: Jo
         "device_id": device_id or "", "fingerprint": request.fingerprint(), "created_at": now, "updated_at": now,
         "language": language,
     }
-    pipe.hset(keys.job(job_id), mapping={**record, "payload": payload})
+    text = request.document.text() if request.document is not None else ""
+    pipe.hset(keys.job(job_id), mapping={**record, "payload": payload, **({"text": text} if text else {})})
     pipe.zadd(keys.printer_pending(target.name), {job_id: now})
+    pipe.zadd(keys.job_history(), {job_id: now})
     enqueue(pipe, printers.queue(r, target.name), job_id)
     return record
 
@@ -226,14 +230,15 @@ def enqueue(pipe: redis.client.Pipeline, queue: Queue, job_id: str, at_front: bo
 def _change(r: redis.Redis, job_id: str, by: dict | None,
             change: Callable[[redis.client.Pipeline, str, str], bool]) -> dict:
     """Read a job's state under WATCH, let ``change`` queue its commands (after MULTI; False:
-    nothing to do), run them in one transaction, again if the job moved meanwhile."""
+    nothing to do), run them in one transaction, again if the job moved meanwhile. The answer
+    is the job as the transaction left it (its printer may start it a moment after)."""
     def changed(pipe: redis.client.Pipeline) -> dict:
         status, printer, owner = pipe.hmget(keys.job(job_id), "status", "printer", "device_id")
         _may_handle(job_id, status, owner, by)
         if change(pipe, status.decode(), printer.decode()):
-            pipe.execute()
-        else:
-            pipe.reset()
+            pipe.hgetall(keys.job(job_id))
+            return view(pipe.execute()[-1])
+        pipe.reset()
         return get(r, job_id)
 
     return transaction(r, [keys.job(job_id)], changed)
@@ -294,14 +299,14 @@ def failed(r: redis.Redis) -> list[dict]:
 
 
 def _finish(pipe: redis.client.Pipeline, job_id: str, printer: str, status: str, **fields) -> None:
-    """End a job: its record says how, and rq forgets it, in the caller's transaction. A
-    failed job keeps its bytes, to be retried."""
+    """End a job: its record says how, and rq forgets it, in the caller's transaction. The
+    record keeps its bytes: the history shows its picture and prints it again on request
+    (``duplicate``), a failed job is retried with them; ``history.trim`` forgets them."""
     now = time.time()
     pipe.hset(keys.job(job_id), mapping={"status": status, "updated_at": now, **fields})
     if status == JobStatus.FAILED:
         pipe.zadd(keys.failed_jobs(), {job_id: now})
     else:
-        pipe.hdel(keys.job(job_id), "payload")
         pipe.zrem(keys.failed_jobs(), job_id)
     pipe.zrem(keys.printer_pending(printer), job_id)
     pipe.expire(keys.job(job_id), RETENTION)
@@ -333,6 +338,7 @@ if not status or status == ARGV[5] or status == ARGV[6] or status == ARGV[7] the
   return false
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'updated_at', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'sent_at', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HSET', KEYS[2], 'status', 'started', 'started_at', ARGV[2])
@@ -444,15 +450,37 @@ def waiting(r: redis.Redis, printer: str) -> list[dict]:
 
 def _maybe(r: redis.Redis, job_id: str) -> dict | None:
     raw = r.hgetall(keys.job(job_id))
-    return _view(raw) if raw else None
+    return view(raw) if raw else None
 
 
 def payload(r: redis.Redis, job_id: str) -> bytes:
-    """The bytes of a job that has not printed yet (kept only until it ends)."""
+    """The bytes of a job (kept while the history remembers it)."""
     data = r.hget(keys.job(job_id), "payload")
     if data is None:
-        raise NotFound(f"no waiting job {job_id}")
+        raise NotFound(f"no job {job_id} with its bytes")
     return data
+
+
+def duplicate(r: redis.Redis, job_id: str, by: dict | None = None) -> dict:
+    """Print a job again, on the printer that printed it, marked DUPLICATA / COPY on paper so
+    no one takes it for a new order; a new job (its own id, ``duplicate_of`` the first)."""
+    fields = r.hmget(keys.job(job_id), "status", "device_id", "printer", "payload", "language")
+    status, owner, printer, data, language = fields
+    _may_handle(job_id, status, owner, by)
+    if data is None:
+        raise NotFound(f"no job {job_id} with its bytes")
+    target = printers.get(r, printer.decode())
+    language = (language or b"escpos").decode()
+    marked = (star_render.duplicate_banner(language) if languages.family(language) == "star"
+              else duplicate_banner(target.profile)) + data
+    request = JobRequest.model_construct(id=uuid.uuid4(), printer=target.name, role=None, document=None, raw=marked,
+                                         copies=1, drawer=False, raw_language=language)
+    with r.pipeline() as pipe:
+        pipe.multi()
+        record = _store(r, pipe, str(request.id), request, target, by["device_id"] if by else None, marked, language)
+        pipe.hset(keys.job(str(request.id)), "duplicate_of", job_id)
+        _execute(pipe, str(request.id))
+    return view({k.encode(): str(v).encode() for k, v in {**record, "duplicate_of": job_id}.items()})
 
 
 def pending_ids(r: redis.Redis, printer: str) -> list[str]:

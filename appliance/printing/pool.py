@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import redis
 
 from appliance.config import Settings
-from appliance.printing import printers, transports
+from appliance.printing import history, printers, transports
 from appliance.printing import worker as printer_worker
 from appliance.runtime import sdnotify
 from appliance.store import keys
@@ -103,12 +103,16 @@ class Pool:
         signal.signal(signal.SIGINT, self._request_stop)
         ready = False
         pubsub = None
+        trimmed = 0.0
         while not self.stopping:
             try:
                 if pubsub is None:
                     pubsub = self.r.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(keys.printers_changed())
                 self.reconcile()
+                if time.monotonic() - trimmed >= history.TRIM_EVERY:  # the owner's days of job history
+                    history.trim(self.r)
+                    trimmed = time.monotonic()
                 if not ready:
                     sdnotify.notify("READY=1")
                     ready = True

@@ -216,9 +216,19 @@ def render(doc: Document, profile: str = "default", width_mm: int = 80) -> bytes
 def reprint_banner(profile: str = "default") -> bytes:
     """The mark printed above a job that may already have come out once, so the kitchen
     sees it is a copy and does not cook the order twice."""
+    return _banner(" REPRINT ", profile)
+
+
+def duplicate_banner(profile: str = "default") -> bytes:
+    """The mark above a job printed again on request (the history's "Reprint"): a copy, not
+    a new order."""
+    return _banner(" DUPLICATA / COPY ", profile)
+
+
+def _banner(text: str, profile: str) -> bytes:
     p = printer_for(profile, Paper(80))
     _set(p, align="center", bold=True, size="double", invert=True)
-    p.text(" REPRINT \n")
+    p.text(f"{text}\n")
     _set(p)
     p.close()
     return INIT + p.output

@@ -228,6 +228,12 @@ def render(doc: Document, language: str, width_mm: int = 80) -> bytes:
 
 # -- a job's marks -----------------------------------------------------------------------------
 
+def duplicate_banner(language: str) -> bytes:
+    """The mark above a job printed again on request, in a Star printer's language (the
+    Epson one: ``render.duplicate_banner``)."""
+    return INIT + _banner(" DUPLICATA / COPY ", language, inverted=True)
+
+
 def _banner(text: str, language: str, *, inverted: bool) -> bytes:
     if language == "star-graphic":
         row = Row("text", text, align=1, bold=True, double_width=inverted, double_height=inverted, invert=inverted)

@@ -226,6 +226,13 @@ def job(job_id: str) -> str:
     return f"{PREFIX}:job:{job_id}"
 
 
+def job_history() -> str:
+    """Sorted set of the ids of every job the box accepted and still remembers, scored by
+    acceptance time: the jobs page's history and ``GET /api/v1/jobs`` read it newest first;
+    ``history.trim`` keeps it to the owner's days and a bounded count."""
+    return f"{PREFIX}:jobs:history"
+
+
 def failed_jobs() -> str:
     """Sorted set of the ids of failed jobs (a bug, never a printer problem), scored by when
     they failed: the jobs page lists them for someone to retry or cancel. A failed job keeps

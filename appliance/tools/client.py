@@ -117,6 +117,17 @@ class Client:
         """Queue a failed job again (a job in any other state is left as it is)."""
         return self.call("POST", f"/api/v1/jobs/{job_id}/retry")
 
+    def reprint(self, job_id: str) -> dict:
+        """Print a job again, marked DUPLICATA / COPY on paper: the new job."""
+        return self.call("POST", f"/api/v1/jobs/{job_id}/reprint")
+
+    def history(self, **query: str | float | int) -> dict:
+        """The jobs the box remembers, newest first: ``q`` (words of the ticket), ``printer``,
+        ``device``, ``status``, ``since``, ``until``, ``limit``, ``before`` (the ``next`` of
+        the page before). ``{"jobs": [...], "next": ...}``."""
+        asked = urlencode({k: v for k, v in query.items() if v is not None})
+        return self.call("GET", f"/api/v1/jobs?{asked}" if asked else "/api/v1/jobs")
+
     def wait_job(self, job_id: str, timeout: float = 10.0, until: tuple[str, ...] = ("printed",)) -> dict:
         end = time.monotonic() + timeout
         job = self.job(job_id)

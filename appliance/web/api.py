@@ -8,7 +8,7 @@ from flask import Blueprint, g, jsonify, request
 
 from appliance.access import devices
 from appliance.errors import NotFound
-from appliance.printing import jobs, printers
+from appliance.printing import history, jobs, printers
 from appliance.printing.request import JobRequest
 from appliance.web import auth, store
 from appliance.web.body import json_body
@@ -47,6 +47,25 @@ def create_job():
     response.headers["Location"] = f"/api/v1/jobs/{submitted.job['id']}"
     if not submitted.created:
         response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/jobs")
+def job_history():
+    """Every job the box remembers, newest first, searched (``q``: words of the ticket;
+    ``printer``, ``device``, ``status``, ``since``, ``until``) and paged (``next``: pass it as
+    ``before`` for the next page). A staff tablet sees its own jobs, a manager's every job."""
+    found, following = history.search(store(), history.query_from(request.args, g.device))
+    return jsonify({"jobs": found, "next": following})
+
+
+@bp.post("/jobs/<job_id>/reprint")
+def reprint_job(job_id: str):
+    """Print a job again, marked DUPLICATA / COPY: a new job."""
+    job = jobs.duplicate(store(), _job_id(job_id), g.device)
+    response = jsonify(job)
+    response.status_code = 202
+    response.headers["Location"] = f"/api/v1/jobs/{job['id']}"
     return response
 
 

@@ -87,7 +87,18 @@ def _paths() -> dict:
                                   "schema": {"type": "object", "properties": {
                                       "printers": {"type": "array", "items": _ref("Printer")}}}}}},
                                   **_errors()}}},
-        "/jobs": {"post": {**_operation("Queue a print job (answered once it is on disk); always send an `id`",
+        "/jobs": {"get": _operation(
+                      "Every job the box remembers, newest first, searched and paged (a tablet's own; a manager's "
+                      "every tablet's): did table 7's ticket print, and when?", "A page of jobs", (422,),
+                      schema="History", params=[
+                          _query("q", "words of the ticket (a table, a dish); accents and capitals ignored"),
+                          _query("printer", "a printer's name"), _query("device", "a tablet's id"),
+                          _query("status", "queued, printing, printed, failed or cancelled"),
+                          _query("since", "accepted from: epoch seconds or 2026-12-02T12:30 (the box's time)"),
+                          _query("until", "accepted until, the same way"),
+                          _query("before", "the `next` of the page before", "number"),
+                          _query("limit", "jobs in the page, 1 to 200 (50)", "integer")]),
+                  "post": {**_operation("Queue a print job (answered once it is on disk); always send an `id`",
                                         "Accepted and durably queued", (409,), "202", "Job", body="JobRequest"),
                            "responses": {"202": _json("Job", "Accepted and durably queued"),
                                          "200": _json("Job", "This id was accepted before: the job as it is now"),
@@ -102,6 +113,10 @@ def _paths() -> dict:
             "post": _operation("Queue a failed job again, at the end of its printer's queue (a tablet's own; "
                                "a manager's any); a job that is not failed is left as it is",
                                "The job", (403, 404), schema="Job")},
+        "/jobs/{job_id}/reprint": {
+            "parameters": job_id,
+            "post": _operation("Print a job again on its printer, marked DUPLICATA / COPY on paper (a tablet's own; "
+                               "a manager's any): a new job", "The copy, queued", (403, 404), "202", "Job")},
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": {"200": {"description": "OpenAPI 3.1"}, **_errors(token=False)}}},
         "/sync/push": {"post": _operation("Push numbered mutations; each is applied once, in order, atomically",

@@ -37,9 +37,19 @@ JOB = {
         "device_id": {"type": ["string", "null"]},
         "created_at": {"type": "number"},
         "updated_at": {"type": ["number", "null"]},
+        "sent_at": {"type": ["number", "null"], "description": "when it first went to the printer"},
         "printed_at": {"type": ["number", "null"]},
+        "duplicate_of": {"type": ["string", "null"], "description": "a copy printed on request: the job it copies"},
     },
     "required": ["id", "status", "printer"],
+}
+HISTORY = {
+    "type": "object",
+    "properties": {
+        "jobs": {"type": "array", "items": JOB},
+        "next": {"type": ["number", "null"], "description": "pass it as `before` for the next page (null: none)"},
+    },
+    "required": ["jobs", "next"],
 }
 PRINTER = {
     "type": "object",
@@ -106,5 +116,5 @@ TICKET = {"type": "object", "properties": {
         "line_id": {"type": "string"}, "product": {"type": "string"}, "qty": {"type": "integer"},
         "unit_price": {"type": "integer"}, "void": {"type": "boolean"}}}}}}
 
-RESPONSES = {"Job": JOB, "Printer": PRINTER, "Error": ERROR, "Paired": PAIRED, "Object": OBJECT,
+RESPONSES = {"Job": JOB, "History": HISTORY, "Printer": PRINTER, "Error": ERROR, "Paired": PAIRED, "Object": OBJECT,
              "Change": CHANGE, "Pull": PULL, "Pushed": PUSHED, "Ticket": TICKET}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import Babel, format_datetime, format_decimal, gettext
+from flask_babel import Babel, format_datetime, format_decimal, format_time, gettext
 
 from appliance.access import owner
 from appliance.errors import ServiceError
@@ -202,6 +202,7 @@ def helpers() -> dict:
     return {"languages": owner.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
             "owner": owner_here(), "ca_replaced": certs.ca_replaced(current_app.extensions["settings"].data_dir),
             "shop_name": shop.name(store()), "when": lambda t: format_datetime(t, "short") if t else "—",
+            "clock": lambda t: format_time(t, "medium") if t else "—",
             "amount": lambda cents: format_decimal(cents / 100, format="#,##0.00")}
 
 

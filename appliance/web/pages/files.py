@@ -1,5 +1,5 @@
-"""What the box hands out without a login: the demo web POS, and its CA for tablets (a
-certificate file, an iPad profile)."""
+"""What the box hands out without a login: its icon, the demo web POS, and its CA for tablets
+(a certificate file, an iPad profile)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from appliance.sync import shop
 from appliance.system import certs
 from appliance.web import store
 from appliance.web.pages import WEBUI, bp
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The box's icon in the browser's tab and on a phone's home screen."""
+    return send_from_directory(WEBUI / "static", "favicon.ico", mimetype="image/x-icon", max_age=86400)
 
 
 @bp.get("/demo/")

@@ -1,15 +1,18 @@
 """The jobs page: each printer's queue, live, with a picture of each receipt; cancelling and
-retrying."""
+retrying; the history of every job, searched, each printed again on request."""
 
 from __future__ import annotations
 
 import redis
-from flask import abort, current_app, redirect, render_template, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 
+from appliance.access import devices
 from appliance.errors import ServiceError
-from appliance.printing import jobs, preview, printers
+from appliance.printing import history, jobs, preview, printers
 from appliance.web import store
-from appliance.web.pages import bp, logged_in
+from appliance.web.pages import bp, logged_in, said
+
+SEARCHED = ("q", "printer", "device", "status", "since", "until", "before")
 
 
 def _queues(r: redis.Redis) -> dict:
@@ -21,8 +24,26 @@ def _queues(r: redis.Redis) -> dict:
 @logged_in
 def job_queue():
     """Each printer's queue, live: what waits and why, with a picture of each receipt; failed
-    jobs first."""
-    return render_template("jobs.html", **_queues(store()))
+    jobs first. Then the history, searched as asked (the form's fields are the API's)."""
+    r = store()
+    asked = {name: request.args[name].strip() for name in SEARCHED if request.args.get(name, "").strip()}
+    error, found, following = None, [], None
+    try:
+        found, following = history.search(r, history.query_from(asked, ended=True))  # the waiting ones: above
+    except ServiceError as exc:
+        error = said(exc)
+    tablets = devices.list_all(r)
+    sent = request.args.get("sent")
+    return render_template("jobs.html", **_queues(r), found=found, following=following, asked=asked, error=error,
+                           tablets=tablets, names={t["device_id"]: t["name"] for t in tablets},
+                           sent=_job_or_none(r, sent) if sent else None, statuses=list(jobs.JobStatus))
+
+
+def _job_or_none(r: redis.Redis, job_id: str) -> dict | None:
+    try:
+        return jobs.get(r, job_id)
+    except ServiceError:
+        return None
 
 
 @bp.get("/ui/jobs")
@@ -58,5 +79,13 @@ def cancel_job(job_id: str):
 def retry_job(job_id: str):
     jobs.retry(store(), job_id)
     return redirect(url_for("ui.job_queue"))
+
+
+@bp.post("/jobs/<job_id>/reprint")
+@logged_in
+def reprint_job(job_id: str):
+    """Print it again, marked DUPLICATA / COPY; the page says it went."""
+    copy = jobs.duplicate(store(), job_id)
+    return redirect(url_for("ui.job_queue", sent=copy["id"], _anchor="history"))
 
 
