@@ -106,14 +106,29 @@ def _held(interface: str) -> str | None:
 def parent_interface() -> str | None:
     """The Ethernet interface the printers' addresses hang from: the one of the default route,
     else the first interface up with an IPv4 address (a shop network without internet)."""
-    with contextlib.suppress(subprocess.CalledProcessError, json.JSONDecodeError, OSError):
+    try:
         for route in json.loads(_ip("-j", "route", "show", "default") or "[]"):
             if route.get("dev"):
                 return route["dev"]
         for link in json.loads(_ip("-j", "-4", "addr", "show", "up") or "[]"):
             if link.get("ifname") != "lo" and not link["ifname"].startswith(PREFIX) and link.get("addr_info"):
                 return link["ifname"]
+        _said("no interface with an IPv4 address")
+    except subprocess.CalledProcessError as exc:
+        _said(f"ip {' '.join(exc.cmd[1:])}: {(exc.stderr or '').strip() or exc.returncode}")
+    except (json.JSONDecodeError, OSError) as exc:
+        _said(f"the interfaces could not be read: {exc}")
     return None
+
+
+_last_said: list[str] = []
+
+
+def _said(why: str) -> None:
+    """Why no Ethernet interface was found, in the journal once (it is asked every second)."""
+    if _last_said != [why]:
+        log.warning("printers' own addresses: no Ethernet interface found (%s)", why)
+        _last_said[:] = [why]
 
 
 def _wireless(interface: str) -> bool:
