@@ -19,6 +19,7 @@ from appliance.store import keys
 if TYPE_CHECKING:
     import redis
 
+CURRENCIES = ("EUR", "PLN", "RUB", "CHF", "GBP", "USD")  # the first shops' (France, Poland, Russia) and neighbours'
 BOUNDS = "%(name)s: from %(low)s to %(high)s"
 CHOICES = "%(name)s: one of %(choices)s"
 LENGTH = "%(name)s: %(low)s to %(high)s characters"
@@ -85,6 +86,8 @@ def _backoffice_url(url: str) -> None:
 DECLARED = (
     Setting("shop_name", str, "Comptoir", "the shop's name: on the page, the receipts and what tablets find",
             label="the shop's name", low=1, high=60),
+    Setting("currency", str, "", "the shop's currency on the page and the closing reports (empty: the shop's "
+            "language's: euros for French)", label="the currency", choices=("", *CURRENCIES)),
     Setting("visibility", str, "all", "who sees parked receipts: every tablet, the staff member who opened "
             "them, or the same role", choices=("all", "own", "role")),
     Setting("apps_reach_all", bool, False, "ePOS-Print may print on every printer, not only the ones exposed "

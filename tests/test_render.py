@@ -127,3 +127,16 @@ def test_the_emulated_printer_draws_a_picture_of_the_receipt() -> None:
         return render_png(type(engine.receipts[0])([text], b"", True, [Row("text", text)]))
 
     assert drawn("Борщ") != drawn("????")  # Cyrillic letters are drawn, not replaced
+
+
+@pytest.mark.parametrize(("locale", "currency", "written"), [
+    ("fr", "EUR", "1 234,50 €"), ("pl", "PLN", "1 234,50 zł"), ("ru", "RUB", "1 234,50 руб."),  # noqa: RUF001
+])
+def test_an_amount_in_the_shop_s_currency_prints_as_written(locale: str, currency: str, written: str) -> None:
+    """Babel's amounts hold spaces and signs no code page has (a narrow no-break space, ₽):
+    the paper shows them as a person writes them, never a "?"."""
+    from babel.numbers import format_currency
+
+    amount = format_currency(1234.5, currency, locale=locale)
+    [line] = printed({"lines": [{"columns": ["Total", amount]}]})
+    assert line.replace("\xa0", " ").endswith(written) and "?" not in line

@@ -143,7 +143,7 @@ def test_every_message_of_the_page_is_translated() -> None:
         str(webui / "templates"), method_map=[("**.html", "jinja2")],
         options_map={"**.html": {"extensions": "jinja2.ext.i18n"}})}
     from appliance.discovery import search
-    from appliance.web import read_models
+    from appliance.web import pages, read_models
 
     found |= set(read_models.REMEDIES) | set(read_models.REMEDIES.values()) | {read_models.UNREACHABLE}
     from appliance import settings as owner_settings
@@ -154,7 +154,7 @@ def test_every_message_of_the_page_is_translated() -> None:
               printers.UNLIKE_BACKUP, *languages.NAMES.values(),
               origins.FORMAT, *receive.REFUSALS, *wifi.EVENTS, wifi.NO_NETWORKMANAGER, wifi.JOIN_FAILED,
               wifi.NAME_NEEDED, wifi.NO_WIFI, wifi.NOT_HEARD, addresses.ASKING, addresses.NEEDS_ETHERNET,
-              *history.MESSAGES}
+              *history.MESSAGES, *pages.CONNECTIONS.values()}
     for language in ("fr", "en"):
         with (webui / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source)
@@ -285,7 +285,13 @@ def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> Non
     tablet.mutate("ticket.open", ticket_id="t1", label="Table 1")
     tablet.mutate("ticket.add_line", ticket_id="t1", line_id="l", product="Pierogi", qty=2, unit_price=1250)
     tablet.mutate("ticket.pay", ticket_id="t1", payment_id="p1", method="carte:visa", amount=2500)
+    tablet.mutate("ticket.open", ticket_id="t2", label="Table 2")
+    tablet.mutate("ticket.add_line", ticket_id="t2", line_id="l", product="Kompot", qty=1, unit_price=900)
     tablet.push()
+    page.reload()  # the takings so far, in the shop's currency: by method, by tablet, the bills still open
+    takings = page.get_by_role("region", name="Recettes jusqu'ici").inner_text()
+    assert "25,00\xa0€" in takings and "1 ticket payé" in takings and "carte:visa" in takings, takings
+    assert "Comptoir 2" in takings and "1 ticket encore ouvert, 9,00\xa0€ à encaisser" in takings, takings
     page.get_by_role("button", name="Fermer la caisse").click()
     assert page.get_by_role("heading", name="Ces tablettes vendent encore").is_visible()
     shoot(page, "register-open-sessions")
@@ -299,7 +305,9 @@ def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> Non
     page.get_by_role("button", name="Fermer de force Comptoir 2").click()
     page.get_by_role("heading", name="Ces tablettes vendent encore").wait_for(state="detached")
     assert "perdues" in asked[0]  # the owner is told, in plain words, what force-closing costs
-    page.get_by_role("button", name="Fermer la caisse").click()
+    # The last tablet selling force-closed, the register closed with it, in the same press.
+    page.get_by_text("Comptoir 2 a été fermée de force et la caisse est fermée : rapport Z1 ci-dessous.").wait_for()
+    assert page.get_by_role("button", name="Ouvrir la caisse").is_visible()
     report = page.get_by_role("article", name="Rapport Z1")
     assert "25,00" in report.inner_text() and "carte:visa" in report.inner_text()  # the page's locale
     shoot(page, "register-report")
@@ -307,7 +315,7 @@ def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> Non
     assert page.get_by_label("Imprimante pour Z1").input_value() == "comptoir"  # the receipt printer first
     page.get_by_role("button", name="Imprimer Z1").click()
     paper = printer.wait_receipts(1, timeout=20)[0].text
-    assert "Rapport de clôture Z1" in paper and "25,00" in paper and "Comptoir 2" in paper
+    assert "Rapport de clôture Z1" in paper and "25,00 €" in paper.replace("\xa0", " ") and "Comptoir 2" in paper
     printer.stop()
 
 
@@ -483,13 +491,15 @@ def test_the_owner_accepts_printers_that_call_the_box_on_the_printers_page(box: 
         star_card.wait_for(timeout=20_000)
         star_card.get_by_label("Nom", exact=True).fill("terrasse")
         star_card.get_by_role("button", name="Accepter cette imprimante").click()
-        page.get_by_text("cloudprnt://00:11:62:aa:bb:01").wait_for(timeout=20_000)
+        page.locator("li.card", has_text="terrasse").get_by_text("appelle le boîtier (Star CloudPRNT)").wait_for(
+            timeout=20_000)
         assert printers.get(box.redis, "terrasse").language == "starprnt"
         epson_card = page.locator("#callers li", has_text="Imprimante Epson Server Direct Print KASA-1")
         epson_card.wait_for(timeout=20_000)
         epson_card.get_by_label("Nom", exact=True).fill("kasa")
         epson_card.get_by_role("button", name="Accepter cette imprimante").click()
-        page.get_by_text("sdp://KASA-1").wait_for(timeout=20_000)
+        page.locator("li.card", has_text="kasa").get_by_text("appelle le boîtier (Epson Server Direct Print)").wait_for(
+            timeout=20_000)
         assert printers.get(box.redis, "kasa").language == "escpos"
     finally:
         caller.stop()

@@ -171,6 +171,15 @@ def test_sessions_register_and_the_z_report(box: Box) -> None:
         tablet.mutate("ticket.pay", ticket_id=t, payment_id=f"p-{t}", method=method, amount=1500)
         tablet.push()
 
+    # The takings so far, while the register is open: what a closing would say now, and the
+    # bills still open (a table served, not yet paid).
+    anna.mutate("ticket.open", ticket_id="a2", label="Table 2")
+    anna.mutate("ticket.add_line", ticket_id="a2", line_id="l", product="Kawa", qty=2, unit_price=450)
+    anna.push()
+    so_far = shop.manager.call("GET", "/api/v1/register/takings")
+    assert so_far["sales"] == 3 and so_far["total"] == 4500 and so_far["by_method"] == {"cash": 1500, "card": 3000}
+    assert so_far["open_tickets"] == 1 and so_far["open_due"] == 900
+    assert anna.client.request("GET", "/api/v1/register/takings")[0] == 403  # a manager's
     with pytest.raises(ApiError) as refused:
         shop.manager.close_register()
     assert refused.value.status == 409

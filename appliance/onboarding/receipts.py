@@ -17,7 +17,7 @@ def test_page(shop: str, printer: str) -> dict:
     """The page `printers test` and the first start print: every element, three languages."""
     return {"lines": [
         {"text": shop, "size": "double", "align": "center", "bold": True},
-        {"text": f"Printer: {printer}", "align": "center"},
+        {"text": f"Imprimante · Printer: {printer}", "align": "center"},
         {"rule": True},
         {"columns": ["Crème brûlée", "7.50"]},
         {"columns": ["Żurek", "12.00"]},

@@ -355,7 +355,12 @@ def describe(r: redis.Redis, config: PrinterConfig) -> dict:
 
 
 def describe_all(r: redis.Redis) -> list[dict]:
-    return [describe(r, config) for config in all_configs(r)]
+    """Every printer; the emulated one with only the roles no real printer holds (it steps
+    aside for the others: ``choose``)."""
+    configs = all_configs(r)
+    real = {role for c in configs if not c.emulated for role in c.roles}
+    return [{**shown, "roles": [role for role in shown["roles"] if role not in real]} if config.emulated else shown
+            for config in configs for shown in [describe(r, config)]]
 
 
 def _ready(r: redis.Redis, name: str) -> bool:

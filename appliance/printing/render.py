@@ -104,10 +104,17 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 CONTROL_MARK = "?"
 
 
+# What no receipt code page holds, as a person would write it on paper: the thin and narrow
+# spaces Babel puts in French and Polish numbers ("1 234,50 €"), and the rouble sign ("rub."
+# in Cyrillic).
+_PAPER = str.maketrans({"\u202f": " ", "\u2009": " ", "\u2007": " ", "\u20bd": "\u0440\u0443\u0431."})
+
+
 def printable(text: str) -> str:
-    """Text as text: a tab becomes a space, any other control character a visible mark.
-    Only a document's own fields (``cut``, ``drawer``, a barcode) make commands."""
-    return _CONTROL.sub(lambda m: " " if m.group() == "\t" else CONTROL_MARK, text)
+    """Text as text: a tab becomes a space, any other control character a visible mark, what
+    no code page holds the way a person writes it (``_PAPER``). Only a document's own fields
+    (``cut``, ``drawer``, a barcode) make commands."""
+    return _CONTROL.sub(lambda m: " " if m.group() == "\t" else CONTROL_MARK, text.translate(_PAPER))
 
 
 def write_text(p: Dummy, text: str) -> None:

@@ -21,7 +21,7 @@ from appliance.access import devices
 from appliance.errors import Conflict, NoSession, NotFound, SessionGone
 from appliance.store import keys
 from appliance.store.client import decode_hash, transaction
-from appliance.sync import log
+from appliance.sync import log, mutations
 
 
 class StartRequest(BaseModel):
@@ -111,9 +111,7 @@ def close_register(r: redis.Redis, manager: dict) -> dict:
         if still_open:
             names = ", ".join(s["name"] for s in still_open)
             raise Conflict(f"tablets still have open sessions: {names}", sessions=still_open)
-        totals = {k.decode(): int(v) for k, v in r.hgetall(keys.register_totals(int(register["number"]))).items()}
-        names = {d["device_id"]: d["name"] for d in devices.list_all(r)}
-        report = z_report(register, totals, names, time.time())
+        report = _report_now(r, register)
         pipe.multi()
         pipe.hset(keys.register(), mapping={"state": "closed", "closed_at": report["closed_at"]})
         pipe.set(keys.entity("closing", str(report["number"])), json.dumps(report))
@@ -126,6 +124,30 @@ def close_register(r: redis.Redis, manager: dict) -> dict:
         return report
 
     return transaction(r, watched, body)
+
+
+def _report_now(r: redis.Redis, register: dict) -> dict:
+    totals = {k.decode(): int(v) for k, v in r.hgetall(keys.register_totals(int(register["number"]))).items()}
+    names = {d["device_id"]: d["name"] for d in devices.list_all(r)}
+    return z_report(register, totals, names, time.time())
+
+
+def takings(r: redis.Redis) -> dict | None:
+    """While the register is open, what it has taken so far (the closing report it would make
+    now: by payment method, by tablet, tickets paid) and the bills still open (tables served and
+    not yet paid, and what they hold); None while it is closed."""
+    register = register_state(r)
+    if register.get("state") != "open":
+        return None
+    ids = [member.decode() for member in r.smembers(keys.entities("ticket"))]
+    tickets = [json.loads(value) for value in r.mget([keys.entity("ticket", i) for i in ids]) if value] if ids else []
+    return {**_report_now(r, register), **open_bills(tickets)}
+
+
+def open_bills(tickets: list[dict]) -> dict:
+    """How many open tickets hold something to pay, and how much is left to pay on them. Pure."""
+    due = [mutations.total(t) - mutations.paid(t) for t in tickets if t.get("status") == "open"]
+    return {"open_tickets": sum(1 for left in due if left > 0), "open_due": sum(left for left in due if left > 0)}
 
 
 def closing_reports(r: redis.Redis) -> list[dict]:

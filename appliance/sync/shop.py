@@ -24,6 +24,16 @@ def name(r: redis.Redis) -> str:
     return settings.get(r, "shop_name")
 
 
+BY_LANGUAGE = {"fr": "EUR", "en": "EUR", "pl": "PLN", "ru": "RUB"}  # a shop's currency unless the owner chose
+
+
+def currency(r: redis.Redis) -> str:
+    """The shop's currency (ISO 4217): the owner's choice, else its language's."""
+    from appliance.access import owner
+
+    return settings.get(r, "currency") or BY_LANGUAGE.get(owner.language(r), "EUR")
+
+
 def pairing_open(r: redis.Redis) -> bool:
     """A PIN is waiting for a tablet (it lives 10 minutes)."""
     return next(r.scan_iter(keys.pin("*"), count=100), None) is not None

@@ -145,6 +145,10 @@ def _paths() -> dict:
         "/register": {"get": _operation("The register's state", "Register")},
         "/backoffice": {"get": _operation("Back office forwarding (manager): backlog, last success, last error, "
                                           "dead letters", "Status", (403,))},
+        "/register/takings": {"get": _operation(
+            "While the register is open (manager): takings so far by payment method and by tablet, tickets paid "
+            "(`sales`), and the bills still open (`open_tickets`, `open_due`), amounts in cents", "Takings",
+            (403, 409))},
         "/register/open": {"post": _operation("Open the register (manager)", "Register", (403, 409))},
         "/register/close": {"post": _operation("Close the register (manager): the Z report, or 409 naming the "
                                                "tablets still in session", "Z report", (403, 409))},

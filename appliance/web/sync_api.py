@@ -7,7 +7,7 @@ import socket
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from appliance.errors import Forbidden, Invalid
+from appliance.errors import Conflict, Forbidden, Invalid
 from appliance.sync import feed, log, push, sessions
 from appliance.web import auth, store
 from appliance.web.body import json_body
@@ -117,6 +117,16 @@ def backoffice_status():
 @bp.get("/register")
 def get_register():
     return jsonify(sessions.register_state(store()))
+
+
+@bp.get("/register/takings")
+def register_takings():
+    """While the register is open (manager): the takings so far and the bills still open."""
+    _manager()
+    found = sessions.takings(store())
+    if found is None:
+        raise Conflict("the register is not open")
+    return jsonify(found)
 
 
 @bp.post("/register/open")

@@ -17,9 +17,10 @@ import time
 from functools import wraps
 from pathlib import Path
 
+from babel.numbers import get_currency_name
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import Babel, format_datetime, format_decimal, format_time, gettext
+from flask_babel import Babel, format_currency, format_datetime, format_time, get_locale, gettext
 
 from appliance.access import owner
 from appliance.errors import ServiceError
@@ -198,12 +199,25 @@ def logged_in(view):
 @bp.context_processor
 def helpers() -> dict:
     """What every template has: the languages, the form token, whether the owner is logged in,
-    the shop's name, dates and amounts in the visitor's locale."""
+    the shop's name, dates and amounts (in the shop's currency) in the visitor's locale."""
+    money = shop.currency(store())
     return {"languages": owner.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
             "owner": owner_here(), "ca_replaced": certs.ca_replaced(current_app.extensions["settings"].data_dir),
             "shop_name": shop.name(store()), "when": lambda t: format_datetime(t, "short") if t else "—",
             "clock": lambda t: format_time(t, "medium") if t else "—",
-            "amount": lambda cents: format_decimal(cents / 100, format="#,##0.00")}
+            "amount": lambda cents: format_currency(cents / 100, money),
+            "currency_name": lambda code: get_currency_name(code, locale=get_locale()), "connection": connection}
+
+
+CONNECTIONS = {"tcp": "on the network at %(host)s", "bt": "Bluetooth", "usb": "USB",
+               "cloudprnt": "calls the box (Star CloudPRNT)", "sdp": "calls the box (Epson Server Direct Print)"}
+
+
+def connection(uri: str) -> str:
+    """How a printer is connected, in the owner's words rather than its URI."""
+    scheme, _, rest = uri.partition("://")
+    host = rest.split("/")[0].rsplit(":", 1)[0] if scheme == "tcp" else ""
+    return gettext(CONNECTIONS[scheme], host=host) if scheme in CONNECTIONS else ""
 
 
 def anonymous() -> None:

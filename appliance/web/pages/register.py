@@ -1,10 +1,10 @@
-"""The register page: opening and closing the register, force-closing a tablet's session, the
-closing (Z) reports and printing them."""
+"""The register page: opening and closing the register, the takings so far, force-closing a
+tablet's session, the closing (Z) reports and printing them."""
 
 from __future__ import annotations
 
 import redis
-from flask import redirect, render_template, request, url_for
+from flask import render_template, request
 from flask_babel import gettext
 
 from appliance.errors import ServiceError
@@ -37,9 +37,10 @@ def register():
 
 
 def _register_page(r: redis.Redis, error: str | None = None, still_open: list | None = None,
-                   printed: int | None = None):
+                   printed: int | None = None, done: str | None = None):
     return render_template("register.html", state=sessions.register_state(r), error=error, still_open=still_open or [],
-                           reports=sessions.closing_reports(r), printers=printers.describe_all(r), printed=printed)
+                           reports=sessions.closing_reports(r), printers=printers.describe_all(r), printed=printed,
+                           takings=sessions.takings(r), done=done)
 
 
 @bp.post("/register/z/<int:number>/print")
@@ -60,7 +61,16 @@ def print_closing(number: int):
 @bp.post("/register/force-close/<device_id>")
 @logged_in
 def force_close(device_id: str):
-    sessions.force_close(store(), SETUP_PAGE_MANAGER, device_id)
-    return redirect(url_for("ui.register"))
+    """Force-close a tablet that cannot close its session (the owner was closing the register):
+    when it was the last one selling, the register closes with it, in the same press."""
+    r = store()
+    name = next((s["name"] for s in sessions.open_sessions(r) if s["device_id"] == device_id), device_id)
+    sessions.force_close(r, SETUP_PAGE_MANAGER, device_id)
+    still_open = sessions.open_sessions(r)
+    if still_open or sessions.register_state(r).get("state") != "open":
+        return _register_page(r, still_open=still_open, done=gettext("%(name)s was force-closed.", name=name))
+    report = sessions.close_register(r, SETUP_PAGE_MANAGER)
+    return _register_page(r, done=gettext("%(name)s was force-closed and the register is closed: report "
+                                          "Z%(number)s below.", name=name, number=report["number"]))
 
 

@@ -55,6 +55,8 @@ def settings_shop():
     def save(r: redis.Redis) -> None:
         shop.set_name(r, request.form.get("shop_name", ""))
         shop.set_visibility(r, request.form.get("visibility", "all"))
+        owner_settings.put(r, currency=request.form.get("currency", ""),
+                           job_history_days=request.form.get("job_history_days", "7"))
     return _form("shop", save)
 
 
@@ -136,6 +138,8 @@ def settings_page(errors: dict[str, str], saved: str | None, typed, status: int 
             "receipt_metres": f"{owner_settings.get(r, 'app_receipt_metres'):g}",
             "qz_origins": owner_settings.get(r, "qz_paired_origins"), "qz_certificates": qz.listed(r)}
     return render_template("settings.html", errors=errors, saved=saved, visibility=log.visibility(r),
+                           currency=owner_settings.get(r, "currency"), currencies=owner_settings.CURRENCIES,
+                           history_days=f"{owner_settings.get(r, 'job_history_days'):g}",
                            apps=apps, ca_replaced=certs.ca_replaced(data_dir),
                            modes=log.VISIBILITY, backoffice=forwarder.status(r), typed=typed,
                            tables=shop.default_tickets(r), origins=origins.listed(r),
