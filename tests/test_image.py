@@ -2,9 +2,10 @@
 booted twice under qemu-system-aarch64 (-M virt, the image's own kernel and initrd; the
 Raspberry Pi's firmware is not emulated, so config.txt and the Pi's boot path are only
 checked to be there). First boot: its name, the setup code on the console, the welcome
-receipt; a job printed through the API; 20 jobs queued for an unreachable printer; qemu
-killed without warning. Second boot: every job and the Redis state are still there; a clean
-power-off; e2fsck -n finds both ext4 filesystems clean.
+receipt; a job printed through the API; the USB printer given its own address on the
+network (NetworkManager, qemu's DHCP server) and printed to there as an app would; 20 jobs
+queued for an unreachable printer; qemu killed without warning. Second boot: every job and
+the Redis state are still there; a clean power-off; e2fsck -n finds both ext4 filesystems clean.
 
 Slow (about 25 minutes cold, most of it the cached base; see image/README.md), so it runs
 where the tools are: root, mmdebstrap, genimage, mtools, debugfs, qemu-user with binfmt,
@@ -13,6 +14,7 @@ already built."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import lzma
 import os
@@ -67,6 +69,7 @@ address1=10.77.0.1/24
 [ipv6]
 method=disabled
 """
+OWN_ADDRESS = "10.0.2.16"  # what qemu's DHCP server gives the second MAC address it sees
 BUILD_TIMEOUT = 1500  # the image, and the rest of its base when CI started it cold (16-24 minutes in all)
 UPDATE_TIMEOUT = 900  # an update under software emulation: 4-8 min with the restarts, then its 2 min trial
 BOOTS_TIMEOUT = 3 * BOOT_TIMEOUT + UPDATE_TIMEOUT + 300  # the three boots, the update, what lies between
@@ -211,6 +214,9 @@ class Machine:
     def __init__(self, disk: Path, kernel: Path, initrd: Path, work: Path, name: str, append: str = "") -> None:
         self.port = free_port()
         usb_port = free_port()
+        # A printer's own address on the shop's network: qemu's DHCP server leases a second
+        # MAC address the next address of its network, 10.0.2.16; its port 9100, forwarded.
+        self.own_address_port = free_port()
         self.usb = UsbPrinter(f"http://127.0.0.1:{usb_port}")
         self.console = work / f"{name}-console.log"
         self.monitor = work / f"{name}-monitor.sock"
@@ -221,7 +227,8 @@ class Machine:
             "-append", f"root=LABEL=comptoir-root ro rootwait console=ttyAMA0 systemd.show_status=auto {WIFI} {append}",
             "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
             "-netdev", f"user,id=lan,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:80,"  # nothing leaves
-                       f"hostfwd=tcp:127.0.0.1:{usb_port}-:9999",
+                       f"hostfwd=tcp:127.0.0.1:{usb_port}-:9999,"
+                       f"hostfwd=tcp:127.0.0.1:{self.own_address_port}-{OWN_ADDRESS}:9100",
             # romfile= : no network boot ROM (the kernel is loaded directly), so qemu needs no
             # ipxe-qemu, which a --no-install-recommends install leaves out.
             "-device", "virtio-net-pci,netdev=lan,mac=52:54:00:12:3f:a2,romfile=",
@@ -366,6 +373,38 @@ def test_first_boot_a_job_a_power_cut_and_everything_survives(disk: Path, boot_f
         reprinted = [n for n, text in enumerate(paper) if "REPRINT" in text and "Barszcz 119" in text]
         assert reprinted and all(f"Barszcz {n}\n" in paper[reprinted[-1]] for n in range(120)), heads
         assert "Pierogi ruskie" in paper[reprinted[-1] + 1] and len(paper) == reprinted[-1] + 2, heads
+        # Its own address on the shop's network, through NetworkManager on the card (a macvlan
+        # connection with the printer's own MAC, leased by the shop's DHCP server: qemu's here):
+        # an app that knows only "the printer's IP" prints on it at that address's port 9100.
+        exposed = owner.post(f"{first.url}/printers/expose", timeout=60,
+                             data={"csrf": csrf, "printer": "tm-t20ii", "port": "", "own_address": "on"})
+        assert exposed.status_code == 200
+
+        def own_address() -> dict:
+            [shown] = [p for p in tablet.printers() if p["name"] == "tm-t20ii"]
+            return shown["own_address_state"] or {}
+
+        try:
+            wait_for(lambda: own_address().get("address") == OWN_ADDRESS, 180, "the printer's own address")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {own_address()}; the journal:\n{usb.journal()}") from None
+        # qemu takes the connection at once whether or not the box listens there yet (it opens
+        # 9100 within a second of the lease): sent again only while no job came of it.
+        def from_the_app() -> list[dict]:
+            return [j for j in tablet.history(limit=5)["jobs"] if j["device_id"] == "port:tm-t20ii"]
+
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", first.own_address_port), timeout=60) as app:
+                app.sendall(b"\x1b@Kasza gryczana\n\x1dV\x00")
+            with contextlib.suppress(AssertionError):
+                wait_for(from_the_app, 20, "the app's receipt queued")
+                break
+        try:
+            wait_for(lambda: any("Kasza gryczana" in text for text in usb.receipts()), 120, "the receipt on paper")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the last jobs: {tablet.history(limit=3)}; the journal:\n{usb.journal()}") \
+                from None
+        assert len(from_the_app()) == 1
         added = owner.post(f"{first.url}/printers", timeout=30, data={
             "csrf": csrf, "name": "kuchnia", "uri": "tcp://10.0.2.99:9100", "width": "80", "roles": "kitchen",
             "failover_after": "3600"})

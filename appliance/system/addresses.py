@@ -156,6 +156,20 @@ class _NetworkManager:
         listed = self._nmcli("-t", "-f", "NAME", "connection", "show").stdout.split()
         return {name.removeprefix(CONNECTION) for name in listed if name.startswith(CONNECTION)}
 
+    def parent(self) -> str | None:
+        """The Ethernet device NetworkManager has connected (on the card, the box's services
+        may not run ``ip``: it drops capabilities at start, which their sandbox forbids)."""
+        for line in self._nmcli("-t", "-f", "DEVICE,TYPE,STATE", "device", "status").stdout.splitlines():
+            device, kind, state = [*line.split(":"), "", ""][:3]
+            if kind == "ethernet" and state.startswith("connected"):
+                return device
+        _said("NetworkManager has no Ethernet device connected")
+        return None
+
+    def address(self, interface: str) -> str | None:
+        shown = self._nmcli("-g", "IP4.ADDRESS", "device", "show", interface).stdout.strip()
+        return shown.split(" | ")[0].split("/")[0] or None if shown else None
+
     def ensure(self, interface: str, mac: str, parent: str) -> str | None:
         if interface in self.held():
             return self.failed.get(interface)
@@ -189,6 +203,14 @@ class _Udhcpc:
             return {link["ifname"] for link in json.loads(_ip("-j", "link", "show", "type", "macvlan") or "[]")
                     if link["ifname"].startswith(PREFIX)}
         return set()
+
+    @staticmethod
+    def parent() -> str | None:
+        return parent_interface()
+
+    @staticmethod
+    def address(interface: str) -> str | None:
+        return _held(interface)
 
     def ensure(self, interface: str, mac: str, parent: str) -> str | None:
         if not shutil.which("udhcpc"):
@@ -256,12 +278,12 @@ def _follow(backend: _NetworkManager | _Udhcpc, wanted: set[str]) -> dict[str, A
     interfaces = {interface_name(name): name for name in wanted}
     for interface in backend.held() - set(interfaces):
         backend.remove(interface)  # its printer was removed or gave its address back
-    parent = parent_interface()
+    parent = backend.parent()
     now = {}
     for interface, name in interfaces.items():
         mac = mac_for(name)
         problem = NEEDS_ETHERNET if parent is None or _wireless(parent) else backend.ensure(interface, mac, parent)
-        held = None if problem else _held(interface)
+        held = None if problem else backend.address(interface)
         now[name] = Address(held, interface, mac, problem or ("ready" if held else ASKING))
     return now
 
