@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from appliance.access import origins, owner
+from appliance.access import devices, origins, owner
 from appliance.printing import printers
 from appliance.store import keys
 from appliance.system import addresses, wifi
@@ -194,6 +195,15 @@ def test_pairing_a_tablet_with_the_pin_the_page_shows(box: Box, page) -> None:
     assert tablet.pair(pin)["name"] == "Terrasse"
     page.get_by_role("link", name="Tablettes", exact=True).click()
     assert page.get_by_text("Terrasse", exact=True).is_visible()
+    card = page.locator("li", has=page.get_by_text("Terrasse", exact=True)).first
+    assert "pas encore entendue" in card.inner_text()
+    tablet.printers()  # it talks to the box: connected now
+    page.reload()
+    assert "connectée" in card.inner_text()
+    paired = devices.find(box.redis, "Terrasse")
+    box.redis.hset(keys.device(paired["device_id"]), "last_seen", time.time() - 300)  # five minutes ago
+    page.reload()
+    assert "vue il y a 5 minutes" in card.inner_text()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Révoquer Terrasse").click()
     page.get_by_text("Aucune tablette appairée.").wait_for()
@@ -271,7 +281,6 @@ def test_a_printer_the_box_finds_is_added_in_one_tap(box: Box, page) -> None:
 
 
 def test_closing_the_register_with_a_tablet_still_selling(box: Box, page) -> None:
-    from appliance.access import devices
     from appliance.tools.client import Tablet
 
     printer = FakePrinter()
@@ -386,8 +395,6 @@ def test_settings_keep_what_was_typed_and_say_what_is_wrong(box: Box, page) -> N
 
 
 def test_tablets_are_renamed_given_a_role_and_a_printer_and_versions_are_watched(box: Box, page) -> None:
-    from appliance.access import devices
-
     printer = FakePrinter()
     try:
         box.add_printer("caisse", printer.uri, ("receipt",))
@@ -532,3 +539,14 @@ def test_the_owner_finds_table_7_s_ticket_and_prints_a_copy(box: Box, page, make
     assert "DUPLICATA / COPY" in paper and "Table 7" in paper
     icon = page.request.get(box.url + "/favicon.ico")  # the tab's icon, not a 404
     assert icon.ok and icon.headers["content-type"] == "image/x-icon"
+    # The shop's currency and how long the history keeps every job, set on the settings page.
+    from appliance import settings as owner_settings
+
+    page.get_by_role("link", name="Réglages", exact=True).click()
+    page.get_by_label("Devise").select_option("PLN")
+    page.get_by_label("Jours pendant lesquels la page Impressions garde chaque impression").fill("14")
+    page.get_by_role("button", name="Enregistrer le commerce").click()
+    page.get_by_role("status").get_by_text("Enregistré.").wait_for()
+    assert owner_settings.get(box.redis, "currency") == "PLN"
+    assert owner_settings.get(box.redis, "job_history_days") == 14
+    assert page.get_by_label("Devise").input_value() == "PLN"

@@ -25,6 +25,8 @@ FAILURES_PER_CLIENT = 5
 FAILURES_ALL = 30
 FAILURE_WINDOW = 60
 ROLES = ("staff", "manager")
+SEEN_EVERY = 60.0  # seconds between two writes of a tablet's "last seen"
+CONNECTED_WITHIN = 2 * SEEN_EVERY + 15  # heard from this recently: connected now
 
 if TYPE_CHECKING:
     import redis
@@ -87,7 +89,25 @@ def _public(raw: dict[bytes, bytes]) -> dict:
     data.pop("token_hash", None)
     data["paired_at"] = float(data["paired_at"])
     data["receipt_printer"] = data.get("receipt_printer") or None
+    data["last_seen"] = float(data["last_seen"]) if data.get("last_seen") else None
     return data
+
+
+def seen(r: redis.Redis, device: dict, now: float | None = None) -> None:
+    """A tablet talked to the box (a request, or its event stream still open): its "last
+    seen" for the owner, written at most once a SEEN_EVERY (each write reaches the card)."""
+    now = time.time() if now is None else now
+    if now - (device.get("last_seen") or 0.0) >= SEEN_EVERY:
+        r.hset(keys.device(device["device_id"]), "last_seen", now)
+        device["last_seen"] = now
+
+
+def presence(device: dict, now: float) -> str:
+    """"connected" (heard from within CONNECTED_WITHIN seconds), "seen" (before) or "never". Pure."""
+    last = device.get("last_seen")
+    if last is None:
+        return "never"
+    return "connected" if now - last <= CONNECTED_WITHIN else "seen"
 
 
 # Token -> device record in one round trip: every API call pays for it.

@@ -28,6 +28,7 @@ def require_device():
         response.headers["WWW-Authenticate"] = 'Bearer realm="comptoir"'
         return response
     g.device = device
+    devices.seen(store(), device)
     if version := request.headers.get(devices.APP_VERSION_HEADER):
         devices.note_app_version(store(), device, version)
     return None

@@ -7,6 +7,7 @@ import socket
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from appliance.access import devices
 from appliance.errors import Conflict, Forbidden, Invalid
 from appliance.sync import feed, log, push, sessions
 from appliance.web import auth, store
@@ -48,8 +49,11 @@ def sync_events():
     cursor = request.headers.get("Last-Event-ID") or request.args.get("cursor")
     connection = request.environ.get("gunicorn.socket")
 
+    device = g.device
+
     def gone() -> bool:
-        """The tablet hung up: its socket reads as closed."""
+        """The tablet hung up: its socket reads as closed. While it listens, it is seen."""
+        devices.seen(r, device)
         if connection is None or not select.select([connection], [], [], 0)[0]:
             return False
         try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from babel.numbers import get_currency_name
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import Babel, format_currency, format_datetime, format_time, get_locale, gettext
+from flask_babel import Babel, format_currency, format_datetime, format_time, format_timedelta, get_locale, gettext
 
 from appliance.access import owner
 from appliance.errors import ServiceError
@@ -205,6 +205,7 @@ def helpers() -> dict:
             "owner": owner_here(), "ca_replaced": certs.ca_replaced(current_app.extensions["settings"].data_dir),
             "shop_name": shop.name(store()), "when": lambda t: format_datetime(t, "short") if t else "—",
             "clock": lambda t: format_time(t, "medium") if t else "—",
+            "ago": lambda t: format_timedelta(time.time() - t, threshold=1.1),
             "amount": lambda cents: format_currency(cents / 100, money),
             "currency_name": lambda code: get_currency_name(code, locale=get_locale()), "connection": connection}
 

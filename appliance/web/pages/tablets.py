@@ -3,6 +3,8 @@ revoking."""
 
 from __future__ import annotations
 
+import time
+
 import redis
 from flask import redirect, render_template, request, url_for
 
@@ -45,7 +47,8 @@ def tablets():
 
 
 def _tablets_page(r: redis.Redis, pairing: dict | None, errors: dict[str, str]):
-    rows = sessions.device_states(r)
+    now = time.time()
+    rows = [{**row, "presence": devices.presence(row, now)} for row in sessions.device_states(r)]
     return render_template("tablets.html", tablets=rows, pairing=pairing, errors=errors, roles=devices.ROLES,
                            versions=devices.app_versions(rows),
                            printer_names=[c.name for c in printers.all_configs(r)]), 422 if errors else 200
