@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -46,10 +47,29 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "c
         time.sleep(0.01)
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port no one listens on, never the same twice in a run, and below the kernel's range
+    for outgoing connections: a port the kernel hands out (bind to 0) may be handed out again
+    to the next caller or to any client's connection before the box binds it (a box once got
+    the same port twice and failed to start, "Address already in use")."""
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    for port in random.sample(range(10000, ephemeral), 200):
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise AssertionError("no free port found below the ephemeral range")
 
 
 def device(address: str = "127.0.0.1"):
