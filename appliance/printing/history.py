@@ -31,7 +31,6 @@ PAGE = 50
 MAX_PAGE = 200
 BATCH = 200  # records read at a time while searching
 TRIM_EVERY = 60.0  # seconds between two trims by the worker pool
-ENDED = (jobs.JobStatus.PRINTED, jobs.JobStatus.CANCELLED, jobs.JobStatus.FAILED)
 _TEXTS: OrderedDict[str, str] = OrderedDict()  # job id -> the text read from its bytes, newest last
 
 
@@ -87,7 +86,7 @@ def matches(job: dict, text: str, query: Query) -> bool:
         return False
     if query.status and job["status"] != query.status:
         return False
-    if query.ended and job["status"] not in ENDED:
+    if query.ended and job["status"] not in jobs.FINAL:
         return False
     accepted = job["created_at"] or 0.0
     if (query.since is not None and accepted < query.since) or (query.until is not None and accepted > query.until):
@@ -149,7 +148,7 @@ def trim(r: redis.Redis, now: float | None = None) -> int:
             pipe.hget(keys.job(job_id.decode()), "status")
         statuses = pipe.execute()
     gone = [job_id.decode() for job_id, status in zip(old, statuses, strict=True)
-            if status is None or status.decode() in ENDED]
+            if status is None or status.decode() in jobs.FINAL]
     if gone:
         with r.pipeline() as pipe:
             pipe.zrem(keys.job_history(), *gone)

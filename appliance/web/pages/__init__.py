@@ -11,6 +11,7 @@ the headers (a Content-Security-Policy), and the messages in the page's language
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import time
@@ -200,13 +201,13 @@ def logged_in(view):
 def helpers() -> dict:
     """What every template has: the languages, the form token, whether the owner is logged in,
     the shop's name, dates and amounts (in the shop's currency) in the visitor's locale."""
-    money = shop.currency(store())
+    money = functools.cache(lambda: shop.currency(store()))  # read only by a page that shows an amount
     return {"languages": owner.LANGUAGES, "language": select_language(), "csrf": session.get("csrf", ""),
             "owner": owner_here(), "ca_replaced": certs.ca_replaced(current_app.extensions["settings"].data_dir),
             "shop_name": shop.name(store()), "when": lambda t: format_datetime(t, "short") if t else "—",
             "clock": lambda t: format_time(t, "medium") if t else "—",
             "ago": lambda t: format_timedelta(time.time() - t, threshold=1.1),
-            "amount": lambda cents: format_currency(cents / 100, money),
+            "amount": lambda cents: format_currency(cents / 100, money()),
             "currency_name": lambda code: get_currency_name(code, locale=get_locale()), "connection": connection}
 
 
